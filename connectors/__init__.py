@@ -1,0 +1,49 @@
+"""Connectors: the canonical helpdesk records, the Action vocabulary, and one adapter per helpdesk.
+
+Public contract (imported by every other package):
+
+- Records: :class:`Ticket`, :class:`Comment`, :class:`Customer`, :class:`BehaviorEvent`,
+  :class:`SatisfactionRating`. Timestamps are timezone-aware UTC; priorities are normalised to
+  ``low|normal|high|urgent`` with the vendor's value kept in ``Ticket.priority_raw``.
+- :class:`Action` with kinds ``route``, ``set_priority``, ``add_tags``, ``add_note``, ``assign``,
+  ``create_outreach``, each with an idempotency key; :class:`ActionResult`.
+- :class:`RecordError`: a validation error naming the record and field at fault.
+
+This package imports nothing else of deskroute's.
+"""
+
+from connectors.actions import ACTION_KINDS, SUGGEST_KINDS, Action, ActionKind, ActionResult
+from connectors.records import (
+    FINISHED_STATUSES,
+    PRIORITIES,
+    BehaviorEvent,
+    Comment,
+    Customer,
+    Priority,
+    RecordError,
+    SatisfactionRating,
+    Ticket,
+    TicketStatus,
+    as_utc,
+    normalise_priority,
+)
+
+__all__ = [
+    "ACTION_KINDS",
+    "FINISHED_STATUSES",
+    "PRIORITIES",
+    "SUGGEST_KINDS",
+    "Action",
+    "ActionKind",
+    "ActionResult",
+    "BehaviorEvent",
+    "Comment",
+    "Customer",
+    "Priority",
+    "RecordError",
+    "SatisfactionRating",
+    "Ticket",
+    "TicketStatus",
+    "as_utc",
+    "normalise_priority",
+]

@@ -1,0 +1,1 @@
+"""Evaluations and benchmarks that evaluators run offline: metrics reports, baselines, policy replay."""

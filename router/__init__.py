@@ -1,0 +1,1 @@
+"""The running agent: store, configuration, features, predictors, engine, outbox and the CLI."""
