@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from embeddings.errors import IndexMismatchError
+from embeddings.faiss_runtime import faiss_threads, load_faiss
 from embeddings.index_file import IndexFileReader, write_index_file
 
 Kind = Literal["exact", "hnsw"]
@@ -49,27 +49,6 @@ _COMPACT_SHARE = 0.25
 # FAISS parallelises a query batch over OpenMP threads; below this many queries (its BLAS threshold) the
 # threads only contend, which on 2 busy cores turned a 0.3 ms exact search into 16 ms.
 _SMALL_BATCH = 20
-
-
-def _faiss() -> Any:
-    import faiss
-
-    return faiss
-
-
-@contextmanager
-def _faiss_threads(count: int | None) -> Iterator[None]:
-    """Run FAISS with ``count`` OpenMP threads in this thread (None: leave as is)."""
-    if count is None:
-        yield
-        return
-    faiss = _faiss()
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(count)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 def _normalised(vectors: np.ndarray, what: str, dimension: int) -> np.ndarray:
@@ -135,7 +114,7 @@ class VectorIndex:
         """Read the body of a lazily loaded index (first use after load)."""
         if self._pending is None:
             if self._index is None:
-                self._index = _faiss().IndexFlatIP(self.dimension)
+                self._index = load_faiss().IndexFlatIP(self.dimension)
             return
         reader, self._pending = self._pending, None
         content = reader.read_body()
@@ -155,7 +134,7 @@ class VectorIndex:
 
     def _stored_vectors(self) -> np.ndarray:
         """A read-only view of every stored vector by label (removed ones included, not copied)."""
-        faiss = _faiss()
+        faiss = load_faiss()
         flat = faiss.downcast_index(self._index.storage) if self._kind == "hnsw" else self._index
         total = flat.ntotal
         if total == 0:
@@ -258,7 +237,7 @@ class VectorIndex:
             self._drop_dead_exact()
 
     def _drop_dead_exact(self) -> None:
-        faiss = _faiss()
+        faiss = load_faiss()
         dead = np.array([label for label, t in enumerate(self._ids) if t is None], dtype=np.int64)
         if len(dead) == 0:
             return
@@ -294,7 +273,7 @@ class VectorIndex:
                 self._rebuild("exact" if live <= self.exact_limit else "hnsw")
 
     def _rebuild(self, kind: Kind) -> None:
-        faiss = _faiss()
+        faiss = load_faiss()
         keep = np.array([label for label, t in enumerate(self._ids) if t is not None], dtype=np.int64)
         vectors = np.ascontiguousarray(self._stored_vectors()[keep])
         if kind == "exact":
@@ -314,7 +293,7 @@ class VectorIndex:
 
     def _calibrate(self) -> None:
         """Pick the smallest HNSW search breadth whose recall@10 on a sample meets the target."""
-        faiss = _faiss()
+        faiss = load_faiss()
         live = np.array([label for label, t in enumerate(self._ids) if t is not None], dtype=np.int64)
         self._calibrated_at = len(live)
         if len(live) <= 11:
@@ -401,7 +380,7 @@ class VectorIndex:
         return bits
 
     def _knn(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        faiss = _faiss()
+        faiss = load_faiss()
         selector = (
             faiss.IDSelectorBitmap(len(self._ids), faiss.swig_ptr(allowed)) if allowed is not None else None
         )
@@ -411,7 +390,7 @@ class VectorIndex:
                 params.sel = selector
         else:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
-        with _faiss_threads(1 if len(queries) < _SMALL_BATCH else None):
+        with faiss_threads(1 if len(queries) < _SMALL_BATCH else None):
             scores, labels = self._index.search(queries, k, params=params)
         return labels, scores
 

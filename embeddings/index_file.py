@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from embeddings.errors import IndexFileError
+from embeddings.faiss_runtime import load_faiss
 
 MAGIC = b"DRVIDX01"
 FORMAT_VERSION = 1
@@ -32,15 +33,9 @@ class IndexFileContent:
     index: Any  # a faiss.Index
 
 
-def _faiss() -> Any:
-    import faiss
-
-    return faiss
-
-
 def write_index_file(path: Path, header: dict[str, Any], table: dict[str, Any], index: Any) -> None:
     """Write header, table and FAISS index to ``path`` atomically (temporary file, fsync, rename)."""
-    faiss = _faiss()
+    faiss = load_faiss()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -119,7 +114,7 @@ class IndexFileReader:
 
     def read_body(self) -> IndexFileContent:
         """Read the id table and the FAISS index, then close the file."""
-        faiss = _faiss()
+        faiss = load_faiss()
         if self._file is None:
             raise IndexFileError(f"vector index {self.path} was already read")
         try:
