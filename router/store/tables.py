@@ -83,9 +83,7 @@ class CommentRow(SQLModel, table=True):
 
 class CustomerRow(SQLModel, table=True):
     __tablename__ = "customers"
-    __table_args__ = (
-        sa.UniqueConstraint("source", "external_id", name="uq_customers_source_external_id"),
-    )
+    __table_args__ = (sa.UniqueConstraint("source", "external_id", name="uq_customers_source_external_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(index=True)
