@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import config_cmds, data, db, demo
+from router.cli import bench, config_cmds, data, db, demo, eval
 
 app = typer.Typer(
     name="deskroute",
@@ -21,6 +21,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(config_cmds.app, name="config")
 app.add_typer(data.import_app, name="import")
+app.add_typer(eval.app, name="eval")
+app.add_typer(bench.app, name="bench")
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
 
