@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import bench, config_cmds, data, db, demo, eval
+from router.cli import agent, bench, config_cmds, data, db, demo, eval
 
 app = typer.Typer(
     name="deskroute",
@@ -25,6 +25,9 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(bench.app, name="bench")
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
+app.command("pause")(agent.pause)
+app.command("resume")(agent.resume)
+app.add_typer(agent.outbox_app, name="outbox")
 
 
 def main() -> None:
