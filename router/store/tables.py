@@ -162,7 +162,9 @@ class DecisionRow(SQLModel, table=True):
     decision: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     abstained: bool = False
     queue: str | None = Field(default=None, description="the queue this decision routed to, in vendor terms")
+    team: str | None = Field(default=None, description="the policy's team name for that queue")
     priority: str | None = None
+    ticket_queue: str | None = Field(default=None, description="the ticket's queue when we decided")
 
 
 class OutboxRow(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 08:52:33.037046
+Create Date: 2026-11-24 08:58:16.536626
 """
 
 from collections.abc import Sequence
@@ -42,7 +42,9 @@ def upgrade() -> None:
         sa.Column("decision", sa.JSON(), nullable=False),
         sa.Column("abstained", sa.Boolean(), nullable=False),
         sa.Column("queue", sa.String(), nullable=True),
+        sa.Column("team", sa.String(), nullable=True),
         sa.Column("priority", sa.String(), nullable=True),
+        sa.Column("ticket_queue", sa.String(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("source", "ticket_external_id", "ticket_version", name="uq_decisions_ticket_version"),
     )
