@@ -158,8 +158,7 @@ def load_settings(path: Path | None = None) -> Settings:
             key = ".".join(str(p) for p in err["loc"])
             problems.append(f"  {key}: {err['msg']}")
         raise ConfigError(
-            f"{where}: invalid configuration:\n" + "\n".join(problems)
-            + "\nSee the README's configuration keys."
+            f"{where}: invalid configuration:\n" + "\n".join(problems) + "\nSee the README's configuration keys."
         ) from None
 
 
@@ -175,5 +174,5 @@ def masked(settings: Settings) -> dict[str, Any]:
         for which in ("username", "password", "token"):
             var = getattr(conn, f"{which}_env")
             if var:
-                data["connectors"][name][f"{which}_env"] = f"{var} ({'set' if conn.secret(which) else 'unset'})"  # type: ignore[arg-type]
+                data["connectors"][name][f"{which}_env"] = f"{var} ({'set' if conn.secret(which) else 'unset'})"
     return data

@@ -120,4 +120,4 @@ def set_cursor(session: Session, connector: str, cursor: dict[str, Any]) -> None
 
 
 def count(session: Session, row_cls: type[SQLModel]) -> int:
-    return int(session.exec(select(sa.func.count()).select_from(row_cls)).one())  # type: ignore[arg-type]
+    return int(session.exec(select(sa.func.count()).select_from(row_cls)).one())

@@ -8,11 +8,9 @@ Create Date: 2026-11-24 08:45:43.695906
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 import router.store.tables
-
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -25,10 +23,10 @@ def upgrade() -> None:
     op.create_table(
         "behavior_events",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("customer_external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("source", sa.String(), nullable=False),
+        sa.Column("external_id", sa.String(), nullable=False),
+        sa.Column("customer_external_id", sa.String(), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
         sa.Column("occurred_at", router.store.tables.UTCDateTime(), nullable=False),
         sa.Column("properties", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -44,10 +42,10 @@ def upgrade() -> None:
     op.create_table(
         "comments",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("ticket_external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("author", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("source", sa.String(), nullable=False),
+        sa.Column("external_id", sa.String(), nullable=False),
+        sa.Column("ticket_external_id", sa.String(), nullable=False),
+        sa.Column("author", sa.String(), nullable=True),
         sa.Column("author_is_customer", sa.Boolean(), nullable=False),
         sa.Column("public", sa.Boolean(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -61,11 +59,11 @@ def upgrade() -> None:
     op.create_table(
         "customers",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("organization", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("source", sa.String(), nullable=False),
+        sa.Column("external_id", sa.String(), nullable=False),
+        sa.Column("email", sa.String(), nullable=True),
+        sa.Column("name", sa.String(), nullable=True),
+        sa.Column("organization", sa.String(), nullable=True),
         sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("opted_out", sa.Boolean(), nullable=False),
         sa.Column("created_at", router.store.tables.UTCDateTime(), nullable=True),
@@ -79,25 +77,23 @@ def upgrade() -> None:
     op.create_table(
         "satisfaction_ratings",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("ticket_external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("customer_external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("rating", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("source", sa.String(), nullable=False),
+        sa.Column("external_id", sa.String(), nullable=False),
+        sa.Column("ticket_external_id", sa.String(), nullable=True),
+        sa.Column("customer_external_id", sa.String(), nullable=False),
+        sa.Column("rating", sa.String(), nullable=False),
         sa.Column("score", sa.Float(), nullable=True),
-        sa.Column("comment", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("comment", sa.String(), nullable=True),
         sa.Column("created_at", router.store.tables.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("source", "external_id", name="uq_satisfaction_ratings_source_external_id"),
     )
     with op.batch_alter_table("satisfaction_ratings", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_satisfaction_ratings_customer", ["source", "customer_external_id"], unique=False
-        )
+        batch_op.create_index("ix_satisfaction_ratings_customer", ["source", "customer_external_id"], unique=False)
 
     op.create_table(
         "sync_cursors",
-        sa.Column("connector", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("connector", sa.String(), nullable=False),
         sa.Column("cursor", sa.JSON(), nullable=False),
         sa.Column("updated_at", router.store.tables.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("connector"),
@@ -105,24 +101,24 @@ def upgrade() -> None:
     op.create_table(
         "tickets",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("source", sa.String(), nullable=False),
+        sa.Column("external_id", sa.String(), nullable=False),
+        sa.Column("subject", sa.String(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("requester", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("organization", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("priority", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("priority_raw", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("queue", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("assignee", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("requester", sa.String(), nullable=True),
+        sa.Column("organization", sa.String(), nullable=True),
+        sa.Column("channel", sa.String(), nullable=True),
+        sa.Column("status", sa.String(), nullable=False),
+        sa.Column("priority", sa.String(), nullable=True),
+        sa.Column("priority_raw", sa.String(), nullable=True),
+        sa.Column("queue", sa.String(), nullable=True),
+        sa.Column("assignee", sa.String(), nullable=True),
         sa.Column("tags", sa.JSON(), nullable=False),
-        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("language", sa.String(), nullable=True),
         sa.Column("custom_fields", sa.JSON(), nullable=False),
         sa.Column("created_at", router.store.tables.UTCDateTime(), nullable=False),
         sa.Column("updated_at", router.store.tables.UTCDateTime(), nullable=False),
-        sa.Column("updated_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("updated_by", sa.String(), nullable=True),
         sa.Column("raw", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),
