@@ -408,9 +408,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
             ranks = set(items)
             return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] in ranks) != negate, fold=False)
         if kind == "any":
-            return Leaf(
-                spec, op, operand, lambda v: any(_any_equal(v, i) for i in items) != negate, fold=True
-            )
+            return Leaf(spec, op, operand, lambda v: any(_any_equal(v, i) for i in items) != negate, fold=True)
         if kind == "number":
             numbers = set(items)
             return Leaf(spec, op, operand, lambda v: (float(v) in numbers) != negate, fold=False)

@@ -129,8 +129,7 @@ def decide(
                     _entry(
                         name,
                         False,
-                        f"intent confidence {p:.2f} is below the rule's min_confidence "
-                        f"{rule.min_confidence:g}",
+                        f"intent confidence {p:.2f} is below the rule's min_confidence {rule.min_confidence:g}",
                     )
                 )
                 continue
@@ -155,8 +154,7 @@ def decide(
             elif isinstance(action, SetPriority):
                 if priority is None or (rule.override and priority != action.priority):
                     effects.append(
-                        f"priority → {action.priority}"
-                        + (f" (overrides '{priority_by}')" if priority else "")
+                        f"priority → {action.priority}" + (f" (overrides '{priority_by}')" if priority else "")
                     )
                     priority, priority_by = action.priority, name
                 elif priority != action.priority:
@@ -216,8 +214,7 @@ def decide(
                     _entry(
                         "(intent)",
                         False,
-                        f"intent label '{signals.intent}' is not a declared queue "
-                        "and not listed under intents",
+                        f"intent label '{signals.intent}' is not a declared queue and not listed under intents",
                     )
                 )
             if defaults.queue is not None:
@@ -230,8 +227,7 @@ def decide(
             _entry(
                 "(abstain)",
                 False,
-                f"{abstain_reason}; rule '{queue_by}' routed the ticket on "
-                "conditions that do not depend on the model",
+                f"{abstain_reason}; rule '{queue_by}' routed the ticket on conditions that do not depend on the model",
             )
         )
     if priority is None and defaults.priority is not None and ticket.priority is None:
@@ -296,9 +292,7 @@ def decide(
     if tags:
         actions.append(_action("add_tags", target, {"tags": tags}, scope))
     if note_bodies:
-        actions.append(
-            _action("add_note", target, {"body": "\n\n".join(note_bodies), "public": False}, scope)
-        )
+        actions.append(_action("add_note", target, {"body": "\n\n".join(note_bodies), "public": False}, scope))
     if outreach_params is not None and customer is not None:
         actions.append(_action("create_outreach", customer.external_id, outreach_params, scope))
 

@@ -11,9 +11,7 @@ from connectors import Customer, Ticket, as_utc
 from policies.patterns import MAX_MATCH_CHARS
 from policies.signals import Signals
 
-FieldKind = Literal[
-    "text", "keyword", "keywords", "number", "probability", "priority", "bool", "weekday", "any"
-]
+FieldKind = Literal["text", "keyword", "keywords", "number", "probability", "priority", "bool", "weekday", "any"]
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -152,9 +152,7 @@ def _check_tree(tree: nodes.Node) -> None:
         if isinstance(node, nodes.Filter) and node.name not in _ENV.filters:
             from policies.errors import did_you_mean
 
-            raise TemplateProblem(
-                f"unknown filter '{node.name}'{did_you_mean(node.name, _ENV.filters)}", node.lineno
-            )
+            raise TemplateProblem(f"unknown filter '{node.name}'{did_you_mean(node.name, _ENV.filters)}", node.lineno)
 
 
 class NoteTemplate:
