@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import agent, bench, config_cmds, data, db, demo, eval
+from router.cli import agent, bench, config_cmds, data, db, decisions, demo, eval
 
 app = typer.Typer(
     name="deskroute",
@@ -28,6 +28,7 @@ app.command("demo")(demo.demo)
 app.command("pause")(agent.pause)
 app.command("resume")(agent.resume)
 app.add_typer(agent.outbox_app, name="outbox")
+app.add_typer(decisions.app, name="decisions")
 
 
 def main() -> None:
