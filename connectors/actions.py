@@ -12,7 +12,12 @@ from connectors.records import PRIORITIES
 
 ActionKind = Literal["route", "set_priority", "add_tags", "add_note", "assign", "create_outreach"]
 ACTION_KINDS: tuple[ActionKind, ...] = (
-    "route", "set_priority", "add_tags", "add_note", "assign", "create_outreach",
+    "route",
+    "set_priority",
+    "add_tags",
+    "add_note",
+    "assign",
+    "create_outreach",
 )
 
 # Parameters each kind needs; connectors rely on them being present.

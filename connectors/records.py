@@ -74,9 +74,7 @@ class _Record(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            errors = [
-                (".".join(str(p) for p in err["loc"]) or "(record)", err["msg"]) for err in exc.errors()
-            ]
+            errors = [(".".join(str(p) for p in err["loc"]) or "(record)", err["msg"]) for err in exc.errors()]
             raise RecordError(f"{where} ({cls.__name__})", errors) from None
 
 
@@ -142,7 +140,14 @@ class Customer(_Record):
 
 
 EventKind = Literal[
-    "login", "page_view", "feature_use", "purchase", "upgrade", "downgrade", "cancellation", "payment_failed",
+    "login",
+    "page_view",
+    "feature_use",
+    "purchase",
+    "upgrade",
+    "downgrade",
+    "cancellation",
+    "payment_failed",
     "other",
 ]
 

@@ -1,0 +1,36 @@
+"""The ``deskroute`` command line: the composition root, the one place that may import every package.
+
+Each command group lives in its own module; heavy libraries are imported inside the commands so that
+``deskroute --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from router.cli import agent, bench, config_cmds, data, db, decisions, demo, eval
+
+app = typer.Typer(
+    name="deskroute",
+    help="Support-ticket routing agent: import, learn, decide and act inside your helpdesk.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.add_typer(db.app, name="db")
+app.add_typer(config_cmds.app, name="config")
+app.add_typer(data.import_app, name="import")
+app.add_typer(eval.app, name="eval")
+app.add_typer(bench.app, name="bench")
+app.command("stats")(data.stats)
+app.command("demo")(demo.demo)
+app.command("pause")(agent.pause)
+app.command("resume")(agent.resume)
+app.add_typer(agent.outbox_app, name="outbox")
+app.add_typer(decisions.app, name="decisions")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,150 @@
+"""``deskroute import`` and ``deskroute stats``: getting records in and seeing what is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from connectors.files import RecordKind, parse_mapping
+from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, user_errors
+from router.importing import import_file
+from router.store import store_stats
+
+import_app = typer.Typer(help="Import records from CSV or JSONL files.", no_args_is_help=True)
+
+MapOption = typer.Option(None, "--map", help="Column mapping FIELD=COLUMN,... e.g. body=description,queue=group.")
+SourceOption = typer.Option("file", "--source", help="Source name the records are stored under.")
+OnErrorOption = typer.Option(
+    "abort", "--on-error", help="abort: a bad row writes nothing of the file; skip: write the good rows."
+)
+EncodingOption = typer.Option(
+    "auto",
+    "--encoding",
+    help="File encoding (auto: UTF-8, with or without BOM, else cp1252).",
+)
+
+
+def _run_import(
+    kind: RecordKind,
+    file: Path,
+    mapping: str | None,
+    source: str,
+    on_error: Literal["skip", "abort"],
+    encoding: str,
+    config: Path | None,
+) -> None:
+    cfg = settings(config)
+    store = open_store(cfg)
+    with user_errors():
+        columns = parse_mapping(mapping)
+        size = file.stat().st_size if file.is_file() else 0
+        with Progress(
+            TextColumn(f"importing {kind}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+            disable=size < 256 * 1024,
+        ) as progress:
+            task = progress.add_task("read", total=size)
+            report = import_file(
+                store,
+                kind,
+                file,
+                source=source,
+                mapping=columns,
+                on_error=on_error,
+                encoding=encoding,
+                on_read=lambda n: progress.advance(task, n),
+            )
+    for error in report.errors[:20]:
+        err_console.print(f"[red]bad row[/] {error}", highlight=False, soft_wrap=True)
+    if len(report.errors) > 20:
+        err_console.print(f"... and {len(report.errors) - 20} more bad rows", highlight=False)
+    if report.aborted:
+        raise fail(
+            f"{file}: {len(report.errors)} bad row(s); nothing was written (--on-error abort). "
+            "Fix the rows above, or pass --on-error skip to import the good rows."
+        )
+    extra = f" and {report.comments} comments" if report.comments else ""
+    skipped = f", skipped {len(report.errors)} bad row(s)" if report.errors else ""
+    console.print(f"{file}: {report.rows} rows read, {report.written} {kind}{extra} stored{skipped}")
+
+
+@import_app.command("tickets")
+def import_tickets(
+    file: Path = typer.Argument(..., help="CSV or JSONL file of tickets."),
+    mapping: str | None = MapOption,
+    source: str = SourceOption,
+    on_error: str = OnErrorOption,
+    encoding: str = EncodingOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Import tickets (defaults fit columns subject, body, queue, priority, language, tags, answer)."""
+    _run_import("tickets", file, mapping, source, _on_error(on_error), encoding, config)
+
+
+@import_app.command("customers")
+def import_customers(
+    file: Path = typer.Argument(..., help="CSV or JSONL file of customers."),
+    mapping: str | None = MapOption,
+    source: str = SourceOption,
+    on_error: str = OnErrorOption,
+    encoding: str = EncodingOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Import customers (columns id, email, name, organization, opted_out; others become attributes)."""
+    _run_import("customers", file, mapping, source, _on_error(on_error), encoding, config)
+
+
+@import_app.command("events")
+def import_events(
+    file: Path = typer.Argument(..., help="CSV or JSONL file of behaviour events."),
+    mapping: str | None = MapOption,
+    source: str = SourceOption,
+    on_error: str = OnErrorOption,
+    encoding: str = EncodingOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Import behaviour events (columns customer, kind, occurred_at; others become properties)."""
+    _run_import("events", file, mapping, source, _on_error(on_error), encoding, config)
+
+
+def _on_error(value: str) -> Literal["skip", "abort"]:
+    if value not in ("skip", "abort"):
+        raise fail(f"--on-error must be 'skip' or 'abort', not {value!r}")
+    return "skip" if value == "skip" else "abort"
+
+
+def stats(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Summarise what is stored: counts per table, and tickets per source, queue, priority and language."""
+    cfg = settings(config)
+    store = open_store(cfg)
+    with store.session() as session:
+        summary = store_stats(session)
+    if as_json:
+        import json
+
+        console.print_json(json.dumps(summary))
+        return
+    counts = Table(title=f"deskroute store ({store.safe_url})")
+    counts.add_column("records")
+    counts.add_column("count", justify="right")
+    for name, n in summary["counts"].items():
+        counts.add_row(name, str(n))
+    console.print(counts)
+    for key in ("tickets_by_source", "tickets_by_queue", "tickets_by_priority", "tickets_by_language"):
+        table = Table(title=key.replace("_", " "))
+        table.add_column(key.rsplit("_", 1)[-1])
+        table.add_column("tickets", justify="right")
+        for name, n in summary[key].items():
+            table.add_row(str(name), str(n))
+        console.print(table)

@@ -1,0 +1,7 @@
+"""``deskroute eval``: offline evaluation on labelled files, with baselines fitted in the same run."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Offline evaluation on labelled data (cross-validation or a test file).", no_args_is_help=True)

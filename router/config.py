@@ -1,0 +1,178 @@
+"""Configuration: ``deskroute.toml`` plus ``DESKROUTE_*`` environment variables.
+
+Secrets never live in the file: a connector names the environment variables that hold its credentials
+(``username_env``, ``password_env``, ``token_env``) and the values are read from the environment when the
+connector is built. ``deskroute config show`` prints the effective configuration with secrets masked.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_ENV = "DESKROUTE_CONFIG"
+DEFAULT_CONFIG_FILE = Path("deskroute.toml")
+
+ConnectorMode = Literal["shadow", "suggest", "auto"]
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment is invalid; the message names the key and what to do."""
+
+
+class ConnectorSettings(BaseModel):
+    """One ``[connectors.NAME]`` table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["rt", "file", "zendesk", "freshdesk"]
+    mode: ConnectorMode = "shadow"
+    base_url: str | None = None
+    path: Path | None = Field(default=None, description="file connector: tickets to read (CSV or JSONL)")
+    actions_path: Path | None = Field(default=None, description="file connector: where actions are appended")
+    username_env: str | None = None
+    password_env: str | None = None
+    token_env: str | None = None
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    rate_limit_per_minute: int | None = Field(default=None, gt=0)
+    queue_map: dict[str, str] = Field(default_factory=dict, description="canonical queue -> vendor queue")
+    priority_map: dict[str, str] = Field(default_factory=dict, description="canonical priority -> vendor value")
+    status_map: dict[str, str] = Field(default_factory=dict, description="vendor status -> canonical status")
+    tags_field: str = "deskroute tags"
+    agent_user: str | None = Field(default=None, description="the helpdesk user deskroute writes as")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    def secret(self, which: Literal["username", "password", "token"]) -> SecretStr | None:
+        """Read a credential from the environment variable this connector names for it."""
+        var = getattr(self, f"{which}_env")
+        if not var:
+            return None
+        value = os.environ.get(var)
+        return SecretStr(value) if value is not None else None
+
+
+class EmbeddingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(default=None, description="path or name; default: the installed MiniLM package")
+    allow_download: bool = False
+    max_seq_length: int | None = None
+    batch_size: int = Field(default=64, gt=0)
+
+
+class OutreachSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+
+
+class PrivacySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    redact_before_store: bool = Field(default=False, description="mask e-mails, phones, card numbers")
+
+
+class Settings(BaseSettings):
+    """The effective configuration. Precedence: environment > deskroute.toml > defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DESKROUTE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    database_url: str = Field(
+        default="sqlite:///.deskroute/deskroute.db",
+        description="SQLAlchemy URL; SQLite by default, postgresql://... for PostgreSQL",
+    )
+    data_dir: Path = Field(default=Path(".deskroute"), description="models, vector index, embedding cache")
+    policy: Path | None = Field(default=None, description="the active routing policy (YAML)")
+    paused: bool = False
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    outreach: OutreachSettings = Field(default_factory=OutreachSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        # Users paste libpq-style URLs; SQLAlchemy needs the driver named to use psycopg 3.
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def embedding_cache_dir(self) -> Path:
+        return self.data_dir / "embedding-cache"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file is handed in through init kwargs by load_settings, so env still wins over it.
+        return (env_settings, init_settings)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}. Fix the syntax at the position shown.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load settings from ``path`` (or $DESKROUTE_CONFIG, or ./deskroute.toml when present) and the env."""
+    if path is None:
+        env_path = os.environ.get(CONFIG_ENV)
+        if env_path:
+            path = Path(env_path)
+        elif DEFAULT_CONFIG_FILE.exists():
+            path = DEFAULT_CONFIG_FILE
+    data = _read_toml(path) if path is not None else {}
+    where = str(path) if path is not None else "environment"
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            problems.append(f"  {key}: {err['msg']}")
+        raise ConfigError(
+            f"{where}: invalid configuration:\n" + "\n".join(problems) + "\nSee the README's configuration keys."
+        ) from None
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data, with credentials shown as set/unset, never their value."""
+    data = settings.model_dump(mode="json")
+    url = data["database_url"]
+    if "@" in url and ":" in url.split("://", 1)[-1].split("@", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        data["database_url"] = f"{scheme}://{user}:***@{rest.split('@', 1)[1]}"
+    for name, conn in settings.connectors.items():
+        for which in ("username", "password", "token"):
+            var = getattr(conn, f"{which}_env")
+            if var:
+                data["connectors"][name][f"{which}_env"] = f"{var} ({'set' if conn.secret(which) else 'unset'})"
+    return data

@@ -1,0 +1,47 @@
+"""The store: SQL tables for the canonical records (SQLite by default, PostgreSQL too).
+
+``Store(url)`` opens a database and brings its schema to the latest Alembic migration; ``upsert`` writes
+records idempotently by ``(source, external_id)``; cursors are committed with the records they cover.
+"""
+
+from router.store.engine import Store, StoreError, current_revision, head_revision, upgrade
+from router.store.records import (
+    count,
+    get_cursor,
+    get_ticket,
+    iter_tickets,
+    set_cursor,
+    to_record,
+    upsert,
+)
+from router.store.stats import store_stats
+from router.store.tables import (
+    BehaviorEventRow,
+    CommentRow,
+    CustomerRow,
+    SatisfactionRatingRow,
+    SyncCursorRow,
+    TicketRow,
+)
+
+__all__ = [
+    "BehaviorEventRow",
+    "CommentRow",
+    "CustomerRow",
+    "SatisfactionRatingRow",
+    "Store",
+    "StoreError",
+    "SyncCursorRow",
+    "TicketRow",
+    "count",
+    "current_revision",
+    "get_cursor",
+    "get_ticket",
+    "head_revision",
+    "iter_tickets",
+    "set_cursor",
+    "store_stats",
+    "to_record",
+    "upgrade",
+    "upsert",
+]
