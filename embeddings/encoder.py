@@ -91,7 +91,9 @@ class Encoder:
                 f"({limit} tokens): set embeddings.max_seq_length to {limit} or less"
             )
         model.max_seq_length = self.max_seq_length
-        dimension = model.get_sentence_embedding_dimension()
+        # sentence-transformers 5.x renamed the accessor; older releases only have the first name.
+        measure = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dimension = measure()
         if dimension is None:
             raise ValueError(f"{self.model_id} does not declare an embedding dimension")
         self._dimension = int(dimension)

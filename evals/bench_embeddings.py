@@ -58,6 +58,7 @@ class BenchConfig:
     batch_size: int = 100
     encoder: bool = True
     index: bool = True
+    threshold: bool = True
     seed: int = 20240601
     model: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -205,9 +206,7 @@ def bench_window(config: BenchConfig, log: Callable[[str], None]) -> dict[str, A
             for window in (128, 256):
                 model.max_seq_length = window
                 started = time.perf_counter()
-                vectors[window] = model.encode(
-                    texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
-                )
+                vectors[window] = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
                 rates[window].append(len(texts) / (time.perf_counter() - started))
     finally:
         model.max_seq_length = original
@@ -249,9 +248,7 @@ def bench_batching(config: BenchConfig, log: Callable[[str], None]) -> dict[str,
     with tempfile.TemporaryDirectory() as scratch:
         for repeat in range(config.repeats):
             for label, sort in (("sorted", True), ("arrival", False)):
-                ours = Encoder(
-                    config.model, cache_dir=Path(scratch) / f"{label}-{repeat}", length_sorted=sort
-                )
+                ours = Encoder(config.model, cache_dir=Path(scratch) / f"{label}-{repeat}", length_sorted=sort)
                 ours._model = model
                 rates[label].append(_rate(len(tickets), ours.encode_tickets, tickets, show_progress=False))
     result = {
@@ -260,10 +257,7 @@ def bench_batching(config: BenchConfig, log: Callable[[str], None]) -> dict[str,
         "arrival_texts_per_s": statistics.median(rates["arrival"]),
     }
     result["speedup_sorted"] = result["sorted_texts_per_s"] / result["arrival_texts_per_s"]
-    log(
-        f"  length-sorted {result['sorted_texts_per_s']:.0f}/s, "
-        f"arrival order {result['arrival_texts_per_s']:.0f}/s"
-    )
+    log(f"  length-sorted {result['sorted_texts_per_s']:.0f}/s, arrival order {result['arrival_texts_per_s']:.0f}/s")
     return result
 
 
@@ -402,9 +396,10 @@ def run(config: BenchConfig, log: Callable[[str], None] = print) -> dict[str, An
             note = f"encoder sections skipped: datasets not found under {config.datasets} (use --datasets)"
             config.notes.append(note)
             log(note)
-    if config.index:
+    if config.index and config.threshold:
         with stage("exact-search threshold", log):
             report["threshold"] = bench_threshold(config, log)
+    if config.index:
         report["index"] = []
         for n in config.sizes:
             with stage(f"index at {n:,} vectors", log):
@@ -423,8 +418,7 @@ def render_table(report: dict[str, Any]) -> str:
             f"Encoder: {model['model_id']}, window {model['max_seq_length']} tokens, "
             f"{report['machine'].get('torch_threads')} torch threads",
             "",
-            "| texts | n | mean tokens | raw texts/s | ours texts/s (cold cache) | ours/raw "
-            "| warm cache texts/s |",
+            "| texts | n | mean tokens | raw texts/s | ours texts/s (cold cache) | ours/raw | warm cache texts/s |",
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, s in report["encoder"]["sets"].items():
@@ -495,9 +489,7 @@ def parse_sizes(text: str) -> tuple[int, ...]:
         try:
             value = int(float(number) * scale)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"--sizes: {part!r} is not a size like 10000, 10k or 1M"
-            ) from None
+            raise argparse.ArgumentTypeError(f"--sizes: {part!r} is not a size like 10000, 10k or 1M") from None
         if value < 20:
             raise argparse.ArgumentTypeError(f"--sizes: {part!r} is too small (at least 20 vectors)")
         sizes.append(value)
@@ -507,21 +499,16 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench_embeddings", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
-    parser.add_argument(
-        "--sizes", type=parse_sizes, default=DEFAULT_SIZES, help="index sizes, e.g. 10k,100k,1M"
-    )
-    parser.add_argument(
-        "--datasets", type=Path, default=DATASETS, help="folder with support-tickets/, banking77/"
-    )
+    parser.add_argument("--sizes", type=parse_sizes, default=DEFAULT_SIZES, help="index sizes, e.g. 10k,100k,1M")
+    parser.add_argument("--datasets", type=Path, default=DATASETS, help="folder with support-tickets/, banking77/")
     parser.add_argument("--tickets", type=int, default=600, help="ticket texts to encode")
     parser.add_argument("--short-texts", type=int, default=1500, help="short texts to encode")
     parser.add_argument("--repeats", type=int, default=3, help="runs per encoder measurement (median kept)")
     parser.add_argument("--queries", type=int, default=1000, help="held-out queries for recall")
     parser.add_argument("--no-encoder", action="store_true", help="skip the encoder sections")
     parser.add_argument("--no-index", action="store_true", help="skip the index sections")
-    parser.add_argument(
-        "--model", default=None, help="embedding model (default: the installed all-MiniLM-L6-v2)"
-    )
+    parser.add_argument("--no-threshold", action="store_true", help="skip the exact-search threshold ladder")
+    parser.add_argument("--model", default=None, help="embedding model (default: the installed all-MiniLM-L6-v2)")
     return parser
 
 
@@ -537,6 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         queries=args.queries,
         encoder=not args.no_encoder,
         index=not args.no_index,
+        threshold=not args.no_threshold,
         model=args.model,
     )
     report = run(config, log=lambda line: print(line, file=sys.stderr, flush=True))

@@ -60,9 +60,7 @@ def test_content_that_only_looks_like_a_sign_off_is_kept() -> None:
 
 
 def test_subject_repeated_in_body_is_not_doubled() -> None:
-    assert (
-        prepare_ticket_text("Password reset", "Password reset\nI forgot it.") == "Password reset I forgot it."
-    )
+    assert prepare_ticket_text("Password reset", "Password reset\nI forgot it.") == "Password reset I forgot it."
 
 
 def test_long_text_is_cut_at_a_word_boundary() -> None:
