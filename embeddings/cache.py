@@ -87,9 +87,7 @@ class EmbeddingCache:
         with self._lock:
             try:
                 self._db.execute("BEGIN")
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO vectors (key, model, dim, vec) VALUES (?, ?, ?, ?)", rows
-                )
+                self._db.executemany("INSERT OR REPLACE INTO vectors (key, model, dim, vec) VALUES (?, ?, ?, ?)", rows)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:

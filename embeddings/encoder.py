@@ -81,9 +81,7 @@ class Encoder:
     def _load(self) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(
-            self.source.name, device=self.device, local_files_only=not self._allow_download
-        )
+        model = SentenceTransformer(self.source.name, device=self.device, local_files_only=not self._allow_download)
         limit = getattr(model.tokenizer, "model_max_length", None)
         if isinstance(limit, int) and 0 < limit < self.max_seq_length:
             raise ValueError(
@@ -127,9 +125,7 @@ class Encoder:
         """Content addresses of ``texts`` under this model and window."""
         return [cache_key(self.model_id, self.max_seq_length, text) for text in texts]
 
-    def encode(
-        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool | None = None
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool | None = None) -> np.ndarray:
         """Vectors for already prepared ``texts``: an (n, dimension) float32 array, rows L2-normalised.
 
         Each distinct text is encoded once; with a cache, texts seen before are not encoded again.

@@ -65,9 +65,7 @@ def _normalised(vectors: np.ndarray, what: str, dimension: int) -> np.ndarray:
         raise ValueError(f"{what} contain NaN or infinite values")
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     if (norms == 0).any():
-        raise ValueError(
-            f"{what} contain an all-zero vector (row {int(np.flatnonzero(norms[:, 0] == 0)[0])})"
-        )
+        raise ValueError(f"{what} contain an all-zero vector (row {int(np.flatnonzero(norms[:, 0] == 0)[0])})")
     # Scores are cosine similarities whatever the caller passed.
     return np.ascontiguousarray(array / norms, dtype=np.float32)
 
@@ -319,9 +317,7 @@ class VectorIndex:
         for ef in _EF_LADDER:
             params = faiss.SearchParametersHNSW(efSearch=max(ef, 11), sel=selector)
             _, approx = self._index.search(queries, 11, params=params)
-            hits = sum(
-                len(truth[i] & {int(x) for x in row if x != sample[i]}) for i, row in enumerate(approx)
-            )
+            hits = sum(len(truth[i] & {int(x) for x in row if x != sample[i]}) for i, row in enumerate(approx))
             recall = hits / max(1, sum(len(t) for t in truth))
             if recall >= goal:
                 break
@@ -381,9 +377,7 @@ class VectorIndex:
 
     def _knn(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         faiss = load_faiss()
-        selector = (
-            faiss.IDSelectorBitmap(len(self._ids), faiss.swig_ptr(allowed)) if allowed is not None else None
-        )
+        selector = faiss.IDSelectorBitmap(len(self._ids), faiss.swig_ptr(allowed)) if allowed is not None else None
         if self._kind == "hnsw":
             params: Any = faiss.SearchParametersHNSW(efSearch=max(self._ef_search, k))
             if selector is not None:
@@ -513,9 +507,7 @@ class VectorIndex:
                 "path": str(self.path) if self.path else None,
             }
             if self._kind == "exact":
-                info["reason"] = (
-                    f"exact inner-product search: {live:,} vectors <= exact_limit {self.exact_limit:,}"
-                )
+                info["reason"] = f"exact inner-product search: {live:,} vectors <= exact_limit {self.exact_limit:,}"
             else:
                 info["reason"] = (
                     f"HNSW ({self.links} links): {live:,} vectors > exact_limit {self.exact_limit:,}; search "
@@ -566,9 +558,7 @@ class VectorIndex:
             header = reader.header
             built_model = str(header.get("model_id"))
             built_dim = int(header.get("dimension", 0))
-            if (model_id is not None and model_id != built_model) or (
-                dimension is not None and dimension != built_dim
-            ):
+            if (model_id is not None and model_id != built_model) or (dimension is not None and dimension != built_dim):
                 raise IndexMismatchError(
                     f"vector index {path} was built with model {built_model!r} (dimension {built_dim}), but "
                     f"the configured encoder is {model_id or built_model!r} "
@@ -601,6 +591,5 @@ class VectorIndex:
 
     def __repr__(self) -> str:
         return (
-            f"VectorIndex(model_id={self.model_id!r}, dimension={self.dimension}, "
-            f"count={len(self)}, kind={self._kind})"
+            f"VectorIndex(model_id={self.model_id!r}, dimension={self.dimension}, count={len(self)}, kind={self._kind})"
         )

@@ -73,9 +73,7 @@ class IndexFileReader:
         try:
             self._file: IO[bytes] | None = open(self.path, "rb")  # noqa: SIM115 - kept open for lazy reads
         except FileNotFoundError:
-            raise IndexFileError(
-                f"no vector index at {self.path}: build one with `deskroute index rebuild`"
-            ) from None
+            raise IndexFileError(f"no vector index at {self.path}: build one with `deskroute index rebuild`") from None
         except OSError as exc:
             raise IndexFileError(f"cannot open vector index {self.path}: {exc}") from None
         try:

@@ -25,9 +25,7 @@ _HTML_TAGS = (
 )
 _TAG = re.compile(rf"</?(?:{_HTML_TAGS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_DROPPED_ELEMENTS = re.compile(
-    r"<(script|style|head|title|noscript|svg)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
-)
+_DROPPED_ELEMENTS = re.compile(r"<(script|style|head|title|noscript|svg)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 # A quoted earlier message in an HTML reply (mail clients wrap it in a blockquote or a marked div).
 _QUOTED_BLOCKS = re.compile(
     r"<blockquote\b[^>]*>.*</blockquote\s*>"
@@ -149,9 +147,7 @@ def normalise_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-def prepare_ticket_text(
-    subject: str | None, body: str | None, *, max_chars: int | None = DEFAULT_MAX_CHARS
-) -> str:
+def prepare_ticket_text(subject: str | None, body: str | None, *, max_chars: int | None = DEFAULT_MAX_CHARS) -> str:
     """One line of text to embed for a ticket: subject first, then its body without quotes and signature.
 
     ``max_chars`` cuts text that could never fit the model's token window anyway (the Encoder passes a bound
