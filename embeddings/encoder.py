@@ -20,9 +20,11 @@ from embeddings.text import CHARS_PER_TOKEN, prepare_ticket_text
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-# Token window for ticket text. all-MiniLM-L6-v2 was trained on 128-token inputs and ships with 256; measured on
-# the support-ticket dataset (evals/bench_embeddings.py, "window" section) 128 tokens encode ~1.6x faster and
-# keep ~0.9 of the 10 nearest neighbours found at 256.
+# Token window for ticket text. all-MiniLM-L6-v2 was trained on 128-token inputs and ships set to 256. On the
+# 2,181 support tickets (23% longer than 128 tokens) a 128 window encodes 1.46x more tickets per CPU-second,
+# keeps 0.86 of the 10 nearest neighbours found at 256 (0.94 for tickets that fit, 0.58 for long ones), and
+# leaves leave-one-out 10-NN label accuracy unchanged within noise (queue 0.333 vs 0.336, type 0.702 vs 0.707,
+# priority 0.428 vs 0.419). evals/bench_embeddings.py ("window") re-measures speed and agreement.
 DEFAULT_WINDOW = 128
 # Show a progress bar on its own when at least this many texts need the model.
 _PROGRESS_FROM = 512
