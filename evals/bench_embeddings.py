@@ -40,7 +40,7 @@ from embeddings.runtime import faiss_threads, load_faiss
 
 DIMENSION = 384
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
-THRESHOLD_SIZES = (5_000, 10_000, 20_000, 40_000)
+THRESHOLD_SIZES = (5_000, 10_000, 20_000, 30_000, 40_000)
 LATENCY_BUDGET_MS = 2.0
 DATASETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 
