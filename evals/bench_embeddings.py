@@ -41,7 +41,7 @@ from embeddings.runtime import faiss_threads, load_faiss
 
 DIMENSION = 384
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
-THRESHOLD_SIZES = (5_000, 10_000, 20_000, 30_000, 40_000)
+THRESHOLD_SIZES = (5_000, 10_000, 15_000, 20_000, 30_000)
 LATENCY_BUDGET_MS = 2.0
 DATASETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 
@@ -52,8 +52,8 @@ class BenchConfig:
 
     sizes: tuple[int, ...] = DEFAULT_SIZES
     datasets: Path = DATASETS
-    tickets: int = 400
-    short_texts: int = 1000
+    tickets: int = 300
+    short_texts: int = 600
     repeats: int = 3  # the ours/raw figure
     lever_repeats: int = 2  # window and batching comparisons
     slices: int = 4  # interleaved slices per encoder comparison
@@ -326,34 +326,45 @@ def _exact_truth(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray
     return np.asarray(labels)
 
 
-def _single_latencies(index: VectorIndex, queries: np.ndarray, count: int) -> list[float]:
-    timings = []
+def _single_latencies(index: VectorIndex, queries: np.ndarray, count: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU seconds of one-query searches.
+
+    A single query runs on one thread, so its thread CPU time is its latency on a core of its own; the wall
+    clock adds whatever time other processes held the core (preemption shows in p95 first).
+    """
+    walls, cpus = [], []
     for i in range(min(count, len(queries))):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.thread_time()
         index.search(queries[i : i + 1], k=10)
-        timings.append(time.perf_counter() - started)
-    return timings
+        cpus.append(time.thread_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    return walls, cpus
 
 
 def bench_threshold(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """Exact single-query latency by size: where exact search leaves the latency budget."""
     queries = structured_vectors(200, seed=config.seed + 1)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in THRESHOLD_SIZES:
         index = VectorIndex(DIMENSION, "synthetic", exact_limit=10**12)
         index.add(_ids(n), structured_vectors(n, seed=config.seed))
-        timings = _single_latencies(index, queries, 200)
-        rows.append({"vectors": n, **percentiles(timings)})
+        walls, cpus = _single_latencies(index, queries, 200)
+        rows.append({"vectors": n, **percentiles(walls), "cpu": percentiles(cpus)})
         del index
         gc.collect()
     within = [row["vectors"] for row in rows if row["p95_ms"] <= LATENCY_BUDGET_MS]
+    within_cpu = [row["vectors"] for row in rows if row["cpu"]["p95_ms"] <= LATENCY_BUDGET_MS]
     result = {
         "budget_ms": LATENCY_BUDGET_MS,
         "exact_limit": DEFAULT_EXACT_LIMIT,
         "rows": rows,
         "largest_size_within_budget": max(within) if within else None,
+        "largest_size_within_budget_cpu": max(within_cpu) if within_cpu else None,
     }
-    log("  exact p95: " + ", ".join(f"{r['vectors']:,}: {r['p95_ms']:.2f} ms" for r in rows))
+    log(
+        "  exact p95 wall (CPU): "
+        + ", ".join(f"{r['vectors']:,}: {r['p95_ms']:.2f} ({r['cpu']['p95_ms']:.2f}) ms" for r in rows)
+    )
     return result
 
 
@@ -373,7 +384,7 @@ def bench_index_size(n: int, config: BenchConfig, log: Callable[[str], None]) ->
     held = rss_bytes() - before
     info = index.describe()
 
-    single = _single_latencies(index, queries, config.single_queries)
+    single, single_cpu = _single_latencies(index, queries, config.single_queries)
     batched = []
     found: list[list[str]] = []
     for start in range(0, len(queries), config.batch_size):
@@ -405,6 +416,7 @@ def bench_index_size(n: int, config: BenchConfig, log: Callable[[str], None]) ->
         "build_s": build_s,
         "build_cpu_s": build_cpu_s,
         "single": percentiles(single),
+        "single_cpu": percentiles(single_cpu),
         "batched_per_query": percentiles(batched),
         "recall_at_10": recall,
         "calibrated_recall_at_10": info["recall_at_10"],
@@ -509,19 +521,26 @@ def render_table(report: dict[str, Any]) -> str:
         ]
     if "threshold" in report:
         t = report["threshold"]
-        lines += ["| exact search, vectors | single p50 ms | single p95 ms |", "|---:|---:|---:|"]
-        lines += [f"| {r['vectors']:,} | {r['p50_ms']:.3f} | {r['p95_ms']:.3f} |" for r in t["rows"]]
+        lines += [
+            "| exact search, vectors | single p50/p95 ms | single p50/p95 ms CPU |",
+            "|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['vectors']:,} | {r['p50_ms']:.3f}/{r['p95_ms']:.3f} | "
+            f"{r['cpu']['p50_ms']:.3f}/{r['cpu']['p95_ms']:.3f} |"
+            for r in t["rows"]
+        ]
         lines += [
             "",
-            f"Largest size within the {t['budget_ms']} ms budget: {t['largest_size_within_budget']}; "
-            f"configured exact_limit {t['exact_limit']:,}",
+            f"Largest size within the {t['budget_ms']} ms p95 budget: {t['largest_size_within_budget']} by wall "
+            f"clock, {t['largest_size_within_budget_cpu']} by CPU time; configured exact_limit {t['exact_limit']:,}",
             "",
         ]
     if report.get("index"):
         lines += [
-            "| vectors | index | build s (CPU s) | single p50/p95 ms | batched p50/p95 ms/query | recall@10 | "
-            "exact single p50/p95 ms | FAISS B/vector | process B/vector |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| vectors | index | build s (CPU s) | single p50/p95 ms | single p50/p95 ms CPU | "
+            "batched p50/p95 ms/query | recall@10 | exact single p50/p95 ms | FAISS B/vector | process B/vector |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in report["index"]:
             kind = r["kind"] if not r["hnsw"] else f"hnsw M={r['hnsw']['links']} ef={r['hnsw']['ef_search']}"
@@ -529,7 +548,8 @@ def render_table(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {r['vectors']:,} | {kind} | {r['build_s']:.1f} ({r['build_cpu_s']:.0f}) | "
                 f"{r['single']['p50_ms']:.3f}/"
-                f"{r['single']['p95_ms']:.3f} | {r['batched_per_query']['p50_ms']:.3f}/"
+                f"{r['single']['p95_ms']:.3f} | {r['single_cpu']['p50_ms']:.3f}/{r['single_cpu']['p95_ms']:.3f} | "
+                f"{r['batched_per_query']['p50_ms']:.3f}/"
                 f"{r['batched_per_query']['p95_ms']:.3f} | {r['recall_at_10']:.4f} | "
                 f"{r['exact_single']['p50_ms']:.2f}/{r['exact_single']['p95_ms']:.2f} | "
                 f"{r['faiss_bytes_per_vector']:.0f} | {process} |"
@@ -568,8 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     parser.add_argument("--sizes", type=parse_sizes, default=DEFAULT_SIZES, help="index sizes, e.g. 10k,100k,1M")
     parser.add_argument("--datasets", type=Path, default=DATASETS, help="folder with support-tickets/, banking77/")
-    parser.add_argument("--tickets", type=int, default=400, help="ticket texts to encode")
-    parser.add_argument("--short-texts", type=int, default=1000, help="short texts to encode")
+    parser.add_argument("--tickets", type=int, default=300, help="ticket texts to encode")
+    parser.add_argument("--short-texts", type=int, default=600, help="short texts to encode")
     parser.add_argument("--repeats", type=int, default=3, help="runs per encoder measurement (median kept)")
     parser.add_argument("--queries", type=int, default=500, help="held-out queries for latency and recall")
     parser.add_argument("--no-encoder", action="store_true", help="skip the encoder sections")
