@@ -183,8 +183,7 @@ class _Reader:
         except (ZoneInfoNotFoundError, ValueError):
             self.error(
                 path,
-                f"unknown time zone '{name}'{did_you_mean(name, _timezones())}; "
-                "use an IANA name such as Europe/Berlin",
+                f"unknown time zone '{name}'{did_you_mean(name, _timezones())}; use an IANA name such as Europe/Berlin",
             )
             return None
 
@@ -223,25 +222,20 @@ class _PolicyReader(_Reader):
     # -- top level -----------------------------------------------------------------------------------
 
     def policy(self) -> RoutingPolicy | None:
-        data = self.mapping(
-            (), self.doc.data, "a policy", TOP_KEYS, ("version", "queues", "defaults", "rules")
-        )
+        data = self.mapping((), self.doc.data, "a policy", TOP_KEYS, ("version", "queues", "defaults", "rules"))
         if data is None:
             return None
         version = data.get("version", _MISSING)
         if version is not _MISSING and version != LANGUAGE_VERSION:
             self.error(
                 ("version",),
-                f"unsupported policy language version {version!r}; "
-                f"this deskroute reads version {LANGUAGE_VERSION}",
+                f"unsupported policy language version {version!r}; this deskroute reads version {LANGUAGE_VERSION}",
             )
         source_name = Path(self.doc.source).name.split(".")[0] or "policy"
         name = self.text(("name",), data["name"], "name") if "name" in data else source_name
         description = ""
         if "description" in data:
-            description = (
-                self.text(("description",), data["description"], "description", allow_empty=True) or ""
-            )
+            description = self.text(("description",), data["description"], "description", allow_empty=True) or ""
         tz = self.timezone(("timezone",), data["timezone"]) if "timezone" in data else ZoneInfo("UTC")
         tz = tz or ZoneInfo("UTC")
         queues = self.queues(data.get("queues"))
@@ -249,9 +243,7 @@ class _PolicyReader(_Reader):
         if "business_hours" in data:
             self.business_hours = self.hours(data["business_hours"], tz)
         defaults = self.defaults(data.get("defaults"))
-        outreach = (
-            self.outreach(data["outreach"], tz) if "outreach" in data else OutreachGuardrails(timezone=tz)
-        )
+        outreach = self.outreach(data["outreach"], tz) if "outreach" in data else OutreachGuardrails(timezone=tz)
         rules = self.rules(data.get("rules"))
         if self.issues or defaults is None or name is None:
             return None
@@ -322,9 +314,7 @@ class _PolicyReader(_Reader):
         if data is None:
             return None
         triage = (
-            self.team((*path, "triage_queue"), data["triage_queue"], "triage_queue")
-            if "triage_queue" in data
-            else None
+            self.team((*path, "triage_queue"), data["triage_queue"], "triage_queue") if "triage_queue" in data else None
         )
         queue = self.team((*path, "queue"), data["queue"], "queue") if data.get("queue") is not None else None
         priority = (
@@ -334,15 +324,10 @@ class _PolicyReader(_Reader):
         )
         min_conf = 0.0
         if "min_confidence" in data:
-            min_conf = (
-                self.number((*path, "min_confidence"), data["min_confidence"], "min_confidence", 0.0, 1.0)
-                or 0.0
-            )
+            min_conf = self.number((*path, "min_confidence"), data["min_confidence"], "min_confidence", 0.0, 1.0) or 0.0
         by_intent = True
         if "route_by_intent" in data:
-            by_intent = bool(
-                self.boolean((*path, "route_by_intent"), data["route_by_intent"], "route_by_intent")
-            )
+            by_intent = bool(self.boolean((*path, "route_by_intent"), data["route_by_intent"], "route_by_intent"))
         note = None
         if data.get("abstain_note") is not None:
             note = self.template((*path, "abstain_note"), data["abstain_note"], DEFAULT_NOTE_LENGTH)
@@ -392,9 +377,7 @@ class _PolicyReader(_Reader):
         if start == end:
             self.error((*path, "end"), "business hours start and end at the same time")
             return None
-        return BusinessHours(
-            timezone=tz, days=frozenset(days), start=start, end=end, holidays=frozenset(holidays)
-        )
+        return BusinessHours(timezone=tz, days=frozenset(days), start=start, end=end, holidays=frozenset(holidays))
 
     def outreach(self, value: Any, default_tz: ZoneInfo) -> OutreachGuardrails | None:
         path: DocPath = ("outreach",)
@@ -404,9 +387,7 @@ class _PolicyReader(_Reader):
         tz = self.timezone((*path, "timezone"), data["timezone"]) if "timezone" in data else default_tz
         cooldown = 168.0
         if "cooldown_hours" in data:
-            cooldown = (
-                self.number((*path, "cooldown_hours"), data["cooldown_hours"], "cooldown_hours", 0.0) or 0.0
-            )
+            cooldown = self.number((*path, "cooldown_hours"), data["cooldown_hours"], "cooldown_hours", 0.0) or 0.0
         cap = 1
         if "daily_cap" in data:
             raw = data["daily_cap"]
@@ -417,13 +398,9 @@ class _PolicyReader(_Reader):
         quiet_start = quiet_end = None
         if "quiet_hours" in data:
             qpath = (*path, "quiet_hours")
-            quiet = self.mapping(
-                qpath, data["quiet_hours"], "quiet_hours", ("start", "end"), ("start", "end")
-            )
+            quiet = self.mapping(qpath, data["quiet_hours"], "quiet_hours", ("start", "end"), ("start", "end"))
             if quiet is not None:
-                quiet_start = (
-                    self.clock((*qpath, "start"), quiet.get("start"), "start") if "start" in quiet else None
-                )
+                quiet_start = self.clock((*qpath, "start"), quiet.get("start"), "start") if "start" in quiet else None
                 quiet_end = self.clock((*qpath, "end"), quiet.get("end"), "end") if "end" in quiet else None
         return OutreachGuardrails(
             cooldown_hours=cooldown,
@@ -440,9 +417,7 @@ class _PolicyReader(_Reader):
         if value is None:
             return []
         if not isinstance(value, list):
-            self.error(
-                path, f"rules must be a list of rules (lines starting with '- name:'), not {_kind_of(value)}"
-            )
+            self.error(path, f"rules must be a list of rules (lines starting with '- name:'), not {_kind_of(value)}")
             return []
         if len(value) > MAX_RULES:
             self.error(path, f"{len(value)} rules; a policy may have at most {MAX_RULES}")
@@ -471,21 +446,16 @@ class _PolicyReader(_Reader):
                 when = self.condition((*rpath, "when"), data["when"])
             min_conf = None
             if data.get("min_confidence") is not None:
-                min_conf = self.number(
-                    (*rpath, "min_confidence"), data["min_confidence"], "min_confidence", 0.0, 1.0
-                )
+                min_conf = self.number((*rpath, "min_confidence"), data["min_confidence"], "min_confidence", 0.0, 1.0)
             actions = self.actions((*rpath, "then"), data["then"], label) if "then" in data else None
             stop = bool(self.boolean((*rpath, "stop"), data["stop"], "stop")) if "stop" in data else False
             override = (
-                bool(self.boolean((*rpath, "override"), data["override"], "override"))
-                if "override" in data
-                else False
+                bool(self.boolean((*rpath, "override"), data["override"], "override")) if "override" in data else False
             )
             description = ""
             if "description" in data:
                 description = (
-                    self.text((*rpath, "description"), data["description"], "description", allow_empty=True)
-                    or ""
+                    self.text((*rpath, "description"), data["description"], "description", allow_empty=True) or ""
                 )
             if name is None or when is None or actions is None:
                 continue
@@ -617,9 +587,7 @@ class _PolicyReader(_Reader):
                 ((kind, arg),) = entry.items()
                 items.append(((*path, i, kind), kind, arg))
         else:
-            self.error(
-                path, f"'then' of {label} must list actions, e.g. '- route: Billing', not {_kind_of(value)}"
-            )
+            self.error(path, f"'then' of {label} must list actions, e.g. '- route: Billing', not {_kind_of(value)}")
             return None
         if not items and isinstance(value, list | dict):
             self.error(path, f"{label} has no actions")
@@ -699,9 +667,7 @@ class _PolicyReader(_Reader):
         channel = self.text((*path, "channel"), data["channel"], "channel") if "channel" in data else "email"
         max_length = self.length(path, data, DEFAULT_NOTE_LENGTH)
         subject = self.template((*path, "subject"), data["subject"], 200) if "subject" in data else None
-        body = (
-            self.template((*path, "template"), data["template"], max_length) if "template" in data else None
-        )
+        body = self.template((*path, "template"), data["template"], max_length) if "template" in data else None
         if channel is None or subject is None or body is None:
             return None
         return CreateOutreach(channel=channel, subject=subject, body=body)
@@ -863,8 +829,7 @@ class _PolicyReader(_Reader):
             else:
                 items = raw if isinstance(raw, list) else [raw]
                 texts = [
-                    self.text((*kpath, i) if isinstance(raw, list) else kpath, v, key)
-                    for i, v in enumerate(items)
+                    self.text((*kpath, i) if isinstance(raw, list) else kpath, v, key) for i, v in enumerate(items)
                 ]
                 if key in ("fired", "not_fired"):
                     for i, t in enumerate(texts):
@@ -934,17 +899,13 @@ def _read_text(path: Path) -> str:
         with path.open("rb") as handle:
             raw = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
-        raise PolicyError(
-            [PolicyIssue(str(path), 0, 0, f"cannot read the file: {exc.strerror or exc}")]
-        ) from None
+        raise PolicyError([PolicyIssue(str(path), 0, 0, f"cannot read the file: {exc.strerror or exc}")]) from None
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise PolicyError([PolicyIssue(str(path), 0, 0, f"file is larger than {MAX_DOCUMENT_BYTES} bytes")])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PolicyError(
-            [PolicyIssue(str(path), 0, 0, f"file is not UTF-8 text (byte {exc.start})")]
-        ) from None
+        raise PolicyError([PolicyIssue(str(path), 0, 0, f"file is not UTF-8 text (byte {exc.start})")]) from None
 
 
 def load_policy(path: str | Path, *, with_tests: bool = True) -> RoutingPolicy:

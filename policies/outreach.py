@@ -19,9 +19,7 @@ class OutreachRecord:
     channel: str | None = None
 
 
-def past_contacts(
-    history: Iterable[OutreachRecord | datetime], customer: Customer, now: datetime
-) -> list[datetime]:
+def past_contacts(history: Iterable[OutreachRecord | datetime], customer: Customer, now: datetime) -> list[datetime]:
     """This customer's past contacts up to ``now`` (later ones do not exist yet when replaying history)."""
     times: list[datetime] = []
     for item in history:
@@ -60,10 +58,7 @@ def outreach_refusal(
         cooldown = timedelta(hours=rules.cooldown_hours)
         if now - last < cooldown:
             until = (last + cooldown).isoformat()
-            return (
-                f"last contact {last.isoformat()} is within the {rules.cooldown_hours:g}h cool-down "
-                f"(until {until})"
-            )
+            return f"last contact {last.isoformat()} is within the {rules.cooldown_hours:g}h cool-down (until {until})"
         day_ago = now - timedelta(hours=24)
         recent = sum(1 for t in contacts if t > day_ago)
         if recent >= rules.daily_cap:

@@ -124,9 +124,7 @@ class _Walker:
     def value(self, node: Node, path: Path) -> Any:
         self.visited += 1
         if self.visited > MAX_NODES:
-            raise _Refused(
-                f"the document expands to more than {MAX_NODES} values (an alias bomb?)", node.start_mark
-            )
+            raise _Refused(f"the document expands to more than {MAX_NODES} values (an alias bomb?)", node.start_mark)
         if id(node) in self.active:
             raise _Refused("a YAML alias refers to a value that contains it", node.start_mark)
         self.doc.value_marks[path] = _mark(node.start_mark)
@@ -164,9 +162,7 @@ class _Walker:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _Refused(
-                    "YAML merge keys (<<) are not supported; write the keys out", key_node.start_mark
-                )
+                raise _Refused("YAML merge keys (<<) are not supported; write the keys out", key_node.start_mark)
             if not isinstance(key_node, ScalarNode):
                 raise _Refused("a key must be plain text, not a list or mapping", key_node.start_mark)
             key = self.scalar(key_node)
@@ -214,9 +210,7 @@ def read_yaml(text: str, source: str) -> LocatedDocument:
         mark = _mark(exc.problem_mark or exc.context_mark)
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
-        raise PolicyError(
-            [PolicyIssue(source, mark.line, mark.column, f"invalid YAML: {problem}{context}")]
-        ) from None
+        raise PolicyError([PolicyIssue(source, mark.line, mark.column, f"invalid YAML: {problem}{context}")]) from None
     except yaml.YAMLError as exc:
         raise PolicyError([PolicyIssue(source, 0, 0, f"invalid YAML: {exc}")]) from None
     except RecursionError:

@@ -108,8 +108,7 @@ def check_expectations(decision: Decision, expect: dict[str, Any]) -> list[str]:
         if got_outreach != expect["outreach"]:
             notes = [e for t in decision.trace for e in t.effects if e.startswith("outreach")]
             failures.append(
-                f"expected outreach {expect['outreach']}, got {got_outreach}"
-                + (f" ({notes[0]})" if notes else "")
+                f"expected outreach {expect['outreach']}, got {got_outreach}" + (f" ({notes[0]})" if notes else "")
             )
     note = _note(decision)
     for text in expect.get("note_contains", []):
@@ -122,7 +121,7 @@ def check_expectations(decision: Decision, expect: dict[str, Any]) -> list[str]:
 
 def run_policy_tests(policy: RoutingPolicy) -> list[PolicyTestResult]:
     """Decide every test case of ``policy`` and compare with its expectations."""
-    from policies.decide import decide
+    from policies.engine import decide
 
     results = []
     for case in policy.tests:
