@@ -390,7 +390,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         try:
             pattern = SafePattern(operand)
         except PatternError as exc:
-            raise ConditionError(f"regular expression {operand!r} {exc}") from None
+            raise ConditionError(f"regular expression '{operand}' {exc}") from None
         return Leaf(spec, op, operand, lambda v: False, fold=False, pattern=pattern)
 
     if op == "contains":
@@ -479,6 +479,5 @@ def _check_known(spec: FieldSpec, op: str, values: list[Any], known: set[str] | 
     for value in values:
         if str(value).casefold() not in folded:
             raise ConditionError(
-                f"{spec.name} is never {value!r}: it is not a declared queue or intent label"
-                + did_you_mean(str(value), known)
+                f"'{value}' is not a declared queue or intent label" + did_you_mean(str(value), known)
             )

@@ -181,10 +181,8 @@ class _Reader:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            self.error(
-                path,
-                f"unknown time zone '{name}'{did_you_mean(name, _timezones())}; use an IANA name such as Europe/Berlin",
-            )
+            hint = did_you_mean(name, _timezones()) or "; use an IANA name such as Europe/Berlin"
+            self.error(path, f"unknown time zone '{name}'{hint}")
             return None
 
     def priority(self, path: DocPath, value: Any, what: str) -> Any:
@@ -685,8 +683,8 @@ class _PolicyReader(_Reader):
         try:
             return NoteTemplate(text, max_length)
         except TemplateProblem as exc:
-            where = f" (template line {exc.line})" if exc.line > 1 else ""
-            self.error(path, f"{exc}{where}")
+            mark = self.doc.text_mark(path, exc.line)
+            self.issues.append(PolicyIssue(self.doc.source, mark.line, mark.column, str(exc)))
             return None
 
     # -- tests ---------------------------------------------------------------------------------------
