@@ -712,14 +712,14 @@ class _PolicyReader(_Reader):
         now = self.moment((*path, "now"), data["now"]) if "now" in data else DEFAULT_TEST_NOW
         ticket = customer = None
         signals: Signals | None = None
-        if "ticket" in data and now is not None:
+        if "ticket" in data:
             tdata = self.mapping((*path, "ticket"), data["ticket"], "ticket")
             if tdata is not None:
                 filled = {
                     "source": "test",
                     "external_id": f"test-{index + 1}",
-                    "created_at": now,
-                    "updated_at": now,
+                    "created_at": now or DEFAULT_TEST_NOW,
+                    "updated_at": now or DEFAULT_TEST_NOW,
                     **tdata,
                 }
                 ticket = self.record((*path, "ticket"), Ticket, filled)

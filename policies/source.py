@@ -206,7 +206,13 @@ def read_yaml(text: str, source: str) -> LocatedDocument:
         raise PolicyError(
             [PolicyIssue(source, 0, 0, f"file is {size} bytes; a policy may be at most {MAX_DOCUMENT_BYTES}")]
         )
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"character {exc.character:#06x} is not allowed in YAML; remove it or write it as an escape"
+        raise PolicyError([PolicyIssue(source, line, column, message)]) from None
     try:
         try:
             node = loader.get_single_node()
