@@ -59,13 +59,15 @@ class ConditionError(ValueError):
 
 
 class Condition:
-    """A node of a compiled ``when`` tree."""
+    """A node of a compiled ``when`` tree.
+
+    ``failure(facts)`` is None when the condition holds, otherwise what failed, for the trace. It is a
+    closure built once per node rather than a method: it runs for every rule of every decision, and a
+    closure over its node's parts saves the attribute look-ups a method would repeat each time.
+    """
 
     fields: frozenset[str] = frozenset()
-
-    def failure(self, facts: Facts) -> Failure | None:  # pragma: no cover - abstract
-        """None when the condition holds; otherwise what failed, for the trace."""
-        raise NotImplementedError
+    failure: Callable[[Facts], Failure | None]
 
     def describe(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -82,8 +84,8 @@ class Condition:
 class Always(Condition):
     """A rule without ``when``."""
 
-    def failure(self, facts: Facts) -> Failure | None:
-        return None
+    def __init__(self) -> None:
+        self.failure = _always
 
     def describe(self) -> str:
         return "always"
@@ -95,6 +97,10 @@ class Always(Condition):
         return None
 
 
+def _always(facts: Facts) -> Failure | None:
+    return None
+
+
 class Leaf(Condition):
     """One test of one field: ``ticket.language eq de``."""
 
@@ -102,6 +108,7 @@ class Leaf(Condition):
         "absent_ok",
         "absent_text",
         "desc",
+        "failure",
         "fields",
         "fold",
         "name",
@@ -132,33 +139,47 @@ class Leaf(Condition):
         self.name = spec.name
         self.absent_ok = op == "exists" and operand is False
         self.absent_text = f"{spec.name} is absent" + (f" ({spec.absent_means})" if spec.absent_means else "")
+        self.failure = self._pattern_failure if pattern is not None else self._build_failure()
 
-    def failure(self, facts: Facts) -> Failure | None:
-        if self.pattern is not None:
-            value = facts.value(self.spec)
-            if value is ABSENT:
-                return (self, ABSENT)
-            if isinstance(value, str):
-                ok = self.pattern.search(value, facts.lowered(self.spec))
-            elif isinstance(value, list):
-                ok = any(isinstance(v, str) and self.pattern.search(v) for v in value)
-            else:
-                ok = self.pattern.search(str(value))
-            return None if ok else (self, value)
-        # The hot path of every decision: read the per-decision caches directly.
-        if self.fold:
-            value = facts.folded_values.get(self.name, _MISSING)
-            if value is _MISSING:
-                value = facts.folded(self.spec)
-        else:
-            value = facts.values.get(self.name, _MISSING)
-            if value is _MISSING:
-                value = facts.value(self.spec)
+    def _pattern_failure(self, facts: Facts) -> Failure | None:
+        assert self.pattern is not None
+        value = facts.value(self.spec)
         if value is ABSENT:
-            return None if self.absent_ok else (self, ABSENT)
-        if self.test(value):
-            return None
-        return (self, value)
+            return (self, ABSENT)
+        if isinstance(value, str):
+            ok = self.pattern.search(value, facts.lowered(self.spec))
+        elif isinstance(value, list):
+            ok = any(isinstance(v, str) and self.pattern.search(v) for v in value)
+        else:
+            ok = self.pattern.search(str(value))
+        return None if ok else (self, value)
+
+    def _build_failure(self) -> Callable[[Facts], Failure | None]:
+        # The hot path of every decision: read the per-decision caches directly.
+        name, spec, test, node = self.name, self.spec, self.test, self
+        when_absent = None if self.absent_ok else (self, ABSENT)
+        missing = _MISSING
+        if self.fold:
+
+            def folded_failure(facts: Facts) -> Failure | None:
+                value = facts.folded_values.get(name, missing)
+                if value is missing:
+                    value = facts.folded(spec)
+                if value is ABSENT:
+                    return when_absent
+                return None if test(value) else (node, value)
+
+            return folded_failure
+
+        def value_failure(facts: Facts) -> Failure | None:
+            value = facts.values.get(name, missing)
+            if value is missing:
+                value = facts.value(spec)
+            if value is ABSENT:
+                return when_absent
+            return None if test(value) else (node, value)
+
+        return value_failure
 
     def describe(self) -> str:
         return self.desc
@@ -178,18 +199,21 @@ class Leaf(Condition):
 
 
 class All(Condition):
-    __slots__ = ("children", "fields")
+    __slots__ = ("children", "failure", "fields")
 
     def __init__(self, children: list[Condition]):
         self.children = tuple(children)
         self.fields = frozenset().union(*(c.fields for c in children))
+        checks = tuple(c.failure for c in children)
 
-    def failure(self, facts: Facts) -> Failure | None:
-        for child in self.children:
-            failed = child.failure(facts)
-            if failed is not None:
-                return failed
-        return None
+        def failure(facts: Facts) -> Failure | None:
+            for check in checks:
+                failed = check(facts)
+                if failed is not None:
+                    return failed
+            return None
+
+        self.failure = failure
 
     def describe(self) -> str:
         return "all of (" + "; ".join(c.describe() for c in self.children) + ")"
@@ -202,20 +226,24 @@ class All(Condition):
 
 
 class AnyOf(Condition):
-    __slots__ = ("children", "fields")
+    __slots__ = ("children", "failure", "fields")
 
     def __init__(self, children: list[Condition]):
         self.children = tuple(children)
         self.fields = frozenset().union(*(c.fields for c in children))
+        checks = tuple(c.failure for c in children)
+        node = self
 
-    def failure(self, facts: Facts) -> Failure | None:
-        failures = []
-        for child in self.children:
-            failed = child.failure(facts)
-            if failed is None:
-                return None
-            failures.append(failed)
-        return (self, failures)
+        def failure(facts: Facts) -> Failure | None:
+            failures = []
+            for check in checks:
+                failed = check(facts)
+                if failed is None:
+                    return None
+                failures.append(failed)
+            return (node, failures)
+
+        self.failure = failure
 
     def describe(self) -> str:
         return "any of (" + "; ".join(c.describe() for c in self.children) + ")"
@@ -231,16 +259,18 @@ class AnyOf(Condition):
 
 
 class Not(Condition):
-    __slots__ = ("child", "fields")
+    __slots__ = ("child", "failure", "fields")
 
     def __init__(self, child: Condition):
         self.child = child
         self.fields = child.fields
+        check = child.failure
+        held = (self, None)
 
-    def failure(self, facts: Facts) -> Failure | None:
-        if self.child.failure(facts) is None:
-            return (self, None)
-        return None
+        def failure(facts: Facts) -> Failure | None:
+            return held if check(facts) is None else None
+
+        self.failure = failure
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
