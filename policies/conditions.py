@@ -380,13 +380,19 @@ def _expect(kind: str, op: str, value: Any) -> Any:
 
 
 def _any_equal(a: Any, b: Any) -> bool:
-    """Equality for open fields (attributes, features): numbers by value, text ignoring case."""
+    """Equality for open fields (attributes, features): numbers by value, text ignoring case.
+
+    Text that spells a number equals that number ('250' == 250); text is only parsed as a number when
+    the other side is one, which keeps the common text-to-text comparison cheap.
+    """
+    if type(a) is str and type(b) is str:
+        return a.casefold() == b.casefold()
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    na, nb = _as_number(a), _as_number(b)
-    if na is not None and nb is not None and (_is_number(a) or _is_number(b)):
-        return na == nb
-    return _fold(a) == _fold(b) if isinstance(a, str) and isinstance(b, str) else a == b
+    if _is_number(a) or _is_number(b):
+        na, nb = _as_number(a), _as_number(b)
+        return na is not None and nb is not None and na == nb
+    return bool(a == b)
 
 
 def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | None = None) -> Leaf:
@@ -426,7 +432,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         needles = [n.casefold() for n in _text_operands(op, operand)]
         if kind == "keywords":
             wanted = set(needles)
-            return Leaf(spec, op, operand, lambda v: any(e in wanted for e in v), fold=True)
+            return Leaf(spec, op, operand, lambda v: not wanted.isdisjoint(v), fold=True)
         if kind == "any":
 
             def contains_any(v: Any) -> bool:
@@ -440,7 +446,15 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         if len(needles) == 1:
             needle = needles[0]
             return Leaf(spec, op, operand, lambda v: needle in v, fold=True)
-        return Leaf(spec, op, operand, lambda v: any(n in v for n in needles), fold=True)
+
+        def contains_one_of(v: str) -> bool:
+            # A plain loop: a generator in any() costs more than the substring scans themselves.
+            for n in needles:
+                if n in v:
+                    return True
+            return False
+
+        return Leaf(spec, op, operand, contains_one_of, fold=True)
 
     if op in ("in", "not_in"):
         items = [_expect(kind, op, i) for i in _scalar_list(op, operand)]
@@ -448,7 +462,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         negate = op == "not_in"
         if kind == "keywords":
             members = set(items)
-            return Leaf(spec, op, operand, lambda v: any(e in members for e in v) != negate, fold=True)
+            return Leaf(spec, op, operand, lambda v: members.isdisjoint(v) == negate, fold=True)
         if kind == "priority":
             ranks = set(items)
             return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] in ranks) != negate, fold=False)
