@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors import PRIORITIES
-from policies.fields import ABSENT, WEEKDAYS, Facts, FieldSpec
+from policies.fields import ABSENT, WEEKDAYS, Facts, FieldSpec, show_value
 from policies.patterns import PatternError, SafePattern
 
 OPERATORS: tuple[str, ...] = (
@@ -50,6 +50,7 @@ _KIND_HINT: dict[str, str] = {
 _PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
 Failure = tuple[Any, ...]
+_MISSING = object()
 
 
 class ConditionError(ValueError):
@@ -93,17 +94,22 @@ class Always(Condition):
         return None
 
 
-def _show(value: Any, limit: int = 80) -> str:
-    if value is ABSENT:
-        return "absent"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class Leaf(Condition):
     """One test of one field: ``ticket.language eq de``."""
 
-    __slots__ = ("fields", "fold", "op", "operand", "pattern", "spec", "test")
+    __slots__ = (
+        "absent_ok",
+        "absent_text",
+        "desc",
+        "fields",
+        "fold",
+        "name",
+        "op",
+        "operand",
+        "pattern",
+        "spec",
+        "test",
+    )
 
     def __init__(
         self,
@@ -121,6 +127,10 @@ class Leaf(Condition):
         self.fold = fold
         self.pattern = pattern
         self.fields = frozenset({spec.name})
+        self.desc = f"{spec.name} {op} {show_value(operand)}"
+        self.name = spec.name
+        self.absent_ok = op == "exists" and operand is False
+        self.absent_text = f"{spec.name} is absent" + (f" ({spec.absent_means})" if spec.absent_means else "")
 
     def failure(self, facts: Facts) -> Failure | None:
         if self.pattern is not None:
@@ -134,27 +144,33 @@ class Leaf(Condition):
             else:
                 ok = self.pattern.search(str(value))
             return None if ok else (self, value)
-        value = facts.folded(self.spec) if self.fold else facts.value(self.spec)
+        # The hot path of every decision: read the per-decision caches directly.
+        if self.fold:
+            value = facts.folded_values.get(self.name, _MISSING)
+            if value is _MISSING:
+                value = facts.folded(self.spec)
+        else:
+            value = facts.values.get(self.name, _MISSING)
+            if value is _MISSING:
+                value = facts.value(self.spec)
         if value is ABSENT:
-            if self.op == "exists" and self.operand is False:
-                return None
-            return (self, ABSENT)
+            return None if self.absent_ok else (self, ABSENT)
         if self.test(value):
             return None
         return (self, value)
 
     def describe(self) -> str:
-        return f"{self.spec.name} {self.op} {_show(self.operand)}"
+        return self.desc
 
     def explain(self, facts: Facts, actual: Any) -> str:
         if actual is ABSENT:
-            note = facts.absent_notes.get(self.spec.name) or self.spec.absent_means
-            why = f" ({note})" if note else ""
-            return f"{self.spec.name} is absent{why}"
-        return f"{self.describe()}: was {_show(facts.value(self.spec))}"
+            note = facts.absent_notes.get(self.spec.name) if facts.absent_notes else None
+            return f"{self.spec.name} is absent ({note})" if note else self.absent_text
+        shown = facts.shown_values.get(self.name)
+        return f"{self.desc}: was {shown if shown is not None else facts.shown(self.spec)}"
 
     def held(self, facts: Facts) -> list[str]:
-        return [f"{self.describe()} (was {_show(facts.value(self.spec))})"]
+        return [f"{self.desc} (was {facts.shown(self.spec)})"]
 
     def canonical(self) -> Any:
         return {self.spec.name: {self.op: self.operand}}
@@ -301,34 +317,34 @@ def _expect(kind: str, op: str, value: Any) -> Any:
         if _is_number(value):
             value = str(value)
         if not isinstance(value, str):
-            raise ConditionError(f"'{op}' on this field takes text, not {_show(value)}")
+            raise ConditionError(f"'{op}' on this field takes text, not {show_value(value)}")
         return value.casefold()
     if kind == "number":
         if not _is_number(value):
-            raise ConditionError(f"'{op}' on this field takes a number, not {_show(value)}")
+            raise ConditionError(f"'{op}' on this field takes a number, not {show_value(value)}")
         return float(value)
     if kind == "probability":
         if not _is_number(value):
-            raise ConditionError(f"'{op}' on this field takes a number between 0 and 1, not {_show(value)}")
+            raise ConditionError(f"'{op}' on this field takes a number between 0 and 1, not {show_value(value)}")
         if not 0.0 <= float(value) <= 1.0:
             raise ConditionError(f"threshold {value} is outside 0..1; probabilities are written 0.8, not 80")
         return float(value)
     if kind == "priority":
         if value not in _PRIORITY_RANK:
-            raise ConditionError(f"{_show(value)} is not a priority; use one of {', '.join(PRIORITIES)}")
+            raise ConditionError(f"{show_value(value)} is not a priority; use one of {', '.join(PRIORITIES)}")
         return _PRIORITY_RANK[value]
     if kind == "bool":
         if not isinstance(value, bool):
-            raise ConditionError(f"'{op}' on this field takes true or false, not {_show(value)}")
+            raise ConditionError(f"'{op}' on this field takes true or false, not {show_value(value)}")
         return value
     if kind == "weekday":
         word = str(value).strip().lower()[:3]
         if word not in WEEKDAYS:
-            raise ConditionError(f"{_show(value)} is not a weekday; use {', '.join(WEEKDAYS)}")
+            raise ConditionError(f"{show_value(value)} is not a weekday; use {', '.join(WEEKDAYS)}")
         return word
     # "any": plain values only
     if isinstance(value, list | dict) or value is None:
-        raise ConditionError(f"'{op}' takes a plain value (text, number, true/false), not {_show(value)}")
+        raise ConditionError(f"'{op}' takes a plain value (text, number, true/false), not {show_value(value)}")
     return _fold(value)
 
 
@@ -442,7 +458,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         return Leaf(spec, op, operand, lambda v: compare(_PRIORITY_RANK[v], rank), fold=False)
     if kind == "any":
         if not _is_number(operand):
-            raise ConditionError(f"'{op}' takes a number, not {_show(operand)}")
+            raise ConditionError(f"'{op}' takes a number, not {show_value(operand)}")
         bound = float(operand)
 
         def compare_any(v: Any) -> bool:

@@ -121,7 +121,7 @@ def check_expectations(decision: Decision, expect: dict[str, Any]) -> list[str]:
 
 def run_policy_tests(policy: RoutingPolicy) -> list[PolicyTestResult]:
     """Decide every test case of ``policy`` and compare with its expectations."""
-    from policies.decide import decide
+    from policies.engine import decide
 
     results = []
     for case in policy.tests:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import agent, bench, config_cmds, data, db, decisions, demo, eval, index
+from router.cli import agent, bench, config_cmds, data, db, decisions, demo, eval, index, policy
 
 app = typer.Typer(
     name="deskroute",
@@ -24,6 +24,7 @@ app.add_typer(data.import_app, name="import")
 app.add_typer(eval.app, name="eval")
 app.add_typer(bench.app, name="bench")
 app.add_typer(index.app, name="index")
+app.add_typer(policy.app, name="policy")
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
 app.command("pause")(agent.pause)

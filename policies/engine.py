@@ -56,6 +56,11 @@ def _entry(rule: str, fired: bool, reason: str, details: list[str] | None = None
     return {"rule": rule, "fired": fired, "reason": reason, "details": details or [], "effects": []}
 
 
+def _not_fired(rule: str, reason: str) -> dict[str, Any]:
+    # Most rules of a decision do not fire: a short dict, with Decision's validation filling the lists.
+    return {"rule": rule, "fired": False, "reason": reason}
+
+
 def decide(
     policy: RoutingPolicy,
     ticket: Ticket,
@@ -116,13 +121,13 @@ def decide(
     for rule in policy.rules:
         name = rule.name
         if stopped_by:
-            trace.append(_entry(name, False, f"not evaluated: rule '{stopped_by}' stops evaluation"))
+            trace.append(_not_fired(name, f"not evaluated: rule '{stopped_by}' stops evaluation"))
             continue
         if rule.min_confidence is not None:
             p = facts.intent_probability
             if p is None:
                 why = facts.absent_notes.get("signals.intent_probability", "no intent model output")
-                trace.append(_entry(name, False, f"signals.intent_probability is absent ({why})"))
+                trace.append(_not_fired(name, f"signals.intent_probability is absent ({why})"))
                 continue
             if p < rule.min_confidence:
                 trace.append(
@@ -135,7 +140,7 @@ def decide(
                 continue
         failed = rule.when.failure(facts)
         if failed is not None:
-            trace.append(_entry(name, False, "condition failed: " + explain_failure(facts, failed)))
+            trace.append(_not_fired(name, "condition failed: " + explain_failure(facts, failed)))
             continue
 
         entry = _entry(name, True, "conditions held", rule.when.held(facts))
@@ -310,9 +315,11 @@ def decide(
 
 
 def _action(kind: str, target: str, params: dict[str, Any], scope: str) -> Action:
-    # A placeholder key skips Action's own content hash; the real key is scoped to the decision.
+    # A placeholder key skips Action's own content hash; the real key is scoped to the decision and set
+    # the way Action itself sets its default key on the frozen model.
     action = Action(kind=kind, target=target, params=params, idempotency_key="-")
-    return action.model_copy(update={"idempotency_key": action.default_key(scope)})
+    object.__setattr__(action, "idempotency_key", action.default_key(scope))
+    return action
 
 
 def _template_context(
@@ -357,7 +364,7 @@ def _template_context(
             "attributes": dict(customer.attributes) if customer else {},
             "opted_out": customer.opted_out if customer else None,
         },
-        "signals": signals.model_dump(mode="json"),
+        "signals": signals.model_dump(),
         "explanation": {
             "fired_rules": [e["rule"] for e in fired],
             "reasons": [f"{e['rule']}: {'; '.join(e['details'])}" for e in fired],
