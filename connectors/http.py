@@ -317,6 +317,10 @@ class HttpClient:
     def close(self) -> None:
         self._client.close()
 
+    def clear_cookies(self) -> None:
+        """Forget cookies the vendor set (e.g. a session that turned out not to be logged in)."""
+        self._client.cookies.clear()
+
     # -- requests ---------------------------------------------------------------------------------------
 
     def _wait(self, seconds: float, why: str) -> None:

@@ -93,6 +93,11 @@ class RTApi:
                 idempotent=True,
                 accept=(404,),
             )
+            # A refused login still leaves a session cookie, and RT answers a request carrying a dead session
+            # and bad basic credentials with a redirect to its login page instead of 401: drop the cookie so
+            # bad credentials read as bad credentials.
+            if self.http.request("GET", REST + "rt").is_redirect:
+                self.http.clear_cookies()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, accept: Sequence[int] = ()) -> Any:
         self._session()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import bench, config_cmds, data, db, demo, eval
+from router.cli import bench, config_cmds, connectors, data, db, demo, eval, sync
 
 app = typer.Typer(
     name="deskroute",
@@ -23,6 +23,8 @@ app.add_typer(config_cmds.app, name="config")
 app.add_typer(data.import_app, name="import")
 app.add_typer(eval.app, name="eval")
 app.add_typer(bench.app, name="bench")
+app.add_typer(connectors.app, name="connectors")
+app.command("sync")(sync.sync)
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
 
