@@ -38,10 +38,13 @@ class FileSettings:
     page_size: int = 500
 
 
-def _fingerprint(path: Path) -> str:
+_HEAD_BYTES = 4096
+
+
+def _fingerprint(path: Path, length: int) -> str:
     """Identifies a file by its first bytes, so an appended file resumes and a replaced one starts over."""
     with path.open("rb") as fh:
-        return hashlib.sha256(fh.read(4096)).hexdigest()[:16]
+        return hashlib.sha256(fh.read(length)).hexdigest()[:16]
 
 
 class FileConnector(Connector):
@@ -82,17 +85,23 @@ class FileConnector(Connector):
     def pull(self, cursor: Cursor | None) -> Iterator[PullBatch]:
         """Rows after the cursor's line, in batches of ``page_size``; a replaced file is read from the top."""
         path = self._tickets_path()
-        fingerprint = _fingerprint(path)
         size = path.stat().st_size
+        head = min(size, _HEAD_BYTES)
         after = 0
         since: datetime | None = None
         if cursor:
             if cursor.get("since"):
                 since = as_utc(datetime.fromisoformat(str(cursor["since"])))
-            same_file = cursor.get("fingerprint") == fingerprint and size >= int(cursor.get("size", 0))
+            # The same file, grown: its first bytes (as many as the cursor saw) are unchanged.
+            seen_head = int(cursor.get("head", -1))
+            same_file = (
+                0 <= seen_head <= size
+                and size >= int(cursor.get("size", 0))
+                and cursor.get("fingerprint") == _fingerprint(path, seen_head)
+            )
             if same_file:
                 after = int(cursor.get("line", 0))
-        state: Cursor = {"fingerprint": fingerprint, "size": size, "line": after}
+        state: Cursor = {"fingerprint": _fingerprint(path, head), "head": head, "size": size, "line": after}
         if since is not None:
             state["since"] = since.isoformat()
         tickets: list[Ticket] = []

@@ -187,6 +187,7 @@ class RateBudget:
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read the vendor's remaining-quota headers from a response, where it sends them."""
+        headers = {k.lower(): v for k, v in headers.items()}
         remaining = _header_number(headers, _REMAINING_HEADERS)
         if remaining is None:
             return

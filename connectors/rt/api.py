@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -81,10 +80,10 @@ class RTApi:
     def _session(self) -> None:
         if self._login is None or self._logged_in:
             return
-        self._logged_in = True
         user, password = self._login
-        # The web login is a speed-up (and the priority names); basic auth still works without it.
-        with contextlib.suppress(ConnectorError):
+        # The web login is a speed-up (and the priority names); basic auth still works without it. An RT that
+        # cannot be reached at all is reported by the login as by any other request.
+        try:
             self.http.request(
                 "POST",
                 "NoAuth/Login.html",
@@ -93,11 +92,16 @@ class RTApi:
                 idempotent=True,
                 accept=(404,),
             )
+        except ConnectorError as exc:
+            if exc.retryable:
+                raise
+        else:
             # A refused login still leaves a session cookie, and RT answers a request carrying a dead session
             # and bad basic credentials with a redirect to its login page instead of 401: drop the cookie so
             # bad credentials read as bad credentials.
-            if self.http.request("GET", REST + "rt").is_redirect:
+            if self.http.request("GET", REST + "rt", accept=(401, 403)).is_redirect:
                 self.http.clear_cookies()
+        self._logged_in = True
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, accept: Sequence[int] = ()) -> Any:
         self._session()
