@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,11 @@ MAX_PER_PAGE = 100  # RT's REST 2 never returns more per page
 def quote(value: str) -> str:
     """A TicketSQL string literal: single quotes and backslashes escaped."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def segment(name: str) -> str:
+    """A name as one URL path segment (queue and user names may hold spaces)."""
+    return urllib.parse.quote(name, safe="@")
 
 
 def _next_page(params: Mapping[str, Any]) -> Any:
@@ -173,11 +179,11 @@ class RTApi:
         )
 
     def user(self, name: str) -> dict[str, Any] | None:
-        data = self.get(f"user/{name}", accept=(404,))
+        data = self.get(f"user/{segment(name)}", accept=(404,))
         return data if isinstance(data, dict) and data.get("id") and "message" not in data else None
 
     def queue(self, name: str) -> dict[str, Any] | None:
-        data = self.get(f"queue/{name}", accept=(404,))
+        data = self.get(f"queue/{segment(name)}", accept=(404,))
         return data if isinstance(data, dict) and data.get("id") and "message" not in data else None
 
     def queues(self) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ from pydantic import SecretStr
 
 from connectors.actions import Action, ActionResult
 from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch
-from connectors.errors import ConnectorError, MalformedResponse
+from connectors.errors import ConnectorError, MalformedResponse, RequestRejected
 from connectors.http import BasicCredentials, HttpClient, RateBudget, TokenCredentials
 from connectors.records import Comment, Customer, RecordError, Ticket, as_utc
 from connectors.rt.api import MAX_PER_PAGE, RTApi, quote
@@ -453,7 +453,7 @@ class RTConnector(Connector):
         return ticket, comments
 
     def customer_history(self, customer: str) -> CustomerHistory:
-        """The customer's tickets (newest first, up to ``history_limit``) with their comments."""
+        """The customer's tickets (newest first, up to ``history_limit``) with their comments; RT has no CSAT."""
         query = f"Requestor.EmailAddress = {quote(customer)}"
         items: list[dict[str, Any]] = []
         page = 1
@@ -492,12 +492,19 @@ class RTConnector(Connector):
             if action.kind == "assign":
                 return self._assign(action, item)
             return self._add_note(action)
-        except VocabularyError as exc:
+        except (VocabularyError, RequestRejected) as exc:
+            # RT refused this action (bad value, unknown field): retrying it unchanged cannot succeed.
             return ActionResult(status="failed", detail=str(exc))
 
     def _verify(self, ticket_id: str, messages: list[str], holds: Any, what: str) -> ActionResult:
+        # RT answers 200 with a message list even when it refused a change: read the ticket back to know.
         after = self.api.ticket(ticket_id)
-        if after is not None and holds(after):
+        if after is None:
+            # Moved out of the RT user's sight (a queue it cannot see): RT's own messages are all we have.
+            changed = any("changed" in m.lower() or "added" in m.lower() for m in messages)
+            detail = "; ".join(messages) + " (the ticket can no longer be read back)"
+            return ActionResult(status="applied" if changed else "failed", detail=detail)
+        if holds(after):
             return ActionResult(status="applied", detail="; ".join(messages) or what)
         return ActionResult(status="failed", detail=f"RT did not take the change ({'; '.join(messages) or what})")
 
@@ -628,9 +635,7 @@ class RTConnector(Connector):
                 return ActionResult(status="failed", detail=str(exc))
         try:
             ticket_id = self.api.create_ticket(payload)
-        except ConnectorError as exc:
-            if exc.retryable:
-                raise
+        except RequestRejected as exc:
             return ActionResult(status="failed", detail=str(exc))
         return ActionResult(
             status="applied", detail=f"created RT ticket {ticket_id} in {queue}", external_ref=ticket_id
@@ -652,6 +657,14 @@ class RTConnector(Connector):
                 user = self.api.user(agent)
                 items.append(
                     CheckItem("agent user", user is not None, f"{agent}" + ("" if user else ": no such RT user"))
+                )
+            else:
+                items.append(
+                    CheckItem(
+                        "agent user",
+                        True,
+                        "unknown with token auth: set agent_user so deskroute recognises its own changes",
+                    )
                 )
             queues = {str(q.get("Name")) for q in self.api.queues() if str(q.get("Disabled", "0")) == "0"}
             wanted = {self.vocabulary.rt_queue(q) for q in self.settings.queue_map} | {self.settings.outreach_queue}

@@ -11,7 +11,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from connectors import Action
+from connectors import Action, WebhookUnsupported
 from connectors.rt import PriorityScale, RTConnector, RTSettings, Vocabulary, VocabularyError
 from connectors.rt.connector import _PullState
 from connectors.rt.vocabulary import priority_names_from_form
@@ -185,3 +185,17 @@ def test_credentials_are_required_and_never_shown() -> None:
         RTConnector("rt", RTSettings(base_url=ROOT))
     conn = connector()
     assert SECRET not in repr(conn.settings) and SECRET not in repr(conn) and SECRET not in repr(conn.api.http)
+
+
+@respx.mock
+def test_a_refused_write_is_a_failed_result_and_rt_sends_no_webhooks() -> None:
+    rt = FakeRT()
+    respx.route(host="rt.example.com").mock(side_effect=rt)
+    rt.add(1, T0)
+    conn = connector()
+    # the stand-in refuses every PUT (404): RT said no to this action, so it is failed, not raised
+    result = conn.apply(Action(kind="route", target="1", params={"queue": "Billing"}))
+    assert result.status == "failed" and "rejected the request (404" in result.detail
+    assert conn.apply(Action(kind="route", target="1", params={"queue": "General"})).status == "already_applied"
+    with pytest.raises(WebhookUnsupported):
+        conn.verify_webhook({}, b"{}")

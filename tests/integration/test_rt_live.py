@@ -41,7 +41,9 @@ def test_a_ticket_created_in_rt_appears_in_the_store_after_sync(rt: RTAdmin, cli
     (first,) = rt.create(queue, Requestor=customer, Priority=100, Subject="Charged twice", Content="Refund please")
     (second,) = rt.create(queue, Subject="Other", Content="Hello")
     rt.rest("POST", f"ticket/{first}/correspond", json={"Content": "We are on it", "ContentType": "text/plain"})
-    rt.rest("POST", f"ticket/{first}/comment", json={"Content": "Looks like a double charge", "ContentType": "text/plain"})
+    rt.rest(
+        "POST", f"ticket/{first}/comment", json={"Content": "Looks like a double charge", "ContentType": "text/plain"}
+    )
     write_config(cli_env, queue)
 
     assert "2 tickets" in cli_sync()
@@ -58,7 +60,8 @@ def test_a_ticket_created_in_rt_appears_in_the_store_after_sync(rt: RTAdmin, cli
         assert (ticket.priority, ticket.priority_raw, ticket.status) == ("high", "100", "open")
         assert ticket.updated_by == "root"  # RT's own record of who made the latest change
         comments = sorted(
-            (c.public, c.body) for c in session.exec(CommentRow.__table__.select()).all()  # type: ignore[attr-defined]
+            (c.public, c.body)
+            for c in session.exec(CommentRow.__table__.select()).all()  # type: ignore[attr-defined]
         )
         assert comments == [(False, "Looks like a double charge"), (True, "We are on it")]
         assert count(session, CustomerRow) == 1
@@ -85,14 +88,18 @@ def test_every_action_is_visible_in_rt_and_applying_twice_changes_rt_once(
     billing = rt.queue("act-billing")
     customer = f"{RUN}-bob@example.com"
     (ticket,) = rt.create(queue, Requestor=customer, Priority=50)
-    config = write_config(cli_env, queue, extra=f'outreach_queue = "{queue}"\n[connectors.rt.queue_map]\nbilling = "{billing}"\n')
+    config = write_config(
+        cli_env, queue, extra=f'outreach_queue = "{queue}"\n[connectors.rt.queue_map]\nbilling = "{billing}"\n'
+    )
     connector = build_connector("rt", load_settings(config).connectors["rt"])
     assert isinstance(connector, RTConnector)
 
     checks = {
         "route": (
             Action(kind="route", target=ticket, params={"queue": "billing"}),
-            lambda: rt.tickets(f"id = {ticket}", "Queue")[0]["Queue"]["id"] == str(rt.rest("GET", f"queue/{billing}")["id"]),
+            lambda: (
+                rt.tickets(f"id = {ticket}", "Queue")[0]["Queue"]["id"] == str(rt.rest("GET", f"queue/{billing}")["id"])
+            ),
         ),
         "set_priority": (
             Action(kind="set_priority", target=ticket, params={"priority": "low"}),
@@ -100,8 +107,15 @@ def test_every_action_is_visible_in_rt_and_applying_twice_changes_rt_once(
         ),
         "add_tags": (
             Action(kind="add_tags", target=ticket, params={"tags": ["refund", RUN]}),
-            lambda: {"refund", RUN}
-            <= {v for cf in rt.ticket(ticket)["CustomFields"] if cf["name"] == "deskroute tags" for v in cf["values"]},
+            lambda: (
+                {"refund", RUN}
+                <= {
+                    v
+                    for cf in rt.ticket(ticket)["CustomFields"]
+                    if cf["name"] == "deskroute tags"
+                    for v in cf["values"]
+                }
+            ),
         ),
         "assign": (
             Action(kind="assign", target=ticket, params={"assignee": "root"}),
@@ -129,7 +143,11 @@ def test_every_action_is_visible_in_rt_and_applying_twice_changes_rt_once(
     outreach = Action(
         kind="create_outreach",
         target=customer,
-        params={"subject": "We noticed a failed payment", "body": "Hello,\n\nyour card was declined.", "channel": "email"},
+        params={
+            "subject": "We noticed a failed payment",
+            "body": "Hello,\n\nyour card was declined.",
+            "channel": "email",
+        },
     )
     created = connector.apply(outreach)
     assert created.status == "applied" and created.external_ref
