@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import agent, bench, config_cmds, data, db, decisions, demo, eval, index, policy
+from router.cli import agent, bench, config_cmds, connectors, data, db, decisions, demo, eval, index, policy, sync
 
 app = typer.Typer(
     name="deskroute",
@@ -25,6 +25,8 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(bench.app, name="bench")
 app.add_typer(index.app, name="index")
 app.add_typer(policy.app, name="policy")
+app.add_typer(connectors.app, name="connectors")
+app.command("sync")(sync.sync)
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
 app.command("pause")(agent.pause)
