@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import agent, bench, config_cmds, connectors, data, db, decisions, demo, eval, index, policy, sync
+from router.cli import agent, bench, config_cmds, connectors, data, db, decisions, demo, eval, index, policy, run, sync
 
 app = typer.Typer(
     name="deskroute",
@@ -33,6 +33,7 @@ app.command("pause")(agent.pause)
 app.command("resume")(agent.resume)
 app.add_typer(agent.outbox_app, name="outbox")
 app.add_typer(decisions.app, name="decisions")
+app.command("run")(run.run)
 
 
 def main() -> None:
