@@ -145,9 +145,12 @@ class RTApi:
         }
         if expand:
             params.update(TICKET_EXPANSIONS)
-        data = self.get("tickets", params)
+        self._session()
+        response = self.http.request("GET", REST + "tickets", params=params)
+        data = self.http.decode(response)
         items_of(data, "GET /tickets", self.connector)
-        return dict(data)
+        # RT's clock when it answered: tells whether a second can still receive updates (see the connector).
+        return {**data, "_server_time": response.headers.get("Date")}
 
     def ticket(self, ticket_id: str) -> dict[str, Any] | None:
         """One ticket in the listing's shape (names expanded), or None when it does not exist."""

@@ -2,8 +2,10 @@
 
 Pull. RT's ``LastUpdated`` has one-second resolution, so the search asks for ``LastUpdated >= cursor`` and
 drops the (ticket, second) pairs the cursor has already seen; tickets updated in the same second as the
-cursor are therefore never lost, and none is pulled twice. Each page is searched afresh from the advanced
-cursor (not by page number), so a ticket updated during the pull cannot shift a page and be skipped.
+cursor are therefore never lost, and none is pulled twice. The seen tickets are kept in the stored cursor only
+once RT's clock is two seconds past that second; before that, a ticket can change again within the same
+second, so the next pull reads that second once more. Each page is searched afresh from the advanced cursor
+(not by page number), so a ticket updated during the pull cannot shift a page and be skipped.
 
 TicketSQL reads dates in the RT user's time zone while REST 2 answers in UTC. Set ``timezone`` where the RT
 user's zone is known; otherwise the adapter measures the offset on the instance itself (a handful of
@@ -25,6 +27,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -91,6 +94,15 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _http_date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(parsedate_to_datetime(value))
+    except (TypeError, ValueError):
+        return None
+
+
 def _name(ref: Any) -> str | None:
     """A user or queue reference's name (expanded ``Name``, else its ``id``)."""
     if isinstance(ref, Mapping):
@@ -110,10 +122,16 @@ def _html_text(content: str) -> str:
 
 @dataclass
 class _PullState:
-    """The cursor while a pull runs: the latest second seen and the tickets already pulled in that second."""
+    """The cursor while a pull runs: the latest second seen and the tickets already pulled in that second.
+
+    ``seen`` is only written into the stored cursor once RT's clock has moved two seconds past ``since``: until
+    then a ticket pulled in that second may change again within it (same ``LastUpdated``), so the next pull
+    reads that second again rather than miss the change.
+    """
 
     since: datetime | None = None
     seen: set[str] = field(default_factory=set)
+    settled: bool = False
 
     @classmethod
     def load(cls, cursor: Cursor | None) -> _PullState:
@@ -122,7 +140,7 @@ class _PullState:
         since = _parse_time(str(cursor["since"]))
         if since is None:
             raise ValueError(f"RT cursor has an unreadable 'since': {cursor['since']!r}; run a --full sync")
-        return cls(since=since, seen={str(i) for i in cursor.get("seen", [])})
+        return cls(since=since, seen={str(i) for i in cursor.get("seen", [])}, settled=True)
 
     def is_new(self, ticket_id: str, updated: datetime) -> bool:
         if self.since is None or updated > self.since:
@@ -131,14 +149,20 @@ class _PullState:
 
     def advance(self, ticket_id: str, updated: datetime) -> None:
         if self.since is None or updated > self.since:
-            self.since, self.seen = updated, {ticket_id}
+            self.since, self.seen, self.settled = updated, {ticket_id}, False
         elif updated == self.since:
             self.seen.add(ticket_id)
+
+    def observe_clock(self, server_time: datetime | None) -> None:
+        """RT's clock at a search: two seconds past ``since``, no change can still land in that second."""
+        if self.since is not None and server_time is not None and server_time >= self.since + timedelta(seconds=2):
+            self.settled = True
 
     def dump(self) -> Cursor:
         if self.since is None:
             return {}
-        return {"since": _iso(self.since), "seen": sorted(self.seen, key=lambda s: (len(s), s))}
+        seen = sorted(self.seen, key=lambda s: (len(s), s)) if self.settled else []
+        return {"since": _iso(self.since), "seen": seen}
 
 
 class RTConnector(Connector):
@@ -305,6 +329,7 @@ class RTConnector(Connector):
                 tickets, comments, customers, more_problems = self._records([item for item, _ in fresh])
                 for item, updated in fresh:
                     state.advance(str(item["id"]), updated)
+                state.observe_clock(_http_date(data.get("_server_time")))
                 total = data.get("total")
                 remaining = (
                     max(0, int(total) - page * per_page)

@@ -86,6 +86,11 @@ def test_pull_state_keeps_tickets_of_the_cursors_second() -> None:
     state.advance("8", second)
     assert state.dump() == {"since": "2026-06-01T12:00:05Z", "seen": ["7", "8"]}
     state.advance("3", second + timedelta(seconds=1))
+    # until RT's clock is two seconds past it, the new second may still change: nothing is marked seen
+    assert state.dump() == {"since": "2026-06-01T12:00:06Z", "seen": []}
+    state.observe_clock(second + timedelta(seconds=2))
+    assert state.dump()["seen"] == []
+    state.observe_clock(second + timedelta(seconds=3))
     assert state.dump() == {"since": "2026-06-01T12:00:06Z", "seen": ["3"]}
     with pytest.raises(ValueError, match="--full"):
         _PullState.load({"since": "yesterday"})
@@ -105,6 +110,24 @@ def test_pull_splits_same_second_ties_across_pages_and_never_repeats() -> None:
     rt.add(8, T0 + timedelta(seconds=7))
     assert pulled(conn, cursor)[0] == ["8"]
     assert pulled(conn, {"since": "2026-06-01T12:00:07Z", "seen": ["7", "8"]})[0] == []
+
+
+@respx.mock
+def test_a_second_that_can_still_change_is_read_again_by_the_next_pull() -> None:
+    rt = FakeRT()
+    respx.route(host="rt.example.com").mock(side_effect=rt)
+    rt.add(1, T0)
+    rt.add(2, T0 + timedelta(seconds=1))
+    rt.clock = T0 + timedelta(seconds=1, milliseconds=400)  # the pull runs within ticket 2's second
+    conn = connector()
+    ids, cursor = pulled(conn, None)
+    assert ids == ["1", "2"] and cursor == {"since": "2026-06-01T12:00:01Z", "seen": []}
+    rt.tickets[2].subject = "changed again in the same second"
+    rt.clock = T0 + timedelta(seconds=5)
+    batches = list(conn.pull(cursor))
+    assert [t.subject for b in batches for t in b.tickets] == ["changed again in the same second"]
+    assert batches[-1].cursor == {"since": "2026-06-01T12:00:01Z", "seen": ["2"]}  # settled now
+    assert pulled(conn, batches[-1].cursor)[0] == []
 
 
 @respx.mock
