@@ -7,6 +7,8 @@ import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import SecretStr
+
 from connectors.errors import ConnectorError, MalformedResponse
 from connectors.http import HttpClient, Page, PageRequest
 from connectors.rt.vocabulary import priority_names_from_form
@@ -71,7 +73,7 @@ class RTApi:
     request as the fallback, so a refused or expired session costs speed, never correctness.
     """
 
-    def __init__(self, http: HttpClient, *, login: tuple[str, str] | None = None):
+    def __init__(self, http: HttpClient, *, login: tuple[str, SecretStr] | None = None):
         self.http = http
         self._login = login
         self._logged_in = False
@@ -93,7 +95,7 @@ class RTApi:
             self.http.request(
                 "POST",
                 "NoAuth/Login.html",
-                data={"user": user, "pass": password, "next": ""},
+                data={"user": user, "pass": password.get_secret_value(), "next": ""},
                 headers={"Referer": self.http.base_url},
                 idempotent=True,
                 accept=(404,),

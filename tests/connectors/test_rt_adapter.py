@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from connectors import Action, WebhookUnsupported
 from connectors.rt import PriorityScale, RTConnector, RTSettings, Vocabulary, VocabularyError
-from connectors.rt.connector import _PullState
+from connectors.rt.cursor import PullCursor
 from connectors.rt.vocabulary import priority_names_from_form
 from tests.connectors.fake_rt import ROOT, T0, FakeRT
 
@@ -78,7 +78,7 @@ def test_vocabulary_maps_both_ways() -> None:
 
 
 def test_pull_state_keeps_tickets_of_the_cursors_second() -> None:
-    state = _PullState.load({"since": "2026-06-01T12:00:05Z", "seen": ["7"]})
+    state = PullCursor.load({"since": "2026-06-01T12:00:05Z", "seen": ["7"]})
     second = T0 + timedelta(seconds=5)
     assert not state.is_new("7", second)  # pulled already at this version
     assert state.is_new("8", second)  # same second, not seen: must not be lost
@@ -93,7 +93,7 @@ def test_pull_state_keeps_tickets_of_the_cursors_second() -> None:
     state.observe_clock(second + timedelta(seconds=3))
     assert state.dump() == {"since": "2026-06-01T12:00:06Z", "seen": ["3"]}
     with pytest.raises(ValueError, match="--full"):
-        _PullState.load({"since": "yesterday"})
+        PullCursor.load({"since": "yesterday"})
 
 
 @respx.mock
@@ -152,7 +152,7 @@ def test_the_rt_users_time_zone_is_measured_so_no_change_is_missed(hours: float)
     _, cursor = pulled(conn, None)
     rt.add(2, T0 + timedelta(seconds=3))
     assert pulled(conn, cursor)[0] == ["2"]
-    assert conn._measured_offset() == timedelta(hours=hours)
+    assert conn.clock.offset() == timedelta(hours=hours)
     # the search started just before the cursor as RT reads it (an hour earlier for an old cursor, in case a
     # daylight-saving change lies between), not hours off
     started = rt._read_date(rt.searches[-1].rsplit("'", 2)[-2])
@@ -164,7 +164,7 @@ def test_a_configured_time_zone_is_used_as_is() -> None:
     rt = FakeRT(utc_offset=timedelta(hours=2))  # Europe/Berlin in June
     respx.route(host="rt.example.com").mock(side_effect=rt)
     conn = connector(timezone="Europe/Berlin")
-    assert conn.rt_time(T0) == "2026-06-01 14:00:00"
+    assert conn.clock.local(T0) == "2026-06-01 14:00:00"
     assert not any("Created" in q for q in rt.searches)  # nothing measured
 
 
