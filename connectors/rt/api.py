@@ -7,6 +7,8 @@ import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import SecretStr
+
 from connectors.errors import ConnectorError, MalformedResponse
 from connectors.http import HttpClient, Page, PageRequest
 from connectors.rt.vocabulary import priority_names_from_form
@@ -71,7 +73,7 @@ class RTApi:
     request as the fallback, so a refused or expired session costs speed, never correctness.
     """
 
-    def __init__(self, http: HttpClient, *, login: tuple[str, str] | None = None):
+    def __init__(self, http: HttpClient, *, login: tuple[str, SecretStr] | None = None):
         self.http = http
         self._login = login
         self._logged_in = False
@@ -93,7 +95,7 @@ class RTApi:
             self.http.request(
                 "POST",
                 "NoAuth/Login.html",
-                data={"user": user, "pass": password, "next": ""},
+                data={"user": user, "pass": password.get_secret_value(), "next": ""},
                 headers={"Referer": self.http.base_url},
                 idempotent=True,
                 accept=(404,),
@@ -145,9 +147,12 @@ class RTApi:
         }
         if expand:
             params.update(TICKET_EXPANSIONS)
-        data = self.get("tickets", params)
+        self._session()
+        response = self.http.request("GET", REST + "tickets", params=params)
+        data = self.http.decode(response)
         items_of(data, "GET /tickets", self.connector)
-        return dict(data)
+        # RT's clock when it answered: tells whether a second can still receive updates (see the connector).
+        return {**data, "_server_time": response.headers.get("Date")}
 
     def ticket(self, ticket_id: str) -> dict[str, Any] | None:
         """One ticket in the listing's shape (names expanded), or None when it does not exist."""

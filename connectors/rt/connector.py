@@ -1,14 +1,9 @@
 """The Request Tracker 5 adapter: incremental pull by ``LastUpdated``, customer history, and every action.
 
-Pull. RT's ``LastUpdated`` has one-second resolution, so the search asks for ``LastUpdated >= cursor`` and
-drops the (ticket, second) pairs the cursor has already seen; tickets updated in the same second as the
-cursor are therefore never lost, and none is pulled twice. Each page is searched afresh from the advanced
-cursor (not by page number), so a ticket updated during the pull cannot shift a page and be skipped.
-
-TicketSQL reads dates in the RT user's time zone while REST 2 answers in UTC. Set ``timezone`` where the RT
-user's zone is known; otherwise the adapter measures the offset on the instance itself (a handful of
-searches on one ticket's ``Created``) and widens the search by an hour when the cursor is old enough to lie
-on the other side of a daylight-saving change. Results are always filtered exactly in UTC.
+Pull. Tickets changed since the cursor (``LastUpdated >= since``, see :mod:`connectors.rt.cursor` for the
+one-second resolution and :mod:`connectors.rt.clock` for time zones), one batch per search page. Each page is
+searched afresh from the advanced cursor, not by page number, so a ticket updated during the pull cannot shift
+a page and be skipped. Every ticket comes with its messages, its requestors as customers, and who changed it.
 
 Writes. ``route`` sets the queue, ``set_priority`` the number for the queue's priority name, ``add_tags``
 adds values to the multi-value custom field ``tags_field``, ``assign`` sets the owner, ``add_note`` writes an
@@ -20,13 +15,11 @@ and are looked up by it before writing, so applying an action twice changes RT o
 from __future__ import annotations
 
 import html
-import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from pydantic import SecretStr
@@ -35,19 +28,17 @@ from connectors.actions import Action, ActionResult
 from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch
 from connectors.errors import ConnectorError, MalformedResponse, RequestRejected
 from connectors.http import BasicCredentials, HttpClient, RateBudget, TokenCredentials
-from connectors.records import Comment, Customer, RecordError, Ticket, as_utc
+from connectors.records import Comment, Customer, RecordError, Ticket
 from connectors.rt.api import MAX_PER_PAGE, RTApi, quote
+from connectors.rt.clock import TicketSqlClock
+from connectors.rt.convert import customer_from, message_texts, name_of, queue_id_of, ticket_from
+from connectors.rt.cursor import PullCursor, http_date, parse_time
 from connectors.rt.vocabulary import (
     DEFAULT_PRIORITY_NAMES,
     PriorityScale,
     Vocabulary,
     VocabularyError,
 )
-
-_RT_TIME = "%Y-%m-%d %H:%M:%S"
-_NOBODY = {"nobody", ""}
-_CALIBRATION_TTL = 3600.0
-_TAG_RE = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -82,65 +73,6 @@ class RTSettings:
         return f"{self.web_url}/REST/2.0"
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value or value.startswith("1970-01-01"):
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
-def _name(ref: Any) -> str | None:
-    """A user or queue reference's name (expanded ``Name``, else its ``id``)."""
-    if isinstance(ref, Mapping):
-        value = ref.get("Name") or ref.get("id")
-        return str(value) if value not in (None, "") else None
-    return str(ref) if ref not in (None, "") else None
-
-
-def _iso(moment: datetime) -> str:
-    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _html_text(content: str) -> str:
-    text = re.sub(r"(?i)<br\s*/?>|</p>", "\n", content)
-    return html.unescape(_TAG_RE.sub("", text)).strip()
-
-
-@dataclass
-class _PullState:
-    """The cursor while a pull runs: the latest second seen and the tickets already pulled in that second."""
-
-    since: datetime | None = None
-    seen: set[str] = field(default_factory=set)
-
-    @classmethod
-    def load(cls, cursor: Cursor | None) -> _PullState:
-        if not cursor or not cursor.get("since"):
-            return cls()
-        since = _parse_time(str(cursor["since"]))
-        if since is None:
-            raise ValueError(f"RT cursor has an unreadable 'since': {cursor['since']!r}; run a --full sync")
-        return cls(since=since, seen={str(i) for i in cursor.get("seen", [])})
-
-    def is_new(self, ticket_id: str, updated: datetime) -> bool:
-        if self.since is None or updated > self.since:
-            return True
-        return updated == self.since and ticket_id not in self.seen
-
-    def advance(self, ticket_id: str, updated: datetime) -> None:
-        if self.since is None or updated > self.since:
-            self.since, self.seen = updated, {ticket_id}
-        elif updated == self.since:
-            self.seen.add(ticket_id)
-
-    def dump(self) -> Cursor:
-        if self.since is None:
-            return {}
-        return {"since": _iso(self.since), "seen": sorted(self.seen, key=lambda s: (len(s), s))}
-
-
 class RTConnector(Connector):
     """Request Tracker 5 through REST 2."""
 
@@ -152,7 +84,7 @@ class RTConnector(Connector):
         settings: RTSettings,
         *,
         transport: httpx.BaseTransport | None = None,
-        sleep: Any = time.sleep,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         super().__init__(name)
         self.settings = settings
@@ -179,10 +111,10 @@ class RTConnector(Connector):
         )
         login = None
         if settings.token is None and settings.username and settings.password is not None:
-            login = (settings.username, settings.password.get_secret_value())
+            login = (settings.username, settings.password)
         self.api = RTApi(http, login=login)
         self._scales: dict[str, PriorityScale] = {}
-        self._offset: tuple[float, timedelta] | None = None
+        self.clock = TicketSqlClock(self.api, settings.timezone)
 
     def close(self) -> None:
         self.api.close()
@@ -210,77 +142,20 @@ class RTConnector(Connector):
             )
         return self._scales[key]
 
-    # -- time zones -------------------------------------------------------------------------------------
-
-    def _measured_offset(self) -> timedelta:
-        """How far RT's reading of a TicketSQL date is from UTC, measured on the newest ticket's Created."""
-        now = time.monotonic()
-        if self._offset is not None and now - self._offset[0] < _CALIBRATION_TTL:
-            return self._offset[1]
-        newest = self.api.search_tickets(
-            "id > 0", per_page=1, orderby=("id",), order=("DESC",), fields="Created", expand=False
-        )
-        offset = timedelta(0)
-        if newest["items"]:
-            ticket_id = str(newest["items"][0]["id"])
-            created = _parse_time(newest["items"][0].get("Created"))
-            if created is not None:
-                step = timedelta(minutes=15)
-
-                def reads_later(quarters: int) -> bool:
-                    moment = (created + quarters * step).strftime(_RT_TIME)
-                    found = self.api.search_tickets(
-                        f"id = {ticket_id} AND Created >= '{moment}'", per_page=1, fields="id", expand=False
-                    )
-                    return bool(found["items"])
-
-                # True for offsets at or beyond the probe; time zones lie within -14 h .. +14 h.
-                low, high = -56, 57
-                while high - low > 1:
-                    middle = (low + high) // 2
-                    if reads_later(middle):
-                        low = middle
-                    else:
-                        high = middle
-                offset = low * step
-        self._offset = (now, offset)
-        return offset
-
-    def rt_time(self, moment: datetime) -> str:
-        """``moment`` written as RT will read it in a TicketSQL date comparison."""
-        if self.settings.timezone:
-            try:
-                zone = ZoneInfo(self.settings.timezone)
-            except ZoneInfoNotFoundError:
-                raise ConnectorError(
-                    f"timezone {self.settings.timezone!r} is not a known time zone (e.g. Europe/Berlin)",
-                    connector=self.name,
-                ) from None
-            return as_utc(moment).astimezone(zone).strftime(_RT_TIME)
-        return (as_utc(moment) + self._measured_offset()).strftime(_RT_TIME)
-
-    def _search_from(self, since: datetime) -> str:
-        margin = timedelta(seconds=2)
-        if not self.settings.timezone and datetime.now(UTC) - since > timedelta(hours=12):
-            # A measured offset is today's; across a daylight-saving change it can be an hour off.
-            margin += timedelta(hours=1)
-        return self.rt_time(since - margin)
-
     # -- pulling ----------------------------------------------------------------------------------------
 
     def _query(self, since: datetime | None) -> str:
         parts = [f"({self.settings.ticket_filter})"] if self.settings.ticket_filter else []
         if since is not None:
-            parts.append(f"LastUpdated >= '{self._search_from(since)}'")
+            parts.append(f"LastUpdated >= '{self.clock.search_from(since)}'")
         return " AND ".join(parts) or "id > 0"
 
     def cursor_since(self, since: datetime) -> Cursor:
-        # Anything updated at `since` is new: the second just before is the cursor, with nothing seen.
-        return {"since": _iso(as_utc(since) - timedelta(seconds=1)), "seen": []}
+        return PullCursor.starting_at(since)
 
     def pull(self, cursor: Cursor | None) -> Iterator[PullBatch]:
         """Tickets (with comments and requestors) updated since the cursor, one batch per search page."""
-        state = _PullState.load(cursor)
+        state = PullCursor.load(cursor)
         per_page = max(1, min(self.settings.page_size, MAX_PER_PAGE))
         page = 1
         while True:
@@ -289,7 +164,7 @@ class RTConnector(Connector):
             fresh: list[tuple[dict[str, Any], datetime]] = []
             problems: list[str] = []
             for item in items:
-                updated = _parse_time(item.get("LastUpdated"))
+                updated = parse_time(item.get("LastUpdated"))
                 if updated is None:
                     problems.append(f"RT ticket {item.get('id')}: field 'LastUpdated': missing or unreadable")
                     continue
@@ -305,6 +180,7 @@ class RTConnector(Connector):
                 tickets, comments, customers, more_problems = self._records([item for item, _ in fresh])
                 for item, updated in fresh:
                     state.advance(str(item["id"]), updated)
+                state.observe_clock(http_date(data.get("_server_time")))
                 total = data.get("total")
                 remaining = (
                     max(0, int(total) - page * per_page)
@@ -345,112 +221,23 @@ class RTConnector(Connector):
             tickets.append(ticket)
             comments.extend(ticket_comments)
             for person in item.get("Requestor") or []:
-                customer = self._customer(person)
+                customer = customer_from(person, self.name)
                 if customer is not None:
                     customers[customer.external_id] = customer
         return tickets, comments, list(customers.values()), problems
 
-    def _customer(self, person: Any) -> Customer | None:
-        if not isinstance(person, Mapping):
-            return None
-        email = person.get("EmailAddress") or None
-        key = email or _name(person)
-        if not key:
-            return None
-        return Customer(
-            source=self.name,
-            external_id=str(key),
-            email=str(email) if email else None,
-            name=str(person.get("RealName")) if person.get("RealName") else None,
-            organization=str(person.get("Organization")) if person.get("Organization") else None,
-        )
-
     def _ticket(self, item: Mapping[str, Any]) -> tuple[Ticket, list[Comment]]:
-        """A listing item plus its messages as a canonical ticket and comments."""
+        """A listing item with its messages (two more requests) as a canonical ticket and comments."""
         ticket_id = str(item.get("id"))
-        plain: dict[str, str] = {}
-        rich: dict[str, str] = {}
-        for attachment in self.api.texts(ticket_id):
-            txn = str(attachment.get("TransactionId"))
-            content = attachment.get("Content")
-            if not isinstance(content, str) or not content.strip():
-                continue
-            # The first text part of a message is its body; plain text wins over HTML.
-            if attachment.get("ContentType") == "text/html":
-                rich.setdefault(txn, _html_text(content))
-            else:
-                plain.setdefault(txn, content.strip())
-        texts = {**rich, **plain}
-        requestors = [p for p in item.get("Requestor") or [] if isinstance(p, Mapping)]
-        requester_ids = {str(v).lower() for p in requestors for v in (p.get("EmailAddress"), _name(p)) if v}
-        body = ""
-        comments: list[Comment] = []
-        for message in self.api.messages(ticket_id):
-            txn_id = str(message.get("id"))
-            author = _name(message.get("Creator"))
-            created = _parse_time(message.get("Created"))
-            if message.get("Type") == "Create":
-                body = body or texts.get(txn_id, "")
-                continue
-            if created is None:
-                continue
-            comments.append(
-                Comment(
-                    source=self.name,
-                    external_id=txn_id,
-                    ticket_external_id=ticket_id,
-                    author=author,
-                    author_is_customer=bool(author and author.lower() in requester_ids),
-                    public=message.get("Type") == "Correspond",
-                    body=texts.get(txn_id, ""),
-                    created_at=created,
-                )
-            )
-        queue_ref = item.get("Queue")
-        queue_name = _name(queue_ref)
-        queue_id = str(queue_ref.get("id")) if isinstance(queue_ref, Mapping) and queue_ref.get("id") else None
-        raw_priority = str(item.get("Priority", "")).strip()
-        number = int(raw_priority) if raw_priority.lstrip("-").isdigit() else None
-        scale = self.priority_scale(queue_id)
-        owner = _name(item.get("Owner"))
-        tags: list[str] = []
-        custom: dict[str, Any] = {}
-        for cf in item.get("CustomFields") or []:
-            if not isinstance(cf, Mapping):
-                continue
-            values = [str(v) for v in cf.get("values") or [] if v not in (None, "")]
-            if cf.get("name") == self.settings.tags_field:
-                tags = values
-            elif values:
-                custom[str(cf.get("name"))] = values if len(values) > 1 else values[0]
-        custom["rt_status"] = item.get("Status")
-        requester = next(
-            (str(p.get("EmailAddress") or _name(p)) for p in requestors if p.get("EmailAddress") or _name(p)), None
+        return ticket_from(
+            item,
+            texts=message_texts(self.api.texts(ticket_id)),
+            messages=self.api.messages(ticket_id),
+            source=self.name,
+            vocabulary=self.vocabulary,
+            scale=self.priority_scale(queue_id_of(item)),
+            tags_field=self.settings.tags_field,
         )
-        ticket = Ticket.parse(
-            {
-                "source": self.name,
-                "external_id": ticket_id,
-                "subject": str(item.get("Subject") or ""),
-                "body": body,
-                "requester": requester,
-                "organization": next((str(p["Organization"]) for p in requestors if p.get("Organization")), None),
-                "channel": None,
-                "status": self.vocabulary.canonical_status(item.get("Status")),
-                "priority": self.vocabulary.canonical_priority(number, scale),
-                "priority_raw": raw_priority or None,
-                "queue": self.vocabulary.canonical_queue(queue_name),
-                "assignee": None if (owner or "").lower() in _NOBODY else owner,
-                "tags": tags,
-                "custom_fields": custom,
-                "created_at": _parse_time(item.get("Created")) or _parse_time(item.get("LastUpdated")),
-                "updated_at": _parse_time(item.get("LastUpdated")),
-                "updated_by": _name(item.get("LastUpdatedBy")),
-                "raw": {k: v for k, v in item.items() if k not in ("_url", "CustomFields")},
-            },
-            where=f"RT ticket {ticket_id}",
-        )
-        return ticket, comments
 
     def customer_history(self, customer: str) -> CustomerHistory:
         """The customer's tickets (newest first, up to ``history_limit``) with their comments; RT has no CSAT."""
@@ -467,7 +254,7 @@ class RTConnector(Connector):
         person = next((c for c in customers if (c.email or c.external_id).lower() == customer.lower()), None)
         if person is None:
             found = self.api.user(customer)
-            person = self._customer(found) if found else None
+            person = customer_from(found, self.name) if found else None
         return CustomerHistory(customer=person, tickets=tickets, comments=comments)
 
     # -- writing ----------------------------------------------------------------------------------------
@@ -510,15 +297,13 @@ class RTConnector(Connector):
 
     def _route(self, action: Action, item: Mapping[str, Any]) -> ActionResult:
         queue = self.vocabulary.rt_queue(str(action.params["queue"]))
-        if _name(item.get("Queue")) == queue:
+        if name_of(item.get("Queue")) == queue:
             return ActionResult(status="already_applied", detail=f"ticket is in queue {queue}")
         messages = self.api.update(action.target, {"Queue": queue})
-        return self._verify(action.target, messages, lambda t: _name(t.get("Queue")) == queue, f"queue {queue}")
+        return self._verify(action.target, messages, lambda t: name_of(t.get("Queue")) == queue, f"queue {queue}")
 
     def _set_priority(self, action: Action, item: Mapping[str, Any]) -> ActionResult:
-        queue_ref = item.get("Queue")
-        queue_id = str(queue_ref.get("id")) if isinstance(queue_ref, Mapping) else None
-        scale = self.priority_scale(queue_id)
+        scale = self.priority_scale(queue_id_of(item))
         number = self.vocabulary.rt_priority(action.params["priority"], scale)
         label = scale.name_for(number) or str(number)
         if str(item.get("Priority")) == str(number):
@@ -560,7 +345,7 @@ class RTConnector(Connector):
 
         def is_owner(t: Mapping[str, Any]) -> bool:
             ref = t.get("Owner")
-            names = {_name(ref)} | ({ref.get("EmailAddress")} if isinstance(ref, Mapping) else set())
+            names = {name_of(ref)} | ({ref.get("EmailAddress")} if isinstance(ref, Mapping) else set())
             return owner.lower() in {str(n).lower() for n in names if n}
 
         if is_owner(item):
@@ -698,19 +483,7 @@ class RTConnector(Connector):
                 )
             except VocabularyError as exc:
                 items.append(CheckItem("priorities", False, str(exc)))
-            if self.settings.timezone:
-                items.append(CheckItem("time zone", True, f"{self.settings.timezone} (configured)"))
-            else:
-                offset = self._measured_offset()
-                hours = offset.total_seconds() / 3600
-                items.append(
-                    CheckItem(
-                        "time zone",
-                        True,
-                        f"TicketSQL dates read at UTC{hours:+.2f} h (measured); set timezone for exactness "
-                        "across daylight-saving changes",
-                    )
-                )
+            items.append(CheckItem("time zone", True, self.clock.describe()))
         except ConnectorError as exc:
             items.append(CheckItem("permissions", False, str(exc)))
         return CheckReport(self.name, items)

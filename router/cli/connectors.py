@@ -16,7 +16,9 @@ from router.cli.common import ConfigOption, console, fail, open_store, settings,
 from router.connectors import build_connector, connector_settings
 from router.sync import stored_cursor
 
-app = typer.Typer(help="Helpdesk connectors defined as [connectors.NAME] in deskroute.toml.", no_args_is_help=True)
+app = typer.Typer(
+    help="Helpdesk connectors defined as \\[connectors.NAME] tables in deskroute.toml.", no_args_is_help=True
+)
 
 
 @contextlib.contextmanager
@@ -46,7 +48,7 @@ def list_cmd(config: Path | None = ConfigOption) -> None:
     """List the configured connectors: type, mode, where they point, credentials set or not, last cursor."""
     cfg = settings(config)
     if not cfg.connectors:
-        console.print("no connectors configured; add a [connectors.NAME] table to deskroute.toml")
+        console.print("no connectors configured; add a [connectors.NAME] table to deskroute.toml", markup=False)
         return
     store = open_store(cfg)
     table = Table("name", "type", "mode", "where", "credentials", "sync cursor")
@@ -65,7 +67,7 @@ def list_cmd(config: Path | None = ConfigOption) -> None:
 
 @app.command("check")
 def check_cmd(
-    name: str = typer.Argument(..., help="Connector name ([connectors.NAME])."),
+    name: str = typer.Argument(..., help="Connector name: the NAME of a \\[connectors.NAME] table."),
     config: Path | None = ConfigOption,
 ) -> None:
     """Check credentials, permissions and reachability of one connector; exit 1 when anything fails."""

@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from connectors.base import PullBatch
+from connectors.errors import ConnectorError
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings
 from router.cli.connectors import connector_errors
 from router.connectors import build_connector, connector_settings
@@ -27,7 +28,7 @@ def _since(value: str | None) -> datetime | None:
 
 
 def sync(
-    name: str = typer.Argument(..., help="Connector name ([connectors.NAME])."),
+    name: str = typer.Argument(..., help="Connector name: the NAME of a \\[connectors.NAME] table."),
     since: str | None = typer.Option(
         None, "--since", help="Start with changes at or after this ISO time instead of the stored cursor."
     ),
@@ -67,7 +68,16 @@ def sync(
                 total = so_far.tickets + batch.remaining if batch.remaining is not None else None
                 progress.update(task, completed=so_far.tickets, total=total)
 
-            report = run_sync(store, connector, since=start, full=full, on_batch=on_batch)
+            try:
+                report = run_sync(store, connector, since=start, full=full, on_batch=on_batch)
+            except ConnectorError as exc:
+                if report is None or not report.batches:
+                    raise
+                again = " (temporary)" if exc.retryable else ""
+                raise fail(
+                    f"{exc}{again}. The {report.batches} batch(es) before it are stored ({report.tickets} tickets); "
+                    f"`deskroute sync {name}` resumes after them."
+                ) from None
     for problem in report.problems[:20]:
         err_console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
     if len(report.problems) > 20:

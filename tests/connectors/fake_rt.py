@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -48,6 +49,8 @@ class FakeRT:
         self.tickets: dict[int, FakeTicket] = {}
         self.searches: list[str] = []
         self.next_txn = 1000
+        self.clock: datetime | None = None  # RT's clock for the Date header; None: the real time
+        self.refuse_after_searches: int | None = None  # then answer 401, as when a password is changed
 
     def add(self, n: int, updated: datetime, **kw: Any) -> FakeTicket:
         ticket = FakeTicket(id=n, subject=f"ticket {n}", body=f"body {n}", updated=updated, created=updated, **kw)
@@ -131,7 +134,10 @@ class FakeRT:
         if path == "/REST/2.0/rt":
             return httpx.Response(200, json={"Version": "5.0.3-fake"})
         if path == "/REST/2.0/tickets":
-            return httpx.Response(200, json=self._search(params))
+            if self.refuse_after_searches is not None and len(self.searches) >= self.refuse_after_searches:
+                return httpx.Response(401, json={"message": "Unauthorized"})
+            date = format_datetime(self.clock or datetime.now(UTC), usegmt=True)
+            return httpx.Response(200, json=self._search(params), headers={"Date": date})
         if m := re.fullmatch(r"/REST/2.0/ticket/(\d+)/history", path):
             t = self.tickets[int(m.group(1))]
             items = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import respx
 from typer.testing import CliRunner
 
 from router.cli import app
+from tests.connectors.fake_rt import ROOT, T0, FakeRT
 
 runner = CliRunner()
 
@@ -106,3 +108,28 @@ def test_user_errors_are_one_clear_line(cli_env: Path, monkeypatch) -> None:
         assert result.exit_code == 1, (args, result.output)
         assert message in result.output.replace("\n", " "), (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_a_sync_that_fails_half_way_keeps_and_says_what_it_stored(cli_env: Path, monkeypatch) -> None:
+    rt = FakeRT()
+    for n in range(1, 6):
+        rt.add(n, T0 + timedelta(seconds=n))
+    rt.refuse_after_searches = 2  # the first page, then the credentials stop working
+    (cli_env / "deskroute.toml").write_text(
+        f'[connectors.rt]\ntype = "rt"\nbase_url = "{ROOT}"\npage_size = 2\ntimezone = "UTC"\n'
+        'username_env = "DESK_TEST_USER"\npassword_env = "DESK_TEST_PASSWORD"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DESK_TEST_USER", "deskroute")
+    monkeypatch.setenv("DESK_TEST_PASSWORD", "pw-not-shown")
+    with respx.mock:
+        respx.route(host="rt.example.com").mock(side_effect=rt)
+        failed = runner.invoke(app, ["sync", "rt"])
+        assert failed.exit_code == 1 and "Traceback" not in failed.output
+        text = failed.output.replace("\n", " ")
+        assert "refused the credentials" in text and "1 batch(es) before it are stored (2 tickets)" in text
+        assert stats()["counts"]["tickets"] == 2
+        rt.refuse_after_searches = None
+        resumed = runner.invoke(app, ["sync", "rt"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "rt: 3 tickets" in resumed.stdout and stats()["counts"]["tickets"] == 5

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from connectors import Action, WebhookUnsupported
 from connectors.rt import PriorityScale, RTConnector, RTSettings, Vocabulary, VocabularyError
-from connectors.rt.connector import _PullState
+from connectors.rt.cursor import PullCursor
 from connectors.rt.vocabulary import priority_names_from_form
 from tests.connectors.fake_rt import ROOT, T0, FakeRT
 
@@ -78,7 +78,7 @@ def test_vocabulary_maps_both_ways() -> None:
 
 
 def test_pull_state_keeps_tickets_of_the_cursors_second() -> None:
-    state = _PullState.load({"since": "2026-06-01T12:00:05Z", "seen": ["7"]})
+    state = PullCursor.load({"since": "2026-06-01T12:00:05Z", "seen": ["7"]})
     second = T0 + timedelta(seconds=5)
     assert not state.is_new("7", second)  # pulled already at this version
     assert state.is_new("8", second)  # same second, not seen: must not be lost
@@ -86,9 +86,14 @@ def test_pull_state_keeps_tickets_of_the_cursors_second() -> None:
     state.advance("8", second)
     assert state.dump() == {"since": "2026-06-01T12:00:05Z", "seen": ["7", "8"]}
     state.advance("3", second + timedelta(seconds=1))
+    # until RT's clock is two seconds past it, the new second may still change: nothing is marked seen
+    assert state.dump() == {"since": "2026-06-01T12:00:06Z", "seen": []}
+    state.observe_clock(second + timedelta(seconds=2))
+    assert state.dump()["seen"] == []
+    state.observe_clock(second + timedelta(seconds=3))
     assert state.dump() == {"since": "2026-06-01T12:00:06Z", "seen": ["3"]}
     with pytest.raises(ValueError, match="--full"):
-        _PullState.load({"since": "yesterday"})
+        PullCursor.load({"since": "yesterday"})
 
 
 @respx.mock
@@ -105,6 +110,24 @@ def test_pull_splits_same_second_ties_across_pages_and_never_repeats() -> None:
     rt.add(8, T0 + timedelta(seconds=7))
     assert pulled(conn, cursor)[0] == ["8"]
     assert pulled(conn, {"since": "2026-06-01T12:00:07Z", "seen": ["7", "8"]})[0] == []
+
+
+@respx.mock
+def test_a_second_that_can_still_change_is_read_again_by_the_next_pull() -> None:
+    rt = FakeRT()
+    respx.route(host="rt.example.com").mock(side_effect=rt)
+    rt.add(1, T0)
+    rt.add(2, T0 + timedelta(seconds=1))
+    rt.clock = T0 + timedelta(seconds=1, milliseconds=400)  # the pull runs within ticket 2's second
+    conn = connector()
+    ids, cursor = pulled(conn, None)
+    assert ids == ["1", "2"] and cursor == {"since": "2026-06-01T12:00:01Z", "seen": []}
+    rt.tickets[2].subject = "changed again in the same second"
+    rt.clock = T0 + timedelta(seconds=5)
+    batches = list(conn.pull(cursor))
+    assert [t.subject for b in batches for t in b.tickets] == ["changed again in the same second"]
+    assert batches[-1].cursor == {"since": "2026-06-01T12:00:01Z", "seen": ["2"]}  # settled now
+    assert pulled(conn, batches[-1].cursor)[0] == []
 
 
 @respx.mock
@@ -129,7 +152,7 @@ def test_the_rt_users_time_zone_is_measured_so_no_change_is_missed(hours: float)
     _, cursor = pulled(conn, None)
     rt.add(2, T0 + timedelta(seconds=3))
     assert pulled(conn, cursor)[0] == ["2"]
-    assert conn._measured_offset() == timedelta(hours=hours)
+    assert conn.clock.offset() == timedelta(hours=hours)
     # the search started just before the cursor as RT reads it (an hour earlier for an old cursor, in case a
     # daylight-saving change lies between), not hours off
     started = rt._read_date(rt.searches[-1].rsplit("'", 2)[-2])
@@ -141,7 +164,7 @@ def test_a_configured_time_zone_is_used_as_is() -> None:
     rt = FakeRT(utc_offset=timedelta(hours=2))  # Europe/Berlin in June
     respx.route(host="rt.example.com").mock(side_effect=rt)
     conn = connector(timezone="Europe/Berlin")
-    assert conn.rt_time(T0) == "2026-06-01 14:00:00"
+    assert conn.clock.local(T0) == "2026-06-01 14:00:00"
     assert not any("Created" in q for q in rt.searches)  # nothing measured
 
 
