@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors import PRIORITIES
+from policies.errors import did_you_mean
 from policies.fields import ABSENT, WEEKDAYS, Facts, FieldSpec, show_value
 from policies.patterns import PatternError, SafePattern
 
@@ -366,8 +367,6 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
     """
     kind = spec.kind
     if op not in OPERATORS:
-        from policies.errors import did_you_mean
-
         raise ConditionError(f"unknown operator '{op}'{did_you_mean(op, OPERATORS)}")
     if op not in KIND_OPERATORS[kind]:
         hint = _KIND_HINT.get(kind, f"{spec.name} takes {', '.join(KIND_OPERATORS[kind])}")
@@ -390,7 +389,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         try:
             pattern = SafePattern(operand)
         except PatternError as exc:
-            raise ConditionError(f"regular expression {operand!r} {exc}") from None
+            raise ConditionError(f"regular expression '{operand}' {exc}") from None
         return Leaf(spec, op, operand, lambda v: False, fold=False, pattern=pattern)
 
     if op == "contains":
@@ -473,12 +472,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
 def _check_known(spec: FieldSpec, op: str, values: list[Any], known: set[str] | None) -> None:
     if known is None:
         return
-    from policies.errors import did_you_mean
-
     folded = {k.casefold() for k in known}
     for value in values:
         if str(value).casefold() not in folded:
-            raise ConditionError(
-                f"{spec.name} is never {value!r}: it is not a declared queue or intent label"
-                + did_you_mean(str(value), known)
-            )
+            raise ConditionError(f"'{value}' is not a declared queue or intent label" + did_you_mean(str(value), known))

@@ -17,6 +17,8 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from policies.errors import did_you_mean
+
 DEFAULT_NOTE_LENGTH = 4_000
 MAX_TEMPLATE_CHARS = 8_000
 _MAX_JOINED = 20_000
@@ -157,8 +159,6 @@ def _check_tree(tree: nodes.Node) -> None:
                 if isinstance(inner, nodes.For) or any(True for _ in inner.find_all(nodes.For)):
                     raise TemplateProblem("templates cannot nest one loop inside another", node.lineno)
         if isinstance(node, nodes.Filter) and node.name not in _ENV.filters:
-            from policies.errors import did_you_mean
-
             raise TemplateProblem(f"unknown filter '{node.name}'{did_you_mean(node.name, _ENV.filters)}", node.lineno)
 
 

@@ -123,7 +123,9 @@ def print_decision(policy: RoutingPolicy, decision: Decision) -> None:
         table.add_row(entry.rule, "yes" if entry.fired else "no", why, "\n".join(entry.effects))
     console.print(table)
     if decision.abstained:
-        console.print(f"abstained ({decision.abstain_source}): {decision.abstain_reason}", highlight=False)
+        console.print(
+            f"abstained ({decision.abstain_source}): {decision.abstain_reason}", highlight=False, soft_wrap=True
+        )
     if not decision.actions:
         console.print("no actions")
     for action in decision.actions:
@@ -166,16 +168,17 @@ def test(
     for result in results:
         if result.passed:
             if verbose:
-                console.print(f"[green]PASS[/] {result.case.name}", highlight=False)
+                console.print(f"[green]PASS[/] {result.case.name}", highlight=False, soft_wrap=True)
             continue
-        console.print(f"[red]FAIL[/] {result.case.location}: {result.case.name}", highlight=False)
+        console.print(f"[red]FAIL[/] {result.case.location}: {result.case.name}", highlight=False, soft_wrap=True)
         for failure in result.failures:
             console.print(f"     {failure}", highlight=False, soft_wrap=True, markup=False)
-        console.print(f"     fired: {', '.join(result.decision.fired_rules()) or 'none'}", highlight=False)
+        fired = ", ".join(result.decision.fired_rules()) or "none"
+        console.print(f"     fired: {fired}", highlight=False, soft_wrap=True)
     summary = f"{len(results) - len(failed)} passed, {len(failed)} failed — policy '{policy.name}' {policy.version}"
     if failed:
         raise fail(summary)
-    console.print(f"[green]{summary}[/]", highlight=False)
+    console.print(f"[green]{summary}[/]", highlight=False, soft_wrap=True)
 
 
 def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-untyped-def]
