@@ -103,7 +103,8 @@ class VectorIndex:
         self._ef_search = _EF_LADDER[0]
         self._recall: float | None = 1.0
         self._calibrated_at = 0
-        self._alive_bits: np.ndarray | None = None
+        self._alive_mask = np.zeros(0, dtype=bool)  # by label: still belongs to an id
+        self._alive_bits: np.ndarray | None = None  # the mask packed for FAISS, until the next change
         self._pending: IndexFileReader | None = None
         self._pending_count = 0
 
@@ -128,6 +129,7 @@ class VectorIndex:
         self._ids = ids
         self._meta = meta
         self._label_of = {ticket: label for label, ticket in enumerate(ids) if ticket is not None}
+        self._alive_mask = np.fromiter((ticket is not None for ticket in ids), dtype=bool, count=len(ids))
         self._index = content.index
 
     def _stored_vectors(self) -> np.ndarray:
@@ -147,9 +149,11 @@ class VectorIndex:
     def _alive(self) -> np.ndarray:
         """Bitmap (FAISS's bit order) of labels that still belong to an id; cached until the next change."""
         if self._alive_bits is None:
-            mask = np.fromiter((ticket is not None for ticket in self._ids), dtype=bool, count=len(self._ids))
-            self._alive_bits = np.packbits(mask, bitorder="little")
+            self._alive_bits = np.packbits(self._alive_mask, bitorder="little")
         return self._alive_bits
+
+    def _live_labels(self) -> np.ndarray:
+        return np.flatnonzero(self._alive_mask).astype(np.int64)
 
     def _changed(self) -> None:
         self._alive_bits = None
@@ -200,6 +204,7 @@ class VectorIndex:
             self._ids.extend(ids)
             self._meta.extend(records)
             self._label_of.update((ticket, first + i) for i, ticket in enumerate(ids))
+            self._alive_mask = np.concatenate([self._alive_mask, np.ones(len(ids), dtype=bool)])
             self._changed()
             self._settle()
 
@@ -230,13 +235,14 @@ class VectorIndex:
                 del self._label_of[ticket]
             self._ids[label] = None
             self._meta[label] = None
+        self._alive_mask[np.asarray(labels, dtype=np.int64)] = False
         self._changed()
         if self._kind == "exact":
             self._drop_dead_exact()
 
     def _drop_dead_exact(self) -> None:
         faiss = load_faiss()
-        dead = np.array([label for label, t in enumerate(self._ids) if t is None], dtype=np.int64)
+        dead = np.flatnonzero(~self._alive_mask).astype(np.int64)
         if len(dead) == 0:
             return
         # IndexFlat.remove_ids keeps the survivors in order, so labels shift exactly as the lists do.
@@ -244,10 +250,11 @@ class VectorIndex:
         self._relabel()
 
     def _relabel(self) -> None:
-        keep = [label for label, t in enumerate(self._ids) if t is not None]
+        keep = self._live_labels().tolist()
         self._ids = [self._ids[label] for label in keep]
         self._meta = [self._meta[label] for label in keep]
         self._label_of = {t: label for label, t in enumerate(self._ids) if t is not None}
+        self._alive_mask = np.ones(len(self._ids), dtype=bool)
         self._changed()
 
     def _settle(self) -> None:
@@ -272,8 +279,7 @@ class VectorIndex:
 
     def _rebuild(self, kind: Kind) -> None:
         faiss = load_faiss()
-        keep = np.array([label for label, t in enumerate(self._ids) if t is not None], dtype=np.int64)
-        vectors = np.ascontiguousarray(self._stored_vectors()[keep])
+        vectors = np.ascontiguousarray(self._stored_vectors()[self._live_labels()])
         if kind == "exact":
             index = faiss.IndexFlatIP(self.dimension)
         else:
@@ -292,7 +298,7 @@ class VectorIndex:
     def _calibrate(self) -> None:
         """Pick the smallest HNSW search breadth whose recall@10 on a sample meets the target."""
         faiss = load_faiss()
-        live = np.array([label for label, t in enumerate(self._ids) if t is not None], dtype=np.int64)
+        live = self._live_labels()
         self._calibrated_at = len(live)
         if len(live) <= 11:
             self._ef_search, self._recall = _EF_LADDER[0], 1.0
@@ -304,10 +310,10 @@ class VectorIndex:
         dead = self._dead
         # Exact neighbours among live vectors, the query itself excluded.
         _, exact = faiss.knn(queries, stored, 11 + min(dead, 256), metric=faiss.METRIC_INNER_PRODUCT)
-        alive = set(live.tolist())
+        alive = self._alive_mask
         truth = []
         for row, label in zip(exact, sample, strict=True):
-            found = [int(x) for x in row if x != label and int(x) in alive][:10]
+            found = [int(x) for x in row if x != label and x >= 0 and alive[x]][:10]
             truth.append(set(found))
         selector_bits = self._alive()
         selector = faiss.IDSelectorBitmap(len(self._ids), faiss.swig_ptr(selector_bits))

@@ -142,14 +142,17 @@ def test_save_and_load_round_trip(kind: str, index_path: Path) -> None:
     index.remove(ids[:5])
     index.save(index_path)
     loaded = VectorIndex.load(index_path, model_id="test-model", dimension=64)
-    # Lazy: size and description come from the header before any vector is read.
+    # Lazy: size and description come from the header before any vector is read ...
     assert len(loaded) == len(ids) - 5
     assert loaded.describe()["kind"] == kind
+    # ... and the body is read from the file as it was when loaded, even if a rebuild replaced it since.
+    VectorIndex(64, "test-model").save(index_path)
     queries = structured_vectors(20, seed=3)
     assert loaded.search(queries, k=10) == index.search(queries, k=10)
     assert loaded.metadata(ids[9]) == index.metadata(ids[9])
     assert "rt:0" not in loaded
     assert not list(index_path.parent.glob(".*.tmp"))
+    assert len(VectorIndex.load(index_path)) == 0
 
 
 def test_mismatched_model_or_dimension_is_refused(index_path: Path) -> None:
