@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlmodel import Session, col, select
 
 from connectors import SUGGEST_KINDS, Action, ActionResult
+from connectors.errors import ConnectorError
 from router.store import Store
 from router.store.tables import AgentStateRow, OutboxRow
 
@@ -127,17 +128,33 @@ def drain(
             session.add(current)
             session.commit()
             action = Action.model_validate(current.action)
+            retry_after: float | None = None
+            final = False
             try:
                 result = connector.apply(action)
-            except Exception as exc:  # a connector error of any kind is retried, then dead-lettered
+            except ConnectorError as exc:
+                # Credentials or a refused request will not fix themselves: dead-letter at once, visibly.
+                final = not exc.retryable
+                retry_after = getattr(exc, "retry_after", None)
                 result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
-            _record(current, result, when, policy, report)
+            except Exception as exc:  # anything unexpected is retried with backoff, then dead-lettered
+                result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
+            _record(current, result, when, policy, report, final=final, retry_after=retry_after)
             session.add(current)
             session.commit()
     return report
 
 
-def _record(row: OutboxRow, result: ActionResult, now: datetime, policy: OutboxPolicy, report: OutboxReport) -> None:
+def _record(
+    row: OutboxRow,
+    result: ActionResult,
+    now: datetime,
+    policy: OutboxPolicy,
+    report: OutboxReport,
+    *,
+    final: bool = False,
+    retry_after: float | None = None,
+) -> None:
     row.result = result.model_dump(mode="json")
     if result.status in ("applied", "already_applied"):
         row.state = "applied"
@@ -153,12 +170,15 @@ def _record(row: OutboxRow, result: ActionResult, now: datetime, policy: OutboxP
     else:
         row.last_error = result.detail[:2000]
         report.errors.append(f"{row.source} {row.kind} on {row.target}: {result.detail}")
-        if row.attempts >= policy.max_attempts:
+        if final or row.attempts >= policy.max_attempts:
             row.state = "dead"
             report.dead += 1
         else:
             row.state = "failed"
-            row.next_attempt_at = now + policy.delay(row.attempts)
+            delay = policy.delay(row.attempts)
+            if retry_after is not None:
+                delay = max(delay, timedelta(seconds=retry_after))
+            row.next_attempt_at = now + delay
             report.failed += 1
 
 

@@ -179,3 +179,95 @@ def test(
     if failed:
         raise fail(summary)
     console.print(f"[green]{summary}[/]", highlight=False, soft_wrap=True)
+
+
+def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-untyped-def]
+    """The models' signals for a batch of tickets, or none (rules only) when no model is trained."""
+    from evals.replay import rules_only
+    from router.cli.common import open_store, settings
+    from router.signals import load_signal_source
+
+    if not use_models:
+        return rules_only
+    cfg = settings(cfg_path)
+    source = load_signal_source(cfg, open_store(cfg))
+    return getattr(source, "signals_for", rules_only)
+
+
+@app.command("simulate")
+def simulate(
+    file: Path = PolicyFile,
+    dataset: Path = typer.Option(..., "--dataset", help="Labelled tickets (CSV or JSONL) to replay."),
+    label: str | None = typer.Option(None, "--label", help="Column holding the right queue, for the misroute rate."),
+    models: bool = typer.Option(True, "--models/--rules-only", help="Use the trained models' signals."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
+) -> None:
+    """Replay labelled tickets through the models and the policy: what it would do, before it goes live."""
+    from evals.replay import simulate as run_simulation
+    from router.cli.common import user_errors
+
+    policy = load_or_exit(file)
+    with user_errors():
+        report, _ = run_simulation(policy, file.name, dataset, label=label, signals_for=_signals_for(config, models))
+    figures = report.as_dict()
+    table = Table(title=f"{file.name} on {dataset.name} ({report.n} tickets)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    n = max(report.n, 1)
+    table.add_row("routed automatically", f"{report.auto_routed} ({report.auto_routed / n:.0%})")
+    table.add_row("abstained (to triage)", f"{report.abstained} ({report.abstained / n:.0%})")
+    table.add_row("not routed by any rule", str(report.unrouted))
+    rate = report.misroute_rate
+    table.add_row("misrouted among auto-routed", "n/a (no --label)" if rate is None else f"{rate:.1%}")
+    table.add_row("outreach planned (after guardrails)", str(report.outreach))
+    table.add_row("outreach refused by guardrails", str(report.outreach_refused))
+    console.print(table)
+    for title, counts in (
+        ("queue", report.per_queue),
+        ("priority", report.priorities),
+        ("rule fired", report.rules_fired),
+    ):
+        t = Table(title=f"tickets per {title}")
+        t.add_column(title)
+        t.add_column("tickets", justify="right")
+        for key, value in counts.most_common():
+            t.add_row(key, str(value))
+        console.print(t)
+    if report.bad_rows:
+        err_console.print(f"[yellow]{len(report.bad_rows)} bad row(s) skipped[/], first: {report.bad_rows[0]}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {json_path}")
+
+
+@app.command("diff")
+def diff(
+    a: Path = typer.Argument(..., help="The current policy."),
+    b: Path = typer.Argument(..., help="The changed policy."),
+    dataset: Path = typer.Option(..., "--dataset", help="Tickets (CSV or JSONL) to decide with both."),
+    models: bool = typer.Option(True, "--models/--rules-only", help="Use the trained models' signals."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many changed tickets."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
+) -> None:
+    """The tickets whose decision changes between policy A and policy B, and how."""
+    from evals.replay import diff as run_diff
+    from router.cli.common import user_errors
+
+    policy_a, policy_b = load_or_exit(a), load_or_exit(b)
+    with user_errors():
+        total, changes = run_diff(policy_a, policy_b, dataset, signals_for=_signals_for(config, models))
+    console.print(f"{len(changes)} of {total} decisions change between {a.name} and {b.name}")
+    table = Table()
+    for column in ("ticket", "subject", "what changes", "before", "after"):
+        table.add_column(column)
+    for change in changes[:limit]:
+        fields = change.changed_fields
+        table.add_row(
+            change.ticket_id,
+            change.subject[:40],
+            ", ".join(fields),
+            "; ".join(f"{k}={change.before[k]}" for k in fields),
+            "; ".join(f"{k}={change.after[k]}" for k in fields),
+        )
+    console.print(table)
