@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,10 @@ class ChurnAssessment:
     risk: float
     reasons: list[ChurnReason]
     features: dict[str, FeatureValue]
+
+    def as_signals(self) -> dict[str, Any]:
+        """The ``Signals`` fields this fills: ``churn_risk``, ``churn_reasons`` (sentences) and ``features``."""
+        return {"churn_risk": self.risk, "churn_reasons": [r.text for r in self.reasons], "features": self.features}
 
 
 class ChurnModel:
@@ -192,7 +197,9 @@ class ChurnModel:
         """SHAP values (log-odds) per customer and feature, averaged over the calibration folds' trees."""
         X = self._matrix(rows)
         if self._explainers is None:
-            import shap  # slow to import: only when reasons are asked for
+            with warnings.catch_warnings():  # shap's plotting colours warn about matplotlib on import
+                warnings.simplefilter("ignore")
+                import shap  # slow to import: only when reasons are asked for
 
             self._explainers = [shap.TreeExplainer(c.estimator) for c in self.calibrated_.calibrated_classifiers_]
         values = [np.asarray(e.shap_values(X, check_additivity=False)) for e in self._explainers]

@@ -9,10 +9,10 @@ The process, simulated day by day for each customer from sign-up until cancellat
 - **Customer**: plan basic / pro / enterprise (60 / 30 / 10 %), monthly revenue (MRR) 29 / 99 / 499 times a
   log-normal factor (sigma 0.25), a sign-up day in the first half of the period, and a temper
   (log-normal, sigma 0.5) that scales how much problems frustrate them. 10 % have opted out of outreach.
-- **Frustration** f (hidden): each day ``f = 0.95 f``, plus ``temper * bump`` on a day with a product incident
+- **Frustration** f (hidden): each day ``f = 0.99 f``, plus ``temper * bump`` on a day with a product incident
   (probability 0.02; minor / major / outage with 60 / 30 / 10 %, bumps 0.5 / 1.0 / 2.0), plus 0.4 after each bad
   satisfaction rating.
-- **Usage**: logins ~ Poisson(rate * exp(-0.6 f)) with rate 0.3 / 0.6 / 1.0 per day by plan, and feature
+- **Usage**: logins ~ Poisson(rate * exp(-0.8 f)) with rate 0.3 / 0.6 / 1.0 per day by plan, and feature
   use at half that rate: frustrated customers drift away before they leave.
 - **Tickets**: an incident opens a ticket (probability 0.9); otherwise a question arrives with probability
   ``0.006 + 0.02 min(f, 3)`` (how-to, billing or account). Frustrated customers chase open tickets with
@@ -23,13 +23,13 @@ The process, simulated day by day for each customer from sign-up until cancellat
   0.02, and is retried the next day (success 0.7). Pro and enterprise customers with f > 1 may reduce seats
   (``downgrade``, daily probability ``0.003 f``); calm basic/pro customers sometimes ``upgrade``.
 - **Churn** (the known process): the daily log-odds of cancelling are
-  ``-7.2 + 1.2 min(f, 4) + 1.5 [a payment failed in the last 14 days and was not recovered]
+  ``-8 + 1.2 min(f, 5) + 1.5 [a payment failed in the last 14 days and was not recovered]
   - 0.8 [enterprise]``; a ``cancellation`` event ends the customer's activity.
 - **Ticket text and priority**: the words follow the topic (15 % of tickets use vague words that hide it)
   and the tone follows frustration (calm, annoyed, angry; an angry customer may say it is a repeat
   contact). The agents' priority (``Ticket.priority``) is the support policy's: outage → urgent, major
   bug → high, minor bug and billing → normal, how-to and account → low; one level higher when the customer is
-  high-value (MRR ≥ 100) and at risk (f ≥ 1.5, or 2+ tickets in the previous 7 days); and 10 % of labels
+  high-value (MRR ≥ 100) and at risk (f ≥ 1.2, or another ticket in the previous 7 days); and 10 % of labels
   moved one level by agents' disagreement. So the text alone cannot tell the whole priority.
 """
 
@@ -132,6 +132,8 @@ class SyntheticWorld:
     events: list[BehaviorEvent] = field(default_factory=list)
     churned_at: dict[str, datetime] = field(default_factory=dict)
     frustration_at_ticket: dict[str, float] = field(default_factory=dict)
+    # Tickets whose priority the support policy raised because a high-value customer was at risk.
+    raised_for_customer: set[str] = field(default_factory=set)
 
     def histories(self) -> dict[str, CustomerHistory]:
         """Each customer's history, keyed by customer id (what ``load_histories`` returns from a store)."""
@@ -245,14 +247,24 @@ class _Simulation:
         failed_unrecovered: datetime | None = None
         day = signup
         n_ticket = 0
-        while day < end:
+        while day + timedelta(days=1) <= end:  # whole days only: nothing happens after ``end``
+            # Churn, decided first so that nothing follows a cancellation on its day.
+            failing = failed_unrecovered is not None and day - failed_unrecovered <= timedelta(days=14)
+            logit = -8.0 + 1.2 * min(frustration, 5.0) + 1.5 * failing - 0.8 * (plan == "enterprise")
+            if rng.random() < _sigmoid(logit):
+                when = day + timedelta(hours=float(rng.uniform(6, 20)))
+                self.event(cid, "cancellation", when)
+                world.churned_at[cid] = when
+                # Ratings were drawn when their tickets opened; a customer who left rates nothing afterwards.
+                world.ratings = [r for r in world.ratings if r.customer_external_id != cid or r.created_at <= when]
+                return
             noon = day + timedelta(hours=12)
-            frustration *= 0.985
+            frustration *= 0.99
             incident = None
             if rng.random() < 0.02:
                 incident = str(rng.choice(["minor", "major", "outage"], p=[0.6, 0.3, 0.1]))
                 frustration += temper * {"minor": 0.5, "major": 1.0, "outage": 2.0}[incident]
-            usage = float(np.exp(-0.6 * frustration))
+            usage = float(np.exp(-0.8 * frustration))
             for _ in range(int(rng.poisson(rate * usage))):
                 self.event(cid, "login", day + timedelta(hours=float(rng.uniform(7, 20))))
             for _ in range(int(rng.poisson(0.5 * rate * usage))):
@@ -286,9 +298,10 @@ class _Simulation:
                 ticket_days.append(created)
                 tid = f"{cid}-t{n_ticket}"
                 level = _LEVELS.index(_BASE_PRIORITY[topic])
-                at_risk = frustration >= 1.5 or recent >= 2
+                at_risk = frustration >= 1.2 or recent >= 1
                 if mrr >= HIGH_VALUE_MRR and at_risk:
                     level += 1
+                    world.raised_for_customer.add(f"{cid}-t{n_ticket}")
                 if rng.random() < 0.1:
                     level += 1 if rng.random() < 0.5 else -1
                 priority = _LEVELS[min(max(level, 0), 3)]
@@ -318,9 +331,10 @@ class _Simulation:
                     )
                 )
                 world.frustration_at_ticket[tid] = round(frustration, 3)
-                self.comment(tid, created + timedelta(hours=3), "Thanks, we are looking into it.", False, "agent")
+                if created + timedelta(hours=3) <= end:
+                    self.comment(tid, created + timedelta(hours=3), "Thanks, we are looking into it.", False, "agent")
                 open_tickets.append((tid, solved))
-                if finished and rng.random() < 0.5:
+                if solved + timedelta(hours=2) <= end and rng.random() < 0.5:
                     bad = rng.random() < _sigmoid(2.5 * (frustration - 1.2))
                     world.ratings.append(
                         SatisfactionRating(
@@ -341,15 +355,6 @@ class _Simulation:
             for tid, _ in open_tickets:
                 if rng.random() < 0.1 * min(frustration, 3.0):
                     self.comment(tid, noon + timedelta(hours=2), self.pick(_FOLLOW_UPS), True, cid)
-
-            # Churn.
-            failing = failed_unrecovered is not None and day - failed_unrecovered <= timedelta(days=14)
-            logit = -7.2 + 1.2 * min(frustration, 4.0) + 1.5 * failing - 0.8 * (plan == "enterprise")
-            if rng.random() < _sigmoid(logit):
-                when = day + timedelta(hours=float(rng.uniform(8, 20)))
-                self.event(cid, "cancellation", when)
-                world.churned_at[cid] = when
-                return
             day += timedelta(days=1)
 
 
@@ -370,3 +375,107 @@ def generate_world(
         signup = begin + timedelta(days=int(rng.integers(0, max(days // 2, 1))), hours=float(rng.uniform(8, 18)))
         simulation.customer(index, signup, end)
     return world
+
+
+SAME_WORDS = (
+    "Data export broken",
+    "Hello, the nightly export fails with an error and our data is missing. "
+    "This is the third time I am writing about this. Not happy about this.",
+)
+
+
+def ranking_pair(at: datetime, source: str = "synthetic") -> tuple[CustomerHistory, Ticket, CustomerHistory, Ticket]:
+    """The same words from two customers at ``at``: a high-value, at-risk repeat contact and a new, small one.
+
+    Customer A (enterprise, MRR 520, a customer for 400 days) wrote 3 tickets in the last 7 days, chased them
+    with replies, rated the last one bad and logs in far less than a month ago. Customer B signed up 3 days ago
+    on the basic plan (MRR 25) and has no history. A behaviour-aware urgency model should rank A's ticket above
+    B's; a text-only model cannot tell them apart.
+    """
+    subject, body = SAME_WORDS
+
+    def ticket(cid: str, tid: str, when: datetime, **extra: object) -> Ticket:
+        return Ticket.model_validate(
+            {
+                "source": source,
+                "external_id": tid,
+                "subject": subject,
+                "body": body,
+                "requester": cid,
+                "created_at": when,
+                "updated_at": when,
+                **extra,
+            }
+        )
+
+    a = Customer(
+        source=source,
+        external_id="demo-high-value",
+        attributes={"plan": "enterprise", "mrr": 520.0},
+        created_at=at - timedelta(days=400),
+    )
+    past = [
+        ticket(
+            a.external_id,
+            f"demo-a-{k}",
+            at - timedelta(days=d),
+            status="solved",
+            priority="high",
+            tags=["major", "reopened"] if k == 0 else ["major"],
+            updated_at=at - timedelta(days=d - 0.5),
+        )
+        for k, d in enumerate((6, 4, 2))
+    ]
+    replies = [
+        Comment(
+            source=source,
+            external_id=f"demo-a-reply-{k}",
+            ticket_external_id=past[k % 3].external_id,
+            author=a.external_id,
+            author_is_customer=True,
+            body="Still not fixed!",
+            created_at=at - timedelta(days=d),
+        )
+        for k, d in enumerate((5, 3, 1.5, 1))
+    ]
+    ratings = [
+        SatisfactionRating(
+            source=source,
+            external_id=f"demo-a-rating-{k}",
+            ticket_external_id=past[k].external_id,
+            customer_external_id=a.external_id,
+            rating="bad",
+            score=1.0,
+            created_at=past[k].updated_at + timedelta(hours=2),
+        )
+        for k in (0, 2)
+    ]
+    logins = [
+        BehaviorEvent(
+            source=source,
+            external_id=f"demo-a-login-{k}",
+            customer_external_id=a.external_id,
+            kind="login",
+            occurred_at=at - timedelta(days=d),
+        )
+        for k, d in enumerate([*range(31, 60), 20, 9])
+    ]
+    history_a = CustomerHistory(a, tuple(past), tuple(replies), tuple(ratings), tuple(logins))
+    b = Customer(
+        source=source,
+        external_id="demo-new-small",
+        attributes={"plan": "basic", "mrr": 25.0},
+        created_at=at - timedelta(days=3),
+    )
+    logins_b = [
+        BehaviorEvent(
+            source=source,
+            external_id=f"demo-b-login-{k}",
+            customer_external_id=b.external_id,
+            kind="login",
+            occurred_at=at - timedelta(days=d),
+        )
+        for k, d in enumerate((2, 1))
+    ]
+    history_b = CustomerHistory(b, (), (), (), tuple(logins_b))
+    return history_a, ticket(a.external_id, "demo-a-now", at), history_b, ticket(b.external_id, "demo-b-now", at)

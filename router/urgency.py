@@ -29,26 +29,48 @@ TRUSTED_TYPES: list[str] = [
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
-_FLOOR = 1e-4  # text probabilities are clipped before the log so a confident text model stays finite
+_FLOOR = 1e-4
+# What says "who is writing" for urgency: value, repeat contact, recent dissatisfaction and drift. A short list
+# keeps the stacker from fitting noise in the rest of the behaviour features.
+URGENCY_FEATURES: tuple[str, ...] = (
+    "tickets_7d",
+    "tickets_30d",
+    "customer_replies_7d",
+    "days_since_last_ticket",
+    "bad_ratings_90d",
+    "last_rating",
+    "escalated_tickets_90d",
+    "reopened_tickets_90d",
+    "usage_trend",
+    "logins_30d",
+    "plan",
+    "mrr",
+)  # text probabilities are clipped before the log so a confident text model stays finite
 
 
-def urgency_features(
-    history: CustomerHistory, ticket: Ticket, churn_risk: float | None = None
-) -> dict[str, FeatureValue]:
-    """The requester's behaviour features when ``ticket`` arrived (the ticket itself left out), plus churn risk.
+def without_ticket(history: CustomerHistory, ticket: Ticket) -> CustomerHistory:
+    """The history minus ``ticket`` and its comments and ratings: what is known about its writer.
 
-    Leaving the ticket out keeps its own priority, the label, from ever reaching its features.
+    Leaving the ticket out keeps its own priority, the label, from reaching its features (or the churn risk
+    computed for it).
     """
-    others = CustomerHistory(
+    return CustomerHistory(
         history.customer,
         tuple(t for t in history.tickets if t.external_id != ticket.external_id),
         tuple(c for c in history.comments if c.ticket_external_id != ticket.external_id),
         tuple(r for r in history.ratings if r.ticket_external_id != ticket.external_id),
         history.events,
     )
-    features = behaviour_features(others, ticket.created_at)
-    features["churn_risk"] = churn_risk
-    return features
+
+
+def urgency_features(
+    history: CustomerHistory, ticket: Ticket, churn_risk: float | None = None
+) -> dict[str, FeatureValue]:
+    """The requester's behaviour features when ``ticket`` arrived (the ticket itself left out), plus churn risk."""
+    features = behaviour_features(without_ticket(history, ticket), ticket.created_at)
+    chosen: dict[str, FeatureValue] = {name: features[name] for name in URGENCY_FEATURES}
+    chosen["churn_risk"] = churn_risk
+    return chosen
 
 
 def urgency_score(proba: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -114,7 +136,7 @@ class UrgencyModel:
         text_proba: np.ndarray,
         text_classes: Sequence[str],
         features: Sequence[Mapping[str, FeatureValue]],
-        labels: Sequence[str],
+        labels: Sequence[str] | np.ndarray,
     ) -> UrgencyModel:
         """Fit on out-of-fold text probabilities (columns ``text_classes``), feature rows and priority labels."""
         from sklearn.calibration import CalibratedClassifierCV
