@@ -33,7 +33,7 @@ def event(eid: str, kind: str, days_before: float, customer: str = "c1") -> Beha
         source="t",
         external_id=eid,
         customer_external_id=customer,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         occurred_at=AT - timedelta(days=days_before),
     )
 
@@ -45,7 +45,7 @@ def rating(
         source="t",
         external_id=rid,
         customer_external_id=customer,
-        rating=value,  # type: ignore[arg-type]
+        rating=value,
         score=score,
         created_at=AT - timedelta(days=days_before),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ def customers(n: int, seed: int = 0) -> tuple[list[dict[str, FeatureValue]], np.
     return rows, np.asarray(labels)
 
 
-FAST = {"max_iter": 60}
+FAST: dict[str, Any] = {"max_iter": 60}
 
 
 def test_risk_is_calibrated_and_ranks_churners_first() -> None:
@@ -45,8 +46,13 @@ def test_risk_is_calibrated_and_ranks_churners_first() -> None:
 def test_reasons_name_what_pushed_the_risk_up() -> None:
     rows, y = customers(600)
     model = ChurnModel(**FAST).fit(rows, y)
-    risky = {"Customer service calls": 6.0, "plan": "basic", "minutes": 170.0, "noise": 0.0}
-    calm = {"Customer service calls": 0.0, "plan": "enterprise", "minutes": 170.0, "noise": 0.0}
+    risky: dict[str, FeatureValue] = {"Customer service calls": 6.0, "plan": "basic", "minutes": 170.0, "noise": 0.0}
+    calm: dict[str, FeatureValue] = {
+        "Customer service calls": 0.0,
+        "plan": "enterprise",
+        "minutes": 170.0,
+        "noise": 0.0,
+    }
     risk = model.risk([risky, calm])
     assert risk[0] > 0.5 > risk[1]
     reasons = model.reasons([risky])[0]
