@@ -2,3 +2,26 @@
 
 This package imports nothing else of deskroute's.
 """
+
+from embeddings.cache import EmbeddingCache
+from embeddings.encoder import DEFAULT_WINDOW, Encoder
+from embeddings.errors import EmbeddingCacheError, IndexFileError, IndexMismatchError, ModelNotFoundError
+from embeddings.index import DEFAULT_EXACT_LIMIT, VectorIndex
+from embeddings.model import DEFAULT_MODEL, ModelSource, resolve_model
+from embeddings.text import prepare_ticket_text
+
+__all__ = [
+    "DEFAULT_EXACT_LIMIT",
+    "DEFAULT_MODEL",
+    "DEFAULT_WINDOW",
+    "EmbeddingCache",
+    "EmbeddingCacheError",
+    "Encoder",
+    "IndexFileError",
+    "IndexMismatchError",
+    "ModelNotFoundError",
+    "ModelSource",
+    "VectorIndex",
+    "prepare_ticket_text",
+    "resolve_model",
+]

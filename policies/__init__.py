@@ -1,10 +1,37 @@
 """Routing policies: the language support leads write, its validation, and a pure ``decide()``.
 
 Public contract: :class:`Signals` (the policy's input from the models) and :class:`Decision` (its output:
-actions, the trace of rules, the policy version). This package does no I/O, has no clock of its own and
-imports only ``connectors``.
+actions, the trace of rules, the policy version); :func:`load_policy` / :func:`parse_policy` build a
+:class:`RoutingPolicy` or raise :class:`PolicyError` with located issues; :func:`decide` runs it.
+This package does no I/O outside the loader, has no clock of its own and imports only ``connectors``.
 """
 
+from policies.engine import decide, default_scope
+from policies.errors import PolicyError, PolicyIssue
+from policies.language import RoutingPolicy, Rule
+from policies.loader import load_policy, parse_policy, tests_path_for
+from policies.outreach import OutreachRecord
 from policies.signals import Decision, LabelScore, Neighbour, RuleTrace, Signals
+from policies.testing import PolicyTestCase, PolicyTestResult, check_expectations, run_policy_tests
 
-__all__ = ["Decision", "LabelScore", "Neighbour", "RuleTrace", "Signals"]
+__all__ = [
+    "Decision",
+    "LabelScore",
+    "Neighbour",
+    "OutreachRecord",
+    "PolicyError",
+    "PolicyIssue",
+    "PolicyTestCase",
+    "PolicyTestResult",
+    "RoutingPolicy",
+    "Rule",
+    "RuleTrace",
+    "Signals",
+    "check_expectations",
+    "decide",
+    "default_scope",
+    "load_policy",
+    "parse_policy",
+    "run_policy_tests",
+    "tests_path_for",
+]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,7 +51,13 @@ class Signals(BaseModel):
 
 
 class RuleTrace(BaseModel):
-    """Why one rule fired or did not: the first failing condition with the values compared."""
+    """Why one rule fired or did not: the first failing condition with the values compared.
+
+    ``details`` lists, for a rule that fired, the tests that held with the values seen; ``effects`` lists
+    what the rule contributed to the decision, including what it wanted but did not get (a queue already
+    set by an earlier rule, an outreach the guardrails refused). Entries named in parentheses, such as
+    ``(abstain)``, ``(intent)`` and ``(default)``, are the policy's defaults rather than written rules.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -58,6 +65,7 @@ class RuleTrace(BaseModel):
     fired: bool
     reason: str = ""
     details: list[str] = Field(default_factory=list)
+    effects: list[str] = Field(default_factory=list)
 
 
 class Decision(BaseModel):
@@ -70,6 +78,28 @@ class Decision(BaseModel):
     policy_version: str
     abstained: bool = False
     abstain_reason: str | None = None
+    abstain_source: Literal["model", "min_confidence"] | None = Field(
+        default=None, description="Who abstained: the intent model's own threshold, or the policy's."
+    )
+    policy_name: str = ""
+    decision_scope: str = Field(default="", description="What the actions' idempotency keys are scoped to.")
+    decided_at: datetime | None = None
 
     def fired_rules(self) -> list[str]:
+        """Names of the rules that fired, in order (defaults in parentheses included)."""
         return [t.rule for t in self.trace if t.fired]
+
+    def action(self, kind: str) -> Action | None:
+        """The decision's action of one kind, if any (a decision has at most one of each)."""
+        return next((a for a in self.actions if a.kind == kind), None)
+
+    @property
+    def queue(self) -> str | None:
+        """The team the ticket is routed to, if the decision routes it."""
+        route = self.action("route")
+        return None if route is None else str(route.params["queue"])
+
+    @property
+    def priority(self) -> Priority | None:
+        action = self.action("set_priority")
+        return None if action is None else action.params["priority"]

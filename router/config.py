@@ -46,6 +46,17 @@ class ConnectorSettings(BaseModel):
     status_map: dict[str, str] = Field(default_factory=dict, description="vendor status -> canonical status")
     tags_field: str = "deskroute tags"
     agent_user: str | None = Field(default=None, description="the helpdesk user deskroute writes as")
+    page_size: int = Field(default=100, gt=0, description="records per pulled page (RT: at most 100)")
+    ticket_filter: str | None = Field(
+        default=None, description="limit what is pulled, in the vendor's query language (RT: TicketSQL)"
+    )
+    timezone: str | None = Field(
+        default=None, description="rt: the RT user's time zone (IANA name); measured on the instance when unset"
+    )
+    outreach_queue: str | None = Field(default=None, description="queue new outreach tickets are created in")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="file connector: canonical field -> column, as --map for import"
+    )
     options: dict[str, Any] = Field(default_factory=dict)
 
     def secret(self, which: Literal["username", "password", "token"]) -> SecretStr | None:

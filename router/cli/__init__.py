@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import bench, config_cmds, data, db, demo, eval
+from router.cli import agent, bench, config_cmds, connectors, data, db, decisions, demo, eval, index, policy, run, sync
 
 app = typer.Typer(
     name="deskroute",
@@ -23,8 +23,17 @@ app.add_typer(config_cmds.app, name="config")
 app.add_typer(data.import_app, name="import")
 app.add_typer(eval.app, name="eval")
 app.add_typer(bench.app, name="bench")
+app.add_typer(index.app, name="index")
+app.add_typer(policy.app, name="policy")
+app.add_typer(connectors.app, name="connectors")
+app.command("sync")(sync.sync)
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
+app.command("pause")(agent.pause)
+app.command("resume")(agent.resume)
+app.add_typer(agent.outbox_app, name="outbox")
+app.add_typer(decisions.app, name="decisions")
+app.command("run")(run.run)
 
 
 def main() -> None:

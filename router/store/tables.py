@@ -138,3 +138,82 @@ class SyncCursorRow(SQLModel, table=True):
     connector: str = Field(primary_key=True)
     cursor: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     updated_at: datetime = Field(sa_column=_ts())
+
+
+class DecisionRow(SQLModel, table=True):
+    """A routing decision for one version of a ticket, with its signals, trace and versions."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "ticket_external_id", "ticket_version", name="uq_decisions_ticket_version"),
+        sa.Index("ix_decisions_ticket", "source", "ticket_external_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    ticket_external_id: str
+    ticket_version: str
+    decided_at: datetime = Field(sa_column=_ts())
+    reason: str = Field(default="new", description="new | customer_reply")
+    mode: str = "shadow"
+    policy_version: str
+    model_versions: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    signals: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    decision: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    abstained: bool = False
+    queue: str | None = Field(default=None, description="the queue this decision routed to, in vendor terms")
+    team: str | None = Field(default=None, description="the policy's team name for that queue")
+    priority: str | None = None
+    ticket_queue: str | None = Field(default=None, description="the ticket's queue when we decided")
+
+
+class OutboxRow(SQLModel, table=True):
+    """One action waiting to be, or already, applied to a helpdesk. Committed with its decision."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "idempotency_key", name="uq_outbox_key"),
+        sa.Index("ix_outbox_state", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    decision_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("decisions.id"), nullable=False))
+    source: str
+    idempotency_key: str
+    kind: str
+    target: str
+    action: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    state: str = Field(default="pending", description="pending | applying | applied | skipped | failed | dead")
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    created_at: datetime = Field(sa_column=_ts())
+    next_attempt_at: datetime = Field(sa_column=_ts())
+    applied_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class FeedbackRow(SQLModel, table=True):
+    """A person's correction of a decision: the label deskroute should have given."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (sa.Index("ix_feedback_ticket", "source", "ticket_external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    ticket_external_id: str
+    decision_id: int | None = None
+    field: str = "queue"
+    predicted: str | None = None
+    corrected: str | None = None
+    corrected_by: str | None = None
+    recorded_at: datetime = Field(sa_column=_ts())
+
+
+class AgentStateRow(SQLModel, table=True):
+    """Small pieces of agent state that every process must see, e.g. the global pause."""
+
+    __tablename__ = "agent_state"
+
+    key: str = Field(primary_key=True)
+    value: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    updated_at: datetime = Field(sa_column=_ts())

@@ -1,0 +1,241 @@
+"""Ticket text in, normalised float32 vectors out, through sentence-transformers and the embedding cache."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from embeddings.cache import EmbeddingCache, cache_key
+from embeddings.model import ModelSource, resolve_model
+from embeddings.text import CHARS_PER_TOKEN, prepare_ticket_text
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# Token window for ticket text. all-MiniLM-L6-v2 was trained on 128-token inputs and ships with 256; measured on
+# the support-ticket dataset (evals/bench_embeddings.py, "window" section) 128 tokens encode ~1.6x faster and
+# keep ~0.9 of the 10 nearest neighbours found at 256.
+DEFAULT_WINDOW = 128
+# Show a progress bar on its own when at least this many texts need the model.
+_PROGRESS_FROM = 512
+
+
+@dataclass
+class EncodeStats:
+    """What the encoder did since it was created: texts the model encoded and cache hits."""
+
+    encoded: int = 0
+    cache_hits: int = 0
+    model_calls: int = 0
+
+
+class Encoder:
+    """A sentence-transformers model with ticket text preparation and an optional on-disk cache.
+
+    The model loads on first use. Every vector is L2-normalised float32; ``model_id`` and ``dimension`` say
+    which vector space it belongs to, and the vector index refuses vectors from another one.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        cache_dir: Path | None = None,
+        allow_download: bool = False,
+        max_seq_length: int | None = None,
+        device: str | None = None,
+        length_sorted: bool = True,
+    ) -> None:
+        self.source: ModelSource = resolve_model(model, allow_download=allow_download)
+        self.model_id = self.source.model_id
+        if max_seq_length is not None and max_seq_length <= 0:
+            raise ValueError(f"max_seq_length must be a positive number of tokens, got {max_seq_length}")
+        own_window = self.source.configured_window()
+        default = DEFAULT_WINDOW if own_window is None else min(DEFAULT_WINDOW, own_window)
+        self.max_seq_length = max_seq_length or default
+        self.device = device
+        self.length_sorted = length_sorted
+        self.cache = EmbeddingCache(Path(cache_dir)) if cache_dir is not None else None
+        self.stats = EncodeStats()
+        self._allow_download = allow_download
+        self._model: SentenceTransformer | None = None
+        self._dimension = self.source.configured_dimension()
+        self._load_lock = threading.Lock()
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded sentence-transformers model (loads it on first access)."""
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(self.source.name, device=self.device, local_files_only=not self._allow_download)
+        limit = getattr(model.tokenizer, "model_max_length", None)
+        if isinstance(limit, int) and 0 < limit < self.max_seq_length:
+            raise ValueError(
+                f"max_seq_length {self.max_seq_length} exceeds what {self.model_id} accepts "
+                f"({limit} tokens): set embeddings.max_seq_length to {limit} or less"
+            )
+        model.max_seq_length = self.max_seq_length
+        # sentence-transformers 5.x renamed the accessor; older releases only have the first name.
+        measure = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dimension = measure()
+        if dimension is None:
+            raise ValueError(f"{self.model_id} does not declare an embedding dimension")
+        self._dimension = int(dimension)
+        return model
+
+    @property
+    def dimension(self) -> int:
+        """Width of the vectors (read from the model's files, or by loading it)."""
+        if self._dimension is None:
+            _ = self.model
+        assert self._dimension is not None
+        return self._dimension
+
+    @property
+    def max_chars(self) -> int:
+        """Characters of prepared text worth keeping: beyond this the tokenizer would cut them anyway."""
+        return self.max_seq_length * CHARS_PER_TOKEN
+
+    def describe(self) -> dict[str, Any]:
+        """Which model, from where, with which window and dimension (what an index or report records)."""
+        return {
+            "model_id": self.model_id,
+            "origin": self.source.origin,
+            "path": str(self.source.path) if self.source.path else None,
+            "dimension": self.dimension,
+            "max_seq_length": self.max_seq_length,
+            "cache": str(self.cache.path) if self.cache else None,
+        }
+
+    def keys(self, texts: Sequence[str]) -> list[bytes]:
+        """Content addresses of ``texts`` under this model and window."""
+        return [cache_key(self.model_id, self.max_seq_length, text) for text in texts]
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool | None = None) -> np.ndarray:
+        """Vectors for already prepared ``texts``: an (n, dimension) float32 array, rows L2-normalised.
+
+        Each distinct text is encoded once; with a cache, texts seen before are not encoded again.
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a sequence of texts, not one string: wrap it in a list")
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"text {i} is {type(text).__name__}, not str")
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+
+        # Position of every text's first occurrence: duplicates share one encoding.
+        first: dict[str, int] = {}
+        slots = [first.setdefault(text, len(first)) for text in texts]
+        unique = list(first)
+        vectors: list[np.ndarray | None] = [None] * len(unique)
+        keys = self.keys(unique) if self.cache is not None else []
+        if self.cache is not None:
+            found = self.cache.get_many(keys, self.dimension)
+            for j, key in enumerate(keys):
+                hit = found.get(key)
+                if hit is not None:
+                    vectors[j] = hit
+            self.stats.cache_hits += len(found)
+
+        missing = [j for j, vector in enumerate(vectors) if vector is None]
+        if missing:
+            encoded = self._encode_missing(
+                [unique[j] for j in missing],
+                batch_size,
+                show_progress,
+                [keys[j] for j in missing] if keys else None,
+            )
+            for row, j in enumerate(missing):
+                vectors[j] = encoded[row]
+
+        matrix = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for i, slot in enumerate(slots):
+            matrix[i] = vectors[slot]
+        return matrix
+
+    def _encode_missing(
+        self, texts: list[str], batch_size: int, show_progress: bool | None, keys: list[bytes] | None
+    ) -> np.ndarray:
+        model = self.model
+        order = list(range(len(texts)))
+        if self.length_sorted:
+            # Batches of similar length pad less; measured in evals/bench_embeddings.py ("batching").
+            order.sort(key=lambda j: len(texts[j]), reverse=True)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        if show_progress is None:
+            show_progress = len(texts) >= _PROGRESS_FROM and sys.stderr.isatty()
+        with _progress(show_progress, len(texts), f"encoding with {self.model_id}") as advance:
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                encoded = model.encode(
+                    [texts[j] for j in batch],
+                    batch_size=batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+                self.stats.model_calls += 1
+                encoded = np.asarray(encoded, dtype=np.float32)
+                out[batch] = encoded
+                if self.cache is not None and keys is not None:
+                    # Written per batch, so an interrupted long run resumes where it stopped.
+                    self.cache.put_many(self.model_id, [keys[j] for j in batch], encoded)
+                self.stats.encoded += len(batch)
+                advance(len(batch))
+        return out
+
+    def encode_tickets(self, pairs: Sequence[tuple[str | None, str | None]], **kwargs: Any) -> np.ndarray:
+        """Prepare (subject, body) pairs as ticket text and encode them; keyword arguments go to encode()."""
+        return self.encode(self.prepare(pairs), **kwargs)
+
+    def prepare(self, pairs: Sequence[tuple[str | None, str | None]]) -> list[str]:
+        """Ticket text for (subject, body) pairs, cut to what this encoder's window can use."""
+        limit = self.max_chars
+        return [prepare_ticket_text(subject, body, max_chars=limit) for subject, body in pairs]
+
+    def forget(self, texts: Sequence[str]) -> int:
+        """Erase the cached vectors of prepared ``texts``; returns how many the cache held."""
+        if self.cache is None:
+            return 0
+        return self.cache.discard(self.keys(list(texts)))
+
+    def forget_tickets(self, pairs: Sequence[tuple[str | None, str | None]]) -> int:
+        """Erase the cached vectors of (subject, body) pairs, as prepared by this encoder."""
+        return self.forget(self.prepare(pairs))
+
+
+@contextmanager
+def _progress(enabled: bool, total: int, description: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar when enabled, a no-op otherwise; yields a callable that advances it."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)

@@ -1,0 +1,540 @@
+"""Benchmark of the embeddings package: encoder throughput, its speed levers, and the vector index.
+
+Run it as ``deskroute bench embeddings`` (or ``python -m evals.bench_embeddings``). Every figure is measured
+in this run, on this machine; ratios compare against a baseline measured in the same process.
+
+Sections:
+- encoder: texts/s with a cold cache, ours (preparation + cache + encoding) next to raw
+  ``SentenceTransformer.encode`` on the same texts, short (Banking77) and ticket-length texts; the warm-cache
+  rate.
+- window: token window 128 against 256 on tickets: throughput and agreement of the 10 nearest neighbours.
+- batching: length-sorted batches against batches in arrival order.
+- threshold: exact single-query latency by collection size (where exact search stops being fast enough).
+- index: build time, search latency p50/p95 (single and batched queries), recall@10 against exact search and
+  memory per vector, on structured synthetic vectors at each ``--sizes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings import DEFAULT_EXACT_LIMIT, Encoder, VectorIndex
+from embeddings.faiss_runtime import faiss_threads, load_faiss
+
+DIMENSION = 384
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+THRESHOLD_SIZES = (5_000, 10_000, 20_000, 40_000)
+LATENCY_BUDGET_MS = 2.0
+DATASETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
+
+
+@dataclass
+class BenchConfig:
+    """What to measure and how much of it."""
+
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    datasets: Path = DATASETS
+    tickets: int = 600
+    short_texts: int = 1500
+    repeats: int = 3
+    queries: int = 1000
+    single_queries: int = 300
+    batch_size: int = 100
+    encoder: bool = True
+    index: bool = True
+    threshold: bool = True
+    seed: int = 20240601
+    model: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+def structured_vectors(n: int, seed: int, dimension: int = DIMENSION, chunk: int = 100_000) -> np.ndarray:
+    """Vectors shaped like real sentence embeddings, normalised.
+
+    A 24-dimensional standard Gaussian latent times a fixed random 24×``dimension`` standard Gaussian matrix,
+    plus Gaussian noise of σ 0.3 per coordinate. Uniform random vectors would make recall meaningless: in 384
+    dimensions every neighbour of a uniform point is nearly equidistant.
+    """
+    mixing = np.random.default_rng(1234).standard_normal((24, dimension), dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, dimension), dtype=np.float32)
+    for start in range(0, n, chunk):
+        rows = min(chunk, n - start)
+        block = rng.standard_normal((rows, 24), dtype=np.float32) @ mixing
+        block += 0.3 * rng.standard_normal((rows, dimension), dtype=np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        out[start : start + rows] = block
+    return out
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    """p50 and p95 of timings in seconds, as milliseconds."""
+    values = np.asarray(samples, dtype=np.float64) * 1000.0
+    return {"p50_ms": float(np.percentile(values, 50)), "p95_ms": float(np.percentile(values, 95))}
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process (Linux), 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def recall_at(found: Sequence[Sequence[str]], truth: Sequence[Sequence[str]], k: int = 10) -> float:
+    """Mean share of the true top-k present in the found top-k."""
+    shares = [len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth, strict=True) if t]
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+@contextmanager
+def stage(name: str, log: Callable[[str], None]) -> Iterator[None]:
+    started = time.perf_counter()
+    log(f"… {name}")
+    yield
+    log(f"  {name}: {time.perf_counter() - started:.1f} s")
+
+
+def read_tickets(datasets: Path, limit: int, seed: int) -> list[tuple[str | None, str | None]]:
+    """(subject, body) pairs from the support-ticket dataset, a fixed random sample."""
+    path = datasets / "support-tickets" / "tickets-en-de.csv"
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [(row.get("subject") or None, row.get("body") or None) for row in csv.DictReader(handle)]
+    order = np.random.default_rng(seed).permutation(len(rows))[:limit]
+    return [rows[i] for i in order]
+
+
+def read_short_texts(datasets: Path, limit: int, seed: int) -> list[str]:
+    """Banking77 customer messages (short texts), a fixed random sample."""
+    path = datasets / "banking77" / "train.csv"
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [row["text"] for row in csv.DictReader(handle) if row.get("text")]
+    order = np.random.default_rng(seed).permutation(len(rows))[:limit]
+    return [rows[i] for i in order]
+
+
+# ------------------------------------------------------------------------------------------------- encoder
+def _rate(count: int, run: Callable[..., object], *args: Any, **kwargs: Any) -> float:
+    """Items per second of ``run(*args, **kwargs)`` over ``count`` items."""
+    started = time.perf_counter()
+    run(*args, **kwargs)
+    return count / (time.perf_counter() - started)
+
+
+def bench_encoder(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Ours against raw SentenceTransformer.encode on the same texts, cold cache; then the warm-cache rate."""
+    tickets = read_tickets(config.datasets, config.tickets, config.seed)
+    short = read_short_texts(config.datasets, config.short_texts, config.seed)
+    reference = Encoder(config.model)
+    model = reference.model  # one loaded model serves both sides: only our own work differs
+    result: dict[str, Any] = {"model": reference.describe(), "sets": {}}
+    for name, pairs in (("short", [(None, text) for text in short]), ("tickets", tickets)):
+        texts = reference.prepare(pairs)
+        tokens = _token_lengths(model, texts)
+        raw_rates: list[float] = []
+        our_rates: list[float] = []
+        warm_rates: list[float] = []
+        with tempfile.TemporaryDirectory() as scratch:
+            # Warm-up: first calls pay for lazy initialisation inside torch.
+            model.encode(texts[:64], batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+            for repeat in range(config.repeats):
+                raw_rates.append(
+                    _rate(
+                        len(texts),
+                        model.encode,
+                        texts,
+                        batch_size=64,
+                        normalize_embeddings=True,
+                        show_progress_bar=False,
+                    )
+                )
+                ours = Encoder(config.model, cache_dir=Path(scratch) / f"cold-{repeat}")
+                ours._model = model
+                our_rates.append(_rate(len(pairs), ours.encode_tickets, pairs, show_progress=False))
+                warm_rates.append(_rate(len(pairs), ours.encode_tickets, pairs, show_progress=False))
+                assert ours.stats.encoded == len(set(texts)), "warm run must not reach the model"
+        raw, our, warm = (statistics.median(r) for r in (raw_rates, our_rates, warm_rates))
+        result["sets"][name] = {
+            "texts": len(texts),
+            "mean_chars": float(np.mean([len(t) for t in texts])),
+            "mean_tokens": float(np.mean(tokens)),
+            "truncated_share": float(np.mean([n > reference.max_seq_length for n in tokens])),
+            "raw_texts_per_s": raw,
+            "ours_cold_texts_per_s": our,
+            "ours_over_raw": our / raw,
+            "warm_cache_texts_per_s": warm,
+            "runs": {"raw": raw_rates, "ours_cold": our_rates, "warm": warm_rates},
+        }
+        log(f"  {name}: raw {raw:.0f}/s, ours {our:.0f}/s (ratio {our / raw:.3f}), warm cache {warm:.0f}/s")
+    return result
+
+
+def _token_lengths(model: Any, texts: Sequence[str]) -> list[int]:
+    encoded = model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+    return [len(ids) for ids in encoded]
+
+
+def bench_window(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Token window 128 vs 256 on tickets: throughput, and how many of the 10 nearest neighbours agree."""
+    tickets = read_tickets(config.datasets, config.tickets, config.seed)
+    encoder = Encoder(config.model)
+    model = encoder.model
+    texts = [text for text in encoder.prepare(tickets)]
+    original = model.max_seq_length
+    vectors: dict[int, np.ndarray] = {}
+    rates: dict[int, list[float]] = {128: [], 256: []}
+    try:
+        for _ in range(max(1, config.repeats - 1)):
+            for window in (128, 256):
+                model.max_seq_length = window
+                started = time.perf_counter()
+                vectors[window] = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+                rates[window].append(len(texts) / (time.perf_counter() - started))
+    finally:
+        model.max_seq_length = original
+    neighbours = {w: _neighbour_lists(v, 10) for w, v in vectors.items()}
+    agreement = float(
+        np.mean([len(set(a) & set(b)) / 10 for a, b in zip(neighbours[128], neighbours[256], strict=True)])
+    )
+    tokens = _token_lengths(model, texts)
+    result = {
+        "texts": len(texts),
+        "longer_than_128_tokens": float(np.mean([n > 128 for n in tokens])),
+        "longer_than_256_tokens": float(np.mean([n > 256 for n in tokens])),
+        "texts_per_s_128": statistics.median(rates[128]),
+        "texts_per_s_256": statistics.median(rates[256]),
+        "speedup_128_over_256": statistics.median(rates[128]) / statistics.median(rates[256]),
+        "neighbour_agreement_at_10": agreement,
+        "cosine_128_vs_256_mean": float(np.mean(np.sum(vectors[128] * vectors[256], axis=1))),
+    }
+    log(
+        f"  window 128: {result['texts_per_s_128']:.0f}/s, 256: {result['texts_per_s_256']:.0f}/s, "
+        f"10-NN agreement {agreement:.3f}"
+    )
+    return result
+
+
+def _neighbour_lists(vectors: np.ndarray, k: int) -> list[list[int]]:
+    scores = vectors @ vectors.T
+    np.fill_diagonal(scores, -np.inf)
+    top = np.argsort(-scores, axis=1)[:, :k]
+    return [row.tolist() for row in top]
+
+
+def bench_batching(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Length-sorted batches against arrival order, cold cache, on tickets."""
+    tickets = read_tickets(config.datasets, config.tickets, config.seed)
+    reference = Encoder(config.model)
+    model = reference.model
+    rates: dict[str, list[float]] = {"sorted": [], "arrival": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for repeat in range(config.repeats):
+            for label, sort in (("sorted", True), ("arrival", False)):
+                ours = Encoder(config.model, cache_dir=Path(scratch) / f"{label}-{repeat}", length_sorted=sort)
+                ours._model = model
+                rates[label].append(_rate(len(tickets), ours.encode_tickets, tickets, show_progress=False))
+    result = {
+        "texts": len(tickets),
+        "sorted_texts_per_s": statistics.median(rates["sorted"]),
+        "arrival_texts_per_s": statistics.median(rates["arrival"]),
+    }
+    result["speedup_sorted"] = result["sorted_texts_per_s"] / result["arrival_texts_per_s"]
+    log(f"  length-sorted {result['sorted_texts_per_s']:.0f}/s, arrival order {result['arrival_texts_per_s']:.0f}/s")
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- index
+def _ids(n: int) -> list[str]:
+    return [f"ticket:{i}" for i in range(n)]
+
+
+def _exact_truth(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    faiss = load_faiss()
+    _, labels = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
+    return np.asarray(labels)
+
+
+def _single_latencies(index: VectorIndex, queries: np.ndarray, count: int) -> list[float]:
+    timings = []
+    for i in range(min(count, len(queries))):
+        started = time.perf_counter()
+        index.search(queries[i : i + 1], k=10)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def bench_threshold(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Exact single-query latency by size: where exact search leaves the latency budget."""
+    queries = structured_vectors(200, seed=config.seed + 1)
+    rows = []
+    for n in THRESHOLD_SIZES:
+        index = VectorIndex(DIMENSION, "synthetic", exact_limit=10**12)
+        index.add(_ids(n), structured_vectors(n, seed=config.seed))
+        timings = _single_latencies(index, queries, 200)
+        rows.append({"vectors": n, **percentiles(timings)})
+        del index
+        gc.collect()
+    within = [row["vectors"] for row in rows if row["p95_ms"] <= LATENCY_BUDGET_MS]
+    result = {
+        "budget_ms": LATENCY_BUDGET_MS,
+        "exact_limit": DEFAULT_EXACT_LIMIT,
+        "rows": rows,
+        "largest_size_within_budget": max(within) if within else None,
+    }
+    log("  exact p95: " + ", ".join(f"{r['vectors']:,}: {r['p95_ms']:.2f} ms" for r in rows))
+    return result
+
+
+def bench_index_size(n: int, config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Build, search and recall at one collection size, against exact search on the same vectors."""
+    vectors = structured_vectors(n, seed=config.seed)
+    queries = structured_vectors(config.queries, seed=config.seed + 1)
+    ids = _ids(n)
+    with faiss_threads(None):
+        truth_labels = _exact_truth(vectors, queries, 10)
+    truth = [[ids[j] for j in row if j >= 0] for row in truth_labels]
+
+    gc.collect()
+    before = rss_bytes()
+    index = VectorIndex(DIMENSION, "synthetic")
+    started = time.perf_counter()
+    index.add(ids, vectors)
+    build_s = time.perf_counter() - started
+    held = rss_bytes() - before
+    info = index.describe()
+
+    single = _single_latencies(index, queries, config.single_queries)
+    batched = []
+    found: list[list[str]] = []
+    for start in range(0, len(queries), config.batch_size):
+        batch = queries[start : start + config.batch_size]
+        began = time.perf_counter()
+        hits = index.search(batch, k=10)
+        batched.append((time.perf_counter() - began) / len(batch))
+        found.extend([t for t, _ in row] for row in hits)
+    recall = recall_at(found, truth)
+
+    # The exact baseline at this size, single-threaded as the index runs single queries (fewer queries where
+    # each one is slow: about 10 s in all).
+    faiss = load_faiss()
+    flat = faiss.IndexFlatIP(DIMENSION)
+    flat.add(vectors)
+    exact_rows: list[float] = []
+    with faiss_threads(1):
+        for i in range(min(max(20, int(6e7 / n)), config.single_queries, len(queries))):
+            began = time.perf_counter()
+            flat.search(queries[i : i + 1], 10)
+            exact_rows.append(time.perf_counter() - began)
+    del flat
+
+    row = {
+        "vectors": n,
+        "kind": info["kind"],
+        "reason": info["reason"],
+        "hnsw": info.get("hnsw"),
+        "build_s": build_s,
+        "single": percentiles(single),
+        "batched_per_query": percentiles(batched),
+        "recall_at_10": recall,
+        "calibrated_recall_at_10": info["recall_at_10"],
+        "exact_single": {**percentiles(exact_rows), "queries": len(exact_rows)},
+        "faiss_bytes_per_vector": index.memory_bytes() / n,
+        "process_bytes_per_vector": held / n if held > 0 else None,
+    }
+    log(
+        f"  {n:,}: {row['kind']} built in {build_s:.1f} s, single p50/p95 {row['single']['p50_ms']:.2f}/"
+        f"{row['single']['p95_ms']:.2f} ms, recall@10 {recall:.4f}"
+    )
+    del index, vectors
+    gc.collect()
+    return row
+
+
+# ------------------------------------------------------------------------------------------------- running
+def run(config: BenchConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the selected sections and return every figure, with the machine they were measured on."""
+    report: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        },
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+    }
+    started = time.perf_counter()
+    if config.encoder:
+        if (config.datasets / "support-tickets").is_dir() and (config.datasets / "banking77").is_dir():
+            import torch
+
+            report["machine"]["torch_threads"] = torch.get_num_threads()
+            with stage("encoder throughput", log):
+                report["encoder"] = bench_encoder(config, log)
+            with stage("token window", log):
+                report["window"] = bench_window(config, log)
+            with stage("batching", log):
+                report["batching"] = bench_batching(config, log)
+        else:
+            note = f"encoder sections skipped: datasets not found under {config.datasets} (use --datasets)"
+            config.notes.append(note)
+            log(note)
+    if config.index and config.threshold:
+        with stage("exact-search threshold", log):
+            report["threshold"] = bench_threshold(config, log)
+    if config.index:
+        report["index"] = []
+        for n in config.sizes:
+            with stage(f"index at {n:,} vectors", log):
+                report["index"].append(bench_index_size(n, config, log))
+    report["notes"] = config.notes
+    report["total_s"] = time.perf_counter() - started
+    return report
+
+
+def render_table(report: dict[str, Any]) -> str:
+    """The figures as Markdown tables."""
+    lines: list[str] = []
+    if "encoder" in report:
+        model = report["encoder"]["model"]
+        lines += [
+            f"Encoder: {model['model_id']}, window {model['max_seq_length']} tokens, "
+            f"{report['machine'].get('torch_threads')} torch threads",
+            "",
+            "| texts | n | mean tokens | raw texts/s | ours texts/s (cold cache) | ours/raw | warm cache texts/s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, s in report["encoder"]["sets"].items():
+            lines.append(
+                f"| {name} | {s['texts']} | {s['mean_tokens']:.0f} | {s['raw_texts_per_s']:.0f} | "
+                f"{s['ours_cold_texts_per_s']:.0f} | {s['ours_over_raw']:.3f} | "
+                f"{s['warm_cache_texts_per_s']:,.0f} |"
+            )
+        lines.append("")
+    if "window" in report:
+        w = report["window"]
+        lines += [
+            "| token window | texts/s | tickets longer than window |",
+            "|---|---:|---:|",
+            f"| 128 | {w['texts_per_s_128']:.0f} | {w['longer_than_128_tokens']:.1%} |",
+            f"| 256 | {w['texts_per_s_256']:.0f} | {w['longer_than_256_tokens']:.1%} |",
+            "",
+            f"128 vs 256: {w['speedup_128_over_256']:.2f}x throughput, 10-NN agreement "
+            f"{w['neighbour_agreement_at_10']:.3f}, mean cosine {w['cosine_128_vs_256_mean']:.3f}",
+            "",
+        ]
+    if "batching" in report:
+        b = report["batching"]
+        lines += [
+            f"Batching: length-sorted {b['sorted_texts_per_s']:.0f} texts/s, arrival order "
+            f"{b['arrival_texts_per_s']:.0f} texts/s ({b['speedup_sorted']:.2f}x)",
+            "",
+        ]
+    if "threshold" in report:
+        t = report["threshold"]
+        lines += ["| exact search, vectors | single p50 ms | single p95 ms |", "|---:|---:|---:|"]
+        lines += [f"| {r['vectors']:,} | {r['p50_ms']:.3f} | {r['p95_ms']:.3f} |" for r in t["rows"]]
+        lines += [
+            "",
+            f"Largest size within the {t['budget_ms']} ms budget: {t['largest_size_within_budget']}; "
+            f"configured exact_limit {t['exact_limit']:,}",
+            "",
+        ]
+    if report.get("index"):
+        lines += [
+            "| vectors | index | build s | single p50/p95 ms | batched p50/p95 ms/query | recall@10 | "
+            "exact single p50/p95 ms | FAISS B/vector | process B/vector |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in report["index"]:
+            kind = r["kind"] if not r["hnsw"] else f"hnsw M={r['hnsw']['links']} ef={r['hnsw']['ef_search']}"
+            process = f"{r['process_bytes_per_vector']:.0f}" if r["process_bytes_per_vector"] else "n/a"
+            lines.append(
+                f"| {r['vectors']:,} | {kind} | {r['build_s']:.1f} | {r['single']['p50_ms']:.3f}/"
+                f"{r['single']['p95_ms']:.3f} | {r['batched_per_query']['p50_ms']:.3f}/"
+                f"{r['batched_per_query']['p95_ms']:.3f} | {r['recall_at_10']:.4f} | "
+                f"{r['exact_single']['p50_ms']:.2f}/{r['exact_single']['p95_ms']:.2f} | "
+                f"{r['faiss_bytes_per_vector']:.0f} | {process} |"
+            )
+        lines.append("")
+    lines += [*(f"Note: {note}" for note in report.get("notes", [])), f"Total {report['total_s']:.0f} s"]
+    return "\n".join(lines)
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """'10k,100k,1M' or '10000,100000' → sizes."""
+    sizes = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        scale = {"k": 1_000, "m": 1_000_000}.get(part[-1].lower(), 1)
+        number = part[:-1] if scale != 1 else part
+        try:
+            value = int(float(number) * scale)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--sizes: {part!r} is not a size like 10000, 10k or 1M") from None
+        if value < 20:
+            raise argparse.ArgumentTypeError(f"--sizes: {part!r} is too small (at least 20 vectors)")
+        sizes.append(value)
+    return tuple(sizes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench_embeddings", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--sizes", type=parse_sizes, default=DEFAULT_SIZES, help="index sizes, e.g. 10k,100k,1M")
+    parser.add_argument("--datasets", type=Path, default=DATASETS, help="folder with support-tickets/, banking77/")
+    parser.add_argument("--tickets", type=int, default=600, help="ticket texts to encode")
+    parser.add_argument("--short-texts", type=int, default=1500, help="short texts to encode")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per encoder measurement (median kept)")
+    parser.add_argument("--queries", type=int, default=1000, help="held-out queries for recall")
+    parser.add_argument("--no-encoder", action="store_true", help="skip the encoder sections")
+    parser.add_argument("--no-index", action="store_true", help="skip the index sections")
+    parser.add_argument("--no-threshold", action="store_true", help="skip the exact-search threshold ladder")
+    parser.add_argument("--model", default=None, help="embedding model (default: the installed all-MiniLM-L6-v2)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry: run, print the tables, optionally write JSON."""
+    args = build_parser().parse_args(argv)
+    config = BenchConfig(
+        sizes=args.sizes,
+        datasets=args.datasets,
+        tickets=args.tickets,
+        short_texts=args.short_texts,
+        repeats=max(1, args.repeats),
+        queries=args.queries,
+        encoder=not args.no_encoder,
+        index=not args.no_index,
+        threshold=not args.no_threshold,
+        model=args.model,
+    )
+    report = run(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(render_table(report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,377 @@
+"""``decide()``: a pure function from a ticket and what the models say to the actions a policy chooses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from connectors import Action, Customer, Ticket, as_utc
+from policies.conditions import explain_failure
+from policies.fields import Facts
+from policies.language import (
+    AddNote,
+    AddTags,
+    AssignTo,
+    CreateOutreach,
+    RouteTo,
+    RoutingPolicy,
+    SetPriority,
+)
+from policies.outreach import OutreachRecord, outreach_refusal
+from policies.signals import Decision, Signals
+from policies.templates import NoteTemplate, TemplateRenderError
+
+_NO_SIGNALS = Signals()
+DEFAULT_ABSTAIN_NOTE = NoteTemplate(
+    "deskroute did not choose a queue for this ticket: {{ explanation.abstain_reason }}. "
+    "It was sent to {{ decision.queue }} for a person to route."
+)
+
+
+def default_scope(ticket: Ticket, policy: RoutingPolicy) -> str:
+    """Idempotency scope of a decision: the ticket's version and the policy's version.
+
+    Deciding the same ticket version with the same policy again yields the same action keys, so the
+    outbox applies each action once; a new ticket version or policy version is a new decision.
+    """
+    return f"{ticket.source}:{ticket.external_id}:{as_utc(ticket.updated_at).isoformat()}:{policy.version}"
+
+
+def _abstention(policy: RoutingPolicy, signals: Signals) -> tuple[str | None, str | None]:
+    if signals.abstain:
+        why = signals.abstain_reason or "its confidence was below its own threshold"
+        return f"the intent model abstained ({why})", "model"
+    p = signals.intent_probability
+    if signals.intent is not None and p is not None and p < policy.defaults.min_confidence:
+        return (
+            f"intent '{signals.intent}' at {p:.2f} is below the policy's min_confidence "
+            f"{policy.defaults.min_confidence:g}",
+            "min_confidence",
+        )
+    return None, None
+
+
+def _entry(rule: str, fired: bool, reason: str, details: list[str] | None = None) -> dict[str, Any]:
+    return {"rule": rule, "fired": fired, "reason": reason, "details": details or [], "effects": []}
+
+
+def _not_fired(rule: str, reason: str) -> dict[str, Any]:
+    # Most rules of a decision do not fire: a short dict, with Decision's validation filling the lists.
+    return {"rule": rule, "fired": False, "reason": reason}
+
+
+def decide(
+    policy: RoutingPolicy,
+    ticket: Ticket,
+    customer: Customer | None,
+    signals: Signals | None,
+    now: datetime,
+    outreach_history: Sequence[OutreachRecord | datetime] = (),
+    *,
+    decision_scope: str | None = None,
+) -> Decision:
+    """Run ``policy`` over one ticket and return the actions with the trace of every rule.
+
+    Pure and deterministic: no I/O and no clock (``now`` is the moment of deciding; a naive ``now`` is
+    taken as UTC). ``outreach_history`` lists this customer's past proactive contacts, for the guardrails.
+    ``decision_scope`` scopes the actions' idempotency keys; by default the ticket version and policy
+    version (:func:`default_scope`).
+    """
+    now = as_utc(now)
+    signals = signals if signals is not None else _NO_SIGNALS
+    defaults = policy.defaults
+    local_now = now.astimezone(policy.timezone)
+    intent_team = policy.team_for_intent(signals.intent)
+    hours = policy.business_hours
+    abstain_reason, abstain_source = _abstention(policy, signals)
+    if abstain_reason is None:
+        facts = Facts(
+            ticket,
+            customer,
+            signals,
+            now,
+            local_now,
+            hours.contains if hours else None,
+            intent_team or signals.intent,
+            signals.intent_probability,
+        )
+    else:
+        note = f"not used: {abstain_reason}"
+        facts = Facts(
+            ticket,
+            customer,
+            signals,
+            now,
+            local_now,
+            hours.contains if hours else None,
+            None,
+            None,
+            {"signals.intent": note, "signals.intent_probability": note},
+        )
+
+    queue = priority = assignee = None
+    queue_by = priority_by = assignee_by = ""
+    tags: list[str] = []
+    notes: list[tuple[dict[str, Any], AddNote]] = []
+    outreach: tuple[dict[str, Any], CreateOutreach] | None = None
+    trace: list[dict[str, Any]] = []
+    stopped_by = ""
+
+    for rule in policy.rules:
+        name = rule.name
+        if stopped_by:
+            trace.append(_not_fired(name, f"not evaluated: rule '{stopped_by}' stops evaluation"))
+            continue
+        if rule.min_confidence is not None:
+            p = facts.intent_probability
+            if p is None:
+                why = facts.absent_notes.get("signals.intent_probability", "no intent model output")
+                trace.append(_not_fired(name, f"signals.intent_probability is absent ({why})"))
+                continue
+            if p < rule.min_confidence:
+                trace.append(
+                    _entry(
+                        name,
+                        False,
+                        f"intent confidence {p:.2f} is below the rule's min_confidence {rule.min_confidence:g}",
+                    )
+                )
+                continue
+        failed = rule.when.failure(facts)
+        if failed is not None:
+            trace.append(_not_fired(name, "condition failed: " + explain_failure(facts, failed)))
+            continue
+
+        entry = _entry(name, True, "conditions held", rule.when.held(facts))
+        effects: list[str] = entry["effects"]
+        trace.append(entry)
+        for action in rule.then:
+            if isinstance(action, RouteTo):
+                if queue is None or (rule.override and queue != action.team):
+                    effects.append(f"route → {action.team}" + (f" (overrides '{queue_by}')" if queue else ""))
+                    queue, queue_by = action.team, name
+                elif queue != action.team:
+                    effects.append(
+                        f"route → {action.team} not applied: rule '{queue_by}' already routed to "
+                        f"{queue} (add override: true to replace it)"
+                    )
+            elif isinstance(action, SetPriority):
+                if priority is None or (rule.override and priority != action.priority):
+                    effects.append(
+                        f"priority → {action.priority}" + (f" (overrides '{priority_by}')" if priority else "")
+                    )
+                    priority, priority_by = action.priority, name
+                elif priority != action.priority:
+                    effects.append(
+                        f"priority → {action.priority} not applied: rule '{priority_by}' already set "
+                        f"{priority} (add override: true to replace it)"
+                    )
+            elif isinstance(action, AssignTo):
+                if assignee is None or (rule.override and assignee != action.assignee):
+                    effects.append(
+                        f"assign → {action.assignee}" + (f" (overrides '{assignee_by}')" if assignee else "")
+                    )
+                    assignee, assignee_by = action.assignee, name
+                elif assignee != action.assignee:
+                    effects.append(
+                        f"assign → {action.assignee} not applied: rule '{assignee_by}' already "
+                        f"assigned {assignee} (add override: true to replace it)"
+                    )
+            elif isinstance(action, AddTags):
+                new = [t for t in action.tags if t not in tags]
+                tags.extend(new)
+                if new:
+                    effects.append("tags + " + ", ".join(new))
+            elif isinstance(action, AddNote):
+                notes.append((entry, action))
+                effects.append("note")
+            elif isinstance(action, CreateOutreach):
+                if outreach is not None:
+                    effects.append(f"outreach not planned: rule '{outreach[0]['rule']}' already plans one")
+                    continue
+                refusal = outreach_refusal(policy.outreach, customer, outreach_history, now)
+                if refusal is not None:
+                    effects.append(f"outreach not planned: {refusal}")
+                else:
+                    outreach = (entry, action)
+                    effects.append(f"outreach by {action.channel}")
+        if rule.stop:
+            stopped_by = name
+
+    abstained = False
+    if queue is None:
+        if abstain_reason is not None:
+            queue, abstained = defaults.triage_queue, True
+            entry = _entry("(abstain)", True, abstain_reason)
+            entry["effects"].append(f"route → {queue} (triage)")
+            trace.append(entry)
+        elif defaults.route_by_intent and intent_team is not None:
+            queue = intent_team
+            p = signals.intent_probability
+            confidence = f" at {p:.2f}" if p is not None else ""
+            entry = _entry("(intent)", True, f"the intent model predicted '{signals.intent}'{confidence}")
+            entry["effects"].append(f"route → {queue}")
+            trace.append(entry)
+        else:
+            if signals.intent is not None and intent_team is None:
+                trace.append(
+                    _entry(
+                        "(intent)",
+                        False,
+                        f"intent label '{signals.intent}' is not a declared queue and not listed under intents",
+                    )
+                )
+            if defaults.queue is not None:
+                queue = defaults.queue
+                entry = _entry("(default)", True, "no rule routed the ticket")
+                entry["effects"].append(f"route → {queue}")
+                trace.append(entry)
+    elif abstain_reason is not None:
+        trace.append(
+            _entry(
+                "(abstain)",
+                False,
+                f"{abstain_reason}; rule '{queue_by}' routed the ticket on conditions that do not depend on the model",
+            )
+        )
+    if priority is None and defaults.priority is not None and ticket.priority is None:
+        priority = defaults.priority
+        entry = _entry("(default)", True, "no rule set a priority and the ticket has none")
+        entry["effects"].append(f"priority → {priority}")
+        trace.append(entry)
+
+    note_bodies: list[str] = []
+    outreach_params: dict[str, Any] | None = None
+    if notes or outreach is not None or abstained:
+        context = _template_context(
+            policy,
+            ticket,
+            customer,
+            signals,
+            local_now,
+            trace,
+            abstained,
+            abstain_reason,
+            queue,
+            priority,
+            assignee,
+            tags,
+        )
+        if abstained:
+            template = defaults.abstain_note or DEFAULT_ABSTAIN_NOTE
+            try:
+                note_bodies.append(template.render(context))
+            except TemplateRenderError as exc:
+                note_bodies.append(f"deskroute did not choose a queue for this ticket: {abstain_reason}.")
+                trace[-1]["effects"].append(f"abstain_note failed, a plain note was used: {exc}")
+        for entry, add_note in notes:
+            try:
+                body = add_note.template.render(context)
+            except TemplateRenderError as exc:
+                entry["effects"].append(f"note not added: {exc}")
+                continue
+            if body:
+                note_bodies.append(body)
+        if outreach is not None and customer is not None:
+            entry, planned = outreach
+            try:
+                outreach_params = {
+                    "channel": planned.channel,
+                    "subject": planned.subject.render(context),
+                    "body": planned.body.render(context),
+                    "ticket": ticket.external_id,
+                }
+            except TemplateRenderError as exc:
+                entry["effects"].append(f"outreach not planned: {exc}")
+
+    scope = decision_scope if decision_scope is not None else default_scope(ticket, policy)
+    target = ticket.external_id
+    actions: list[Action] = []
+    if queue is not None:
+        actions.append(_action("route", target, {"queue": queue}, scope))
+    if priority is not None:
+        actions.append(_action("set_priority", target, {"priority": priority}, scope))
+    if assignee is not None:
+        actions.append(_action("assign", target, {"assignee": assignee}, scope))
+    if tags:
+        actions.append(_action("add_tags", target, {"tags": tags}, scope))
+    if note_bodies:
+        actions.append(_action("add_note", target, {"body": "\n\n".join(note_bodies), "public": False}, scope))
+    if outreach_params is not None and customer is not None:
+        actions.append(_action("create_outreach", customer.external_id, outreach_params, scope))
+
+    return Decision(
+        actions=actions,
+        trace=trace,  # plain dicts, validated into RuleTrace in one pass
+        policy_version=policy.version,
+        policy_name=policy.name,
+        abstained=abstained,
+        abstain_reason=abstain_reason if abstained else None,
+        abstain_source=abstain_source if abstained else None,
+        decision_scope=scope,
+        decided_at=now,
+    )
+
+
+def _action(kind: str, target: str, params: dict[str, Any], scope: str) -> Action:
+    # A placeholder key skips Action's own content hash; the real key is scoped to the decision and set
+    # the way Action itself sets its default key on the frozen model.
+    action = Action(kind=kind, target=target, params=params, idempotency_key="-")
+    object.__setattr__(action, "idempotency_key", action.default_key(scope))
+    return action
+
+
+def _template_context(
+    policy: RoutingPolicy,
+    ticket: Ticket,
+    customer: Customer | None,
+    signals: Signals,
+    local_now: datetime,
+    trace: list[dict[str, Any]],
+    abstained: bool,
+    abstain_reason: str | None,
+    queue: str | None,
+    priority: str | None,
+    assignee: str | None,
+    tags: list[str],
+) -> dict[str, Any]:
+    """Plain data for note and outreach templates (no objects with methods reach the sandbox)."""
+    fired = [e for e in trace if e["fired"] and not e["rule"].startswith("(")]
+    return {
+        "ticket": {
+            "external_id": ticket.external_id,
+            "source": ticket.source,
+            "subject": ticket.subject,
+            "body": ticket.body,
+            "channel": ticket.channel,
+            "language": ticket.language,
+            "tags": list(ticket.tags),
+            "priority": ticket.priority,
+            "queue": ticket.queue,
+            "status": ticket.status,
+            "requester": ticket.requester,
+            "organization": ticket.organization,
+            "age_hours": round((local_now - as_utc(ticket.created_at)).total_seconds() / 3600.0, 1),
+            "custom_fields": dict(ticket.custom_fields),
+        },
+        "customer": {
+            "external_id": customer.external_id if customer else None,
+            "name": customer.name if customer else None,
+            "email": customer.email if customer else None,
+            "organization": customer.organization if customer else None,
+            "plan": customer.attributes.get("plan") if customer else None,
+            "attributes": dict(customer.attributes) if customer else {},
+            "opted_out": customer.opted_out if customer else None,
+        },
+        "signals": signals.model_dump(),
+        "explanation": {
+            "fired_rules": [e["rule"] for e in fired],
+            "reasons": [f"{e['rule']}: {'; '.join(e['details'])}" for e in fired],
+            "abstained": abstained,
+            "abstain_reason": abstain_reason,
+        },
+        "decision": {"queue": queue, "priority": priority, "assignee": assignee, "tags": list(tags)},
+        "policy": {"name": policy.name, "version": policy.version},
+        "now": local_now.isoformat(timespec="minutes"),
+    }

@@ -1,0 +1,197 @@
+"""The outbox: actions are committed with their decision first, then applied to the helpdesk.
+
+Every row carries the action's idempotency key. A row is marked ``applying`` (and committed) before the
+connector is called, so a process that dies between the helpdesk's answer and our commit leaves the row
+``applying``; the next run applies it again, and the connector's idempotency (set-field writes are harmless
+twice; notes and outreach carry a marker that is checked before writing) makes that second call a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlmodel import Session, col, select
+
+from connectors import SUGGEST_KINDS, Action, ActionResult
+from connectors.errors import ConnectorError
+from router.store import Store
+from router.store.tables import AgentStateRow, OutboxRow
+
+log = logging.getLogger(__name__)
+
+PAUSE_KEY = "pause"
+RETRYABLE_STATES = ("pending", "applying", "failed")
+
+
+class ActionTarget(Protocol):
+    """What the outbox needs of a connector: apply one action, idempotently."""
+
+    def apply(self, action: Action) -> ActionResult: ...
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    """Retry schedule: exponential backoff from ``base_delay``; ``dead`` after ``max_attempts`` failures."""
+
+    max_attempts: int = 5
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(hours=1)
+
+    def delay(self, attempts: int) -> timedelta:
+        return min(self.base_delay * (2 ** max(attempts - 1, 0)), self.max_delay)
+
+
+@dataclass
+class OutboxReport:
+    applied: int = 0
+    already_applied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    dead: int = 0
+    paused: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def is_paused(session: Session) -> bool:
+    row = session.get(AgentStateRow, PAUSE_KEY)
+    return bool(row and row.value.get("paused"))
+
+
+def set_paused(session: Session, paused: bool, *, by: str = "cli", reason: str = "") -> None:
+    """Stop (or resume) every write to every helpdesk at once; decisions keep being recorded."""
+    now = datetime.now(UTC)
+    row = session.get(AgentStateRow, PAUSE_KEY) or AgentStateRow(key=PAUSE_KEY, updated_at=now)
+    row.value = {"paused": paused, "by": by, "reason": reason, "at": now.isoformat()}
+    row.updated_at = now
+    session.add(row)
+    session.commit()
+
+
+def allowed_by_mode(kind: str, mode: str) -> bool:
+    """shadow writes nothing; suggest writes only tags and the note; auto writes everything."""
+    if mode == "auto":
+        return True
+    if mode == "suggest":
+        return kind in SUGGEST_KINDS
+    return False
+
+
+def due_rows(session: Session, now: datetime, source: str | None = None, limit: int = 500) -> list[OutboxRow]:
+    query = select(OutboxRow).where(col(OutboxRow.state).in_(RETRYABLE_STATES), col(OutboxRow.next_attempt_at) <= now)
+    if source:
+        query = query.where(OutboxRow.source == source)
+    return list(session.exec(query.order_by(col(OutboxRow.id)).limit(limit)).all())
+
+
+def drain(
+    store: Store,
+    targets: Mapping[str, tuple[ActionTarget, str]],
+    *,
+    now: datetime | None = None,
+    policy: OutboxPolicy | None = None,
+    source: str | None = None,
+) -> OutboxReport:
+    """Apply every due outbox row through its connector, in that connector's mode.
+
+    ``targets`` maps a connector name to (connector, mode). Rows for connectors not in ``targets`` wait.
+    """
+    policy = policy or OutboxPolicy()
+    report = OutboxReport()
+    when = now or datetime.now(UTC)
+    with store.session() as session:
+        rows = due_rows(session, when, source)
+    for row in rows:
+        if row.source not in targets:
+            continue
+        with store.session() as session:
+            # Re-read the pause flag for every row: `deskroute pause` from another process stops us mid-batch.
+            if is_paused(session):
+                report.paused = True
+                break
+            current = session.get(OutboxRow, row.id)
+            if current is None or current.state not in RETRYABLE_STATES:
+                continue
+            connector, mode = targets[current.source]
+            if not allowed_by_mode(current.kind, mode):
+                current.state = "skipped"
+                current.result = {"status": "skipped", "detail": f"{mode} mode does not write {current.kind}"}
+                session.add(current)
+                session.commit()
+                report.skipped += 1
+                continue
+            current.state = "applying"
+            current.attempts += 1
+            session.add(current)
+            session.commit()
+            action = Action.model_validate(current.action)
+            retry_after: float | None = None
+            final = False
+            try:
+                result = connector.apply(action)
+            except ConnectorError as exc:
+                # Credentials or a refused request will not fix themselves: dead-letter at once, visibly.
+                final = not exc.retryable
+                retry_after = getattr(exc, "retry_after", None)
+                result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # anything unexpected is retried with backoff, then dead-lettered
+                result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
+            _record(current, result, when, policy, report, final=final, retry_after=retry_after)
+            session.add(current)
+            session.commit()
+    return report
+
+
+def _record(
+    row: OutboxRow,
+    result: ActionResult,
+    now: datetime,
+    policy: OutboxPolicy,
+    report: OutboxReport,
+    *,
+    final: bool = False,
+    retry_after: float | None = None,
+) -> None:
+    row.result = result.model_dump(mode="json")
+    if result.status in ("applied", "already_applied"):
+        row.state = "applied"
+        row.applied_at = now
+        row.last_error = None
+        if result.status == "applied":
+            report.applied += 1
+        else:
+            report.already_applied += 1
+    elif result.status == "skipped":
+        row.state = "skipped"
+        report.skipped += 1
+    else:
+        row.last_error = result.detail[:2000]
+        report.errors.append(f"{row.source} {row.kind} on {row.target}: {result.detail}")
+        if final or row.attempts >= policy.max_attempts:
+            row.state = "dead"
+            report.dead += 1
+        else:
+            row.state = "failed"
+            delay = policy.delay(row.attempts)
+            if retry_after is not None:
+                delay = max(delay, timedelta(seconds=retry_after))
+            row.next_attempt_at = now + delay
+            report.failed += 1
+
+
+def requeue_dead(session: Session, source: str | None = None, now: datetime | None = None) -> int:
+    """Give dead-lettered actions another round (after the cause is fixed)."""
+    query = select(OutboxRow).where(OutboxRow.state == "dead")
+    if source:
+        query = query.where(OutboxRow.source == source)
+    rows = session.exec(query).all()
+    for row in rows:
+        row.state = "pending"
+        row.attempts = 0
+        row.next_attempt_at = now or datetime.now(UTC)
+        session.add(row)
+    session.commit()
+    return len(rows)
