@@ -14,16 +14,19 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from router.behaviour import FeatureValue, behaviour_features
+from connectors import Ticket, normalise_priority
+from router.behaviour import CustomerHistory, FeatureValue, behaviour_features
 from router.churn import ChurnModel, training_set
 from router.synthetic import SyntheticWorld, generate_world, ranking_pair
 from router.urgency import UrgencyModel, urgency_features, urgency_score, without_ticket
 
+_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 NOTE = "synthetic histories (a fixture with a known process), not a measure of accuracy on real tickets"
 
 
@@ -72,10 +75,69 @@ def _scores(labels: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> di
     }
 
 
-def compare(customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5) -> dict[str, Any]:
-    """Text-only vs behaviour-aware urgency on one synthetic world, plus the same-words ranking check."""
+def nested_cv(
+    texts: Sequence[str],
+    labels: np.ndarray,
+    groups: Sequence[str],
+    features: Sequence[dict[str, FeatureValue]],
+    classes: list[str],
+    folds: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold text-only and behaviour-aware probabilities (columns ``classes``), folds grouped by customer.
+
+    In each outer fold the stacker learns from inner out-of-fold text probabilities of the training part, and
+    is scored on text probabilities from a text model fitted on the whole training part.
+    """
     from sklearn.model_selection import StratifiedGroupKFold
 
+    text_only = np.zeros((len(texts), len(classes)))
+    stacked = np.zeros((len(texts), len(classes)))
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(texts, labels, list(groups)):
+        train_texts = [texts[i] for i in train]
+        inner = out_of_fold_text(train_texts, labels[train], [groups[i] for i in train], folds, seed)
+        outer_text = text_model().fit(train_texts, labels[train])
+        test_text = np.zeros((len(test), len(classes)))
+        test_text[:, [classes.index(c) for c in outer_text.classes_]] = outer_text.predict_proba(
+            [texts[i] for i in test]
+        )
+        text_only[test] = test_text
+        urgency = UrgencyModel().fit(inner, classes, [features[i] for i in train], labels[train])
+        proba = urgency.predict_proba(test_text, classes, [features[i] for i in test])
+        stacked[np.ix_(test, [classes.index(c) for c in urgency.classes_])] = proba
+    return text_only, stacked
+
+
+def without_history(path: Path, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Real tickets whose writers are unknown: the stacker must not do worse than the text model alone."""
+    from connectors.files import read_rows
+
+    texts: list[str] = []
+    labels: list[str] = []
+    for _, row in read_rows(path):
+        priority = normalise_priority(row.get("priority"))
+        if priority is not None:
+            texts.append(f"{row.get('subject') or ''}\n{row.get('body') or ''}".strip())
+            labels.append(priority)
+    y = np.asarray(labels)
+    classes: list[str] = sorted(set(labels))
+    nobody = urgency_features(
+        CustomerHistory(), Ticket(source="file", external_id="x", created_at=_EPOCH, updated_at=_EPOCH)
+    )
+    features = [dict(nobody) for _ in texts]
+    text_only, stacked = nested_cv(texts, y, [str(i) for i in range(len(texts))], features, classes, folds, seed)
+    return {
+        "file": str(path),
+        "tickets": len(texts),
+        "folds": folds,
+        "text_only": _scores(y, text_only, classes),
+        "behaviour_aware_without_history": _scores(y, stacked, classes),
+    }
+
+
+def compare(customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5) -> dict[str, Any]:
+    """Text-only vs behaviour-aware urgency on one synthetic world, plus the same-words ranking check."""
     started = time.perf_counter()
     world = generate_world(customers, days, seed=seed)
     churn = churn_model_for(world, seed)
@@ -91,20 +153,7 @@ def compare(customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5
         features.append(urgency_features(history, t, churn_risk=risk))
     classes = sorted(set(labels.tolist()))
 
-    text_only = np.zeros((len(tickets), len(classes)))
-    stacked = np.zeros((len(tickets), len(classes)))
-    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(texts, labels, groups):
-        inner = out_of_fold_text([texts[i] for i in train], labels[train], [groups[i] for i in train], folds, seed)
-        outer_text = text_model().fit([texts[i] for i in train], labels[train])
-        test_text = np.zeros((len(test), len(classes)))
-        test_text[:, [classes.index(c) for c in outer_text.classes_]] = outer_text.predict_proba(
-            [texts[i] for i in test]
-        )
-        text_only[test] = test_text
-        urgency = UrgencyModel().fit(inner, classes, [features[i] for i in train], labels[train])
-        proba = urgency.predict_proba(test_text, classes, [features[i] for i in test])
-        stacked[np.ix_(test, [classes.index(c) for c in urgency.classes_])] = proba
+    text_only, stacked = nested_cv(texts, labels, groups, features, classes, folds, seed)
 
     raised = np.asarray([t.external_id in world.raised_for_customer for t in tickets])
     report: dict[str, Any] = {
@@ -167,8 +216,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--tickets", type=Path, default=None, help="also check real tickets (subject, body, priority) with no history"
+    )
     args = parser.parse_args(argv)
     report = compare(args.customers, args.days, args.seed, args.folds)
+    if args.tickets is not None:
+        report["real_tickets_without_history"] = without_history(args.tickets, args.folds, args.seed)
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
