@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlmodel import Session
 
+from connectors import Customer, Ticket
 from connectors.records import as_utc
 from router.behaviour import (
     FEATURE_NAMES,
@@ -35,6 +36,7 @@ from router.behaviour import (
     churn_metrics,
     describe,
     load_histories,
+    load_history,
 )
 
 Calibration = Literal["auto", "sigmoid", "isotonic"]
@@ -428,6 +430,20 @@ def training_set(
             f"the snapshots hold one class only ({len(y)} rows); try a longer --horizon-days or import more history"
         )
     return ChurnTrainingSet(rows, y, customers, list(snapshots), horizon_days, times)
+
+
+def churn_signals(
+    session: Session, model: ChurnModel, version: str, ticket: Ticket, customer: Customer | None, now: datetime
+) -> dict[str, Any]:
+    """The ``Signals`` fields for a ticket's writer: churn risk and reasons from their history up to ``now``.
+
+    Empty when the writer is unknown. ``version`` is the saved model's (``churn.json``), for ``model_versions``.
+    """
+    writer = customer.external_id if customer is not None else ticket.requester
+    if not writer:
+        return {}
+    history = load_history(session, customer.source if customer is not None else ticket.source, writer, now)
+    return {**assess_customer(model, history, now).as_signals(), "model_versions": {"churn": version}}
 
 
 def assess_customer(model: ChurnModel, history: CustomerHistory, at: datetime, top: int = 3) -> ChurnAssessment:

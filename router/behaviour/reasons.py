@@ -61,7 +61,7 @@ def _tenure(value: float | None) -> str:
 
 
 def _mrr(value: float | None) -> str:
-    return "monthly revenue unknown" if value is None else f"monthly revenue {value:,.2f}"
+    return "monthly revenue unknown" if value is None else f"monthly revenue {value:.2f}"
 
 
 _NUMERIC: dict[str, Callable[[float], str]] = {

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from policies.signals import Signals
 from router.behaviour import FEATURE_NAMES, load_history
-from router.churn import ChurnModel, assess_customer
+from router.churn import ChurnModel, assess_customer, churn_signals
 from router.cli import app
 from router.cli.churn_cmds import train_churn
 from router.store import Store
@@ -138,12 +138,15 @@ def test_train_churn_from_the_store_uses_cancellations_as_the_label(cli_env: Pat
     assert meta["training_data"]["horizon_days"] == 30 and meta["cv_metrics"] is None
     model, _ = ChurnModel.load(cli_env / "model")
     assert model.schema_.names == list(FEATURE_NAMES)
-    cid = next(iter(small_world.churned_at))
+    ticket = next(t for t in small_world.tickets if t.requester in small_world.churned_at)
+    now = ticket.created_at + timedelta(hours=1)
     with store.session() as session:
-        history = load_history(session, small_world.source, cid, small_world.end)
-    assessment = assess_customer(model, history, small_world.end - timedelta(days=60))
-    signals = Signals(**assessment.as_signals())
-    assert signals.churn_risk == assessment.risk and signals.features["tickets_total"] >= 0
+        fields = churn_signals(session, model, meta["version"], ticket, None, now)
+        history = load_history(session, small_world.source, ticket.requester or "", now)
+    signals = Signals(**fields)
+    assert signals.model_versions == {"churn": meta["version"]}
+    assert signals.churn_risk == assess_customer(model, history, now).risk
+    assert signals.features["tickets_total"] >= 1 and all(signals.churn_reasons)
     store.dispose()
 
 

@@ -19,7 +19,7 @@ def test_store_feature_templates() -> None:
     assert describe(spec("days_since_last_login"), None) == "never logged in"
     assert describe(spec("usage_trend"), -0.6) == "product usage down 60% on the previous 30 days"
     assert describe(spec("payment_failures_90d"), 2.0) == "2 failed payments in 90 days"
-    assert describe(spec("mrr"), 1234.5) == "monthly revenue 1,234.50"
+    assert describe(spec("mrr"), 1234.5) == "monthly revenue 1234.50"  # no comma: reasons are joined with ", "
 
 
 def test_generic_sentence_for_table_columns() -> None:
