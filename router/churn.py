@@ -165,6 +165,8 @@ class ChurnModel:
         if len(np.unique(y)) < 2:
             raise ValueError("the labels have one class only; churn needs customers who churned and who stayed")
         self.schema_ = FeatureSchema.infer(rows)
+        if not self.schema_.specs:
+            raise ValueError("no feature has a value for any customer; there is nothing to learn churn from")
         X = self.schema_.encode(rows)
         splits = self._splits(X, y, groups)
         if self.calibration == "auto":

@@ -110,7 +110,11 @@ class FeatureSchema:
     def infer(
         cls, rows: Sequence[Mapping[str, FeatureValue]], names: Sequence[str] | None = None, min_count: int = 5
     ) -> FeatureSchema:
-        """Learn the columns, their kinds and category codes from training rows."""
+        """Learn the columns, their kinds and category codes from training rows.
+
+        A column without a single value in the training rows (no ratings in this helpdesk, say) has nothing
+        to teach and is left out.
+        """
         if not rows:
             raise ValueError("no rows to learn features from")
         if names is None:
@@ -122,6 +126,8 @@ class FeatureSchema:
         for name in names:
             values = [row.get(name) for row in rows]
             present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+            if not present:
+                continue
             if any(isinstance(v, str | bool) for v in present):
                 counts = Counter(_as_text(v) for v in present)
                 frequent = [c for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_count]
@@ -130,11 +136,8 @@ class FeatureSchema:
                 specs.append(FeatureSpec(name, "categorical", frequent[:MAX_CATEGORIES]))
                 continue
             numbers = np.asarray([float(v) for v in present], dtype=float)
-            if numbers.size:
-                low, median, high = (float(q) for q in np.percentile(numbers, [25, 50, 75]))
-                specs.append(FeatureSpec(name, "numeric", low=low, median=median, high=high))
-            else:
-                specs.append(FeatureSpec(name, "numeric"))
+            low, median, high = (float(q) for q in np.percentile(numbers, [25, 50, 75]))
+            specs.append(FeatureSpec(name, "numeric", low=low, median=median, high=high))
         return cls(specs)
 
     def encode(self, rows: Sequence[Mapping[str, FeatureValue]]) -> np.ndarray:

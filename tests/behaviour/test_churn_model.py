@@ -114,3 +114,14 @@ def test_store_histories_train_a_model_that_warns_ahead() -> None:
     assessment = assess_customer(model, histories[cid], dataset.snapshots[-1])
     assert 0.0 <= assessment.risk <= 1.0
     assert all(isinstance(r.text, str) and r.text for r in assessment.reasons)
+
+
+def test_a_feature_never_observed_is_left_out() -> None:
+    # A helpdesk without satisfaction ratings: the rating features are missing for every customer.
+    rows, y = customers(200)
+    for row in rows:
+        row["last_rating"] = None
+        row["mean_rating_score"] = None
+    model = ChurnModel(**FAST).fit(rows, y)
+    assert "last_rating" not in model.schema_.names and "mean_rating_score" not in model.schema_.names
+    assert model.risk([{**rows[0], "last_rating": "bad"}]).shape == (1,)
