@@ -150,7 +150,7 @@ def marker_count(rt: RTAdmin, ticket: str, marker: str) -> int:
 
 def assert_each_action_applied_once(scenario: Scenario, tickets: list[str]) -> None:
     """Every outbox action is applied, visible in RT, and RT holds exactly one change of deskroute's for it."""
-    rows = scenario.outbox()
+    rows = [r for r in scenario.outbox() if r.target in tickets]
     assert rows and all(r.state == "applied" for r in rows), [(r.kind, r.state, r.last_error) for r in rows]
     for ticket in tickets:
         mine = [r for r in rows if r.target == ticket]
@@ -269,25 +269,40 @@ def test_pause_stops_every_write_but_not_the_decisions_and_resume_lets_them_out(
     rt: RTAdmin, people: People, tmp_path: Path
 ) -> None:
     scenario = make_scenario(rt, people, tmp_path, "paused")
-    tickets = [scenario.create("eve", **OUTAGE), scenario.create("fay", **REFUND)]
+    outage, refund, charged = (
+        scenario.create("eve", **OUTAGE),
+        scenario.create("fay", **REFUND),
+        scenario.create("gil", **CHARGED),
+    )
+    tickets = [outage, refund, charged]
     before = scenario.history_sizes(tickets)
 
     scenario.cli("pause", "--reason", "RT maintenance")
     paused = scenario.run_once()
 
     assert "PAUSED" in paused.stdout
-    assert scenario.count(DecisionRow) == 2
+    assert scenario.count(DecisionRow) == 3
     rows = scenario.outbox()
-    assert len(rows) == 5 and {r.state for r in rows} == {"pending"} and {r.attempts for r in rows} == {0}
+    assert len(rows) == 7 and {r.state for r in rows} == {"pending"} and {r.attempts for r in rows} == {0}
     assert scenario.history_sizes(tickets) == before  # not one write reached RT
+
+    # While deskroute waits, an agent routes one ticket by hand: deskroute's queued writes must not undo it.
+    returns = scenario.helpdesk.queue("Returns and Exchanges")
+    with scenario.people.bob.client() as bob:
+        moved = bob.put(f"/REST/2.0/ticket/{charged}", json={"Queue": returns})
+        assert moved.status_code == 200 and "Queue changed" in moved.text, moved.text
+    by_hand = rt.history_size(charged)
 
     scenario.cli("resume")
     resumed = scenario.run_once()
 
     assert "PAUSED" not in resumed.stdout
-    assert scenario.count(DecisionRow) == 2  # the decisions made while paused are the ones applied
-    assert_each_action_applied_once(scenario, tickets)
-    assert queue_name(rt, rt.ticket(tickets[0])) == scenario.helpdesk.queue("Service Outages and Maintenance")
+    assert scenario.count(DecisionRow) == 3  # the decisions made while paused are the ones applied
+    assert_each_action_applied_once(scenario, [outage, refund])
+    assert queue_name(rt, rt.ticket(outage)) == scenario.helpdesk.queue("Service Outages and Maintenance")
+    assert queue_name(rt, rt.ticket(charged)) == returns and rt.history_size(charged) == by_hand
+    assert {r.state for r in scenario.outbox() if r.target == charged} == {"skipped"}
+    assert "correction by" in " ".join(scenario.cli("decisions", "show", charged).stdout.split())
 
 
 # -- killed between deciding and applying ------------------------------------------------------------------
