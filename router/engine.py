@@ -32,6 +32,7 @@ from router.decisions import (
     outreach_times,
     record_correction,
     save_decision,
+    withdraw_ticket_writes,
 )
 from router.store import to_record
 from router.store.tables import CustomerRow, DecisionRow, TicketRow
@@ -148,6 +149,7 @@ class Engine:
                     corrected_by=ticket.updated_by,
                     now=now,
                 )
+                self._hand_over(session, ticket)
                 return "correction", prior
             # A person moved it where we suggested: agreement, and from now on it is theirs.
             record_correction(
@@ -159,10 +161,18 @@ class Engine:
                 corrected_by=ticket.updated_by,
                 now=now,
             )
+            self._hand_over(session, ticket)
             return "skipped_person_owns", prior
         if _is_customer(ticket, customer, ticket.updated_by):
             return "decided_reply", prior
         return "skipped_other_change", prior
+
+    def _hand_over(self, session: Session, ticket: Ticket) -> None:
+        # The ticket is the person's now: writes still queued for it must not undo their routing.
+        who = ticket.updated_by or "a person"
+        withdraw_ticket_writes(
+            session, ticket.source, ticket.external_id, f"withdrawn: {who} routed the ticket by hand"
+        )
 
     def consider(self, session: Session, ticket: Ticket, now: datetime) -> tuple[Outcome, DecisionRow | None]:
         """Decide for one ticket if it needs it; adds the decision and its outbox rows to the session."""
