@@ -83,7 +83,7 @@ def nested_cv(
     classes: list[str],
     folds: int,
     seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Out-of-fold text-only and behaviour-aware probabilities (columns ``classes``), folds grouped by customer.
 
     In each outer fold the stacker learns from inner out-of-fold text probabilities of the training part, and
@@ -93,6 +93,7 @@ def nested_cv(
 
     text_only = np.zeros((len(texts), len(classes)))
     stacked = np.zeros((len(texts), len(classes)))
+    chosen: list[str] = []
     splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(texts, labels, list(groups)):
         train_texts = [texts[i] for i in train]
@@ -103,10 +104,13 @@ def nested_cv(
             [texts[i] for i in test]
         )
         text_only[test] = test_text
-        urgency = UrgencyModel().fit(inner, classes, [features[i] for i in train], labels[train])
+        urgency = UrgencyModel().fit(
+            inner, classes, [features[i] for i in train], labels[train], groups=[groups[i] for i in train]
+        )
         proba = urgency.predict_proba(test_text, classes, [features[i] for i in test])
         stacked[np.ix_(test, [classes.index(c) for c in urgency.classes_])] = proba
-    return text_only, stacked
+        chosen.append(urgency.stacker_)
+    return text_only, stacked, chosen
 
 
 def without_history(path: Path, folds: int = 5, seed: int = 0) -> dict[str, Any]:
@@ -126,13 +130,16 @@ def without_history(path: Path, folds: int = 5, seed: int = 0) -> dict[str, Any]
         CustomerHistory(), Ticket(source="file", external_id="x", created_at=_EPOCH, updated_at=_EPOCH)
     )
     features = [dict(nobody) for _ in texts]
-    text_only, stacked = nested_cv(texts, y, [str(i) for i in range(len(texts))], features, classes, folds, seed)
+    text_only, stacked, chosen = nested_cv(
+        texts, y, [str(i) for i in range(len(texts))], features, classes, folds, seed
+    )
     return {
         "file": str(path),
         "tickets": len(texts),
         "folds": folds,
         "text_only": _scores(y, text_only, classes),
         "behaviour_aware_without_history": _scores(y, stacked, classes),
+        "stacker_per_fold": chosen,
     }
 
 
@@ -153,7 +160,7 @@ def compare(customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5
         features.append(urgency_features(history, t, churn_risk=risk))
     classes = sorted(set(labels.tolist()))
 
-    text_only, stacked = nested_cv(texts, labels, groups, features, classes, folds, seed)
+    text_only, stacked, chosen = nested_cv(texts, labels, groups, features, classes, folds, seed)
 
     raised = np.asarray([t.external_id in world.raised_for_customer for t in tickets])
     report: dict[str, Any] = {
@@ -162,6 +169,7 @@ def compare(customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5
         "folds": folds,
         "text_only": _scores(labels, text_only, classes),
         "behaviour_aware": _scores(labels, stacked, classes),
+        "stacker_per_fold": chosen,
         "raised_for_customer": {
             "tickets": int(raised.sum()),
             "text_only_accuracy": float((np.asarray(classes)[text_only[raised].argmax(1)] == labels[raised]).mean()),
@@ -187,7 +195,9 @@ def ranking_check(
     texts = [t.text for t in tickets]
     groups = [t.requester or "" for t in tickets]
     text = text_model().fit(texts, labels)
-    urgency = UrgencyModel().fit(out_of_fold_text(texts, labels, groups, 5, 0), classes, features, labels)
+    urgency = UrgencyModel().fit(
+        out_of_fold_text(texts, labels, groups, 5, 0), classes, features, labels, groups=groups
+    )
     history_a, ticket_a, history_b, ticket_b = ranking_pair(world.end)
     rows = []
     for history, ticket in ((history_a, ticket_a), (history_b, ticket_b)):

@@ -81,6 +81,9 @@ class ChurnModel:
 
     Parameters are the gradient-boosting ones, the calibration (``auto`` picks sigmoid or isotonic by
     cross-validated Brier score) and the folds used for calibration. Learned state ends in ``_``.
+
+    The defaults came out of repeated 5-fold cross-validation on a telecom churn table: deeper trees, more
+    or slower boosting, L2 regularisation and feature subsampling all did no better.
     """
 
     def __init__(

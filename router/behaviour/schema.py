@@ -156,20 +156,25 @@ class FeatureSchema:
         return cls([FeatureSpec.from_json(d) for d in data])
 
 
-def baseline_preprocessor(schema: FeatureSchema) -> Any:
-    """What a linear baseline needs on the same encoded matrix: impute + scale numbers, one-hot categories."""
+def baseline_preprocessor(schema: FeatureSchema, passthrough: int = 0) -> Any:
+    """What a linear model needs on the same encoded matrix: impute + scale numbers, one-hot categories.
+
+    The first ``passthrough`` columns (other inputs placed before the schema's) go through unchanged.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     parts: list[tuple[str, Any, list[int]]] = []
+    if passthrough:
+        parts.append(("inputs", "passthrough", list(range(passthrough))))
     if schema.numeric_indices:
         numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
-        parts.append(("numeric", numeric, schema.numeric_indices))
+        parts.append(("numeric", numeric, [passthrough + i for i in schema.numeric_indices]))
     if schema.categorical_indices:
         categorical = make_pipeline(
             SimpleImputer(strategy="constant", fill_value=-1.0), OneHotEncoder(handle_unknown="ignore")
         )
-        parts.append(("categorical", categorical, schema.categorical_indices))
+        parts.append(("categorical", categorical, [passthrough + i for i in schema.categorical_indices]))
     return ColumnTransformer(parts)
