@@ -110,3 +110,8 @@ def bench_policy(
     if json_path is not None:
         json_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {json_path}")
+
+
+from router.cli import bench_engine  # noqa: E402  (a module of its own: live RT, not a micro-benchmark)
+
+app.command("engine")(bench_engine.engine)
