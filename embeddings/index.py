@@ -20,8 +20,8 @@ from typing import Any, Literal
 import numpy as np
 
 from embeddings.errors import IndexMismatchError
-from embeddings.faiss_runtime import faiss_threads, load_faiss
 from embeddings.index_file import IndexFileReader, write_index_file
+from embeddings.runtime import faiss_threads, load_faiss
 
 Kind = Literal["exact", "hnsw"]
 Metadata = dict[str, Any]

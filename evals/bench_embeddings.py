@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from embeddings import DEFAULT_EXACT_LIMIT, Encoder, VectorIndex
-from embeddings.faiss_runtime import faiss_threads, load_faiss
+from embeddings.runtime import faiss_threads, load_faiss
 
 DIMENSION = 384
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -403,10 +403,11 @@ def run(config: BenchConfig, log: Callable[[str], None] = print) -> dict[str, An
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         },
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
     }
+    # Other processes' load moves every wall-clock figure: it is recorded with them.
+    report["machine"]["load_average_before"] = os.getloadavg()
     started = time.perf_counter()
     if config.encoder:
         if (config.datasets / "support-tickets").is_dir() and (config.datasets / "banking77").is_dir():
@@ -431,6 +432,8 @@ def run(config: BenchConfig, log: Callable[[str], None] = print) -> dict[str, An
         for n in config.sizes:
             with stage(f"index at {n:,} vectors", log):
                 report["index"].append(bench_index_size(n, config, log))
+    report["machine"]["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
+    report["machine"]["load_average_after"] = os.getloadavg()
     report["notes"] = config.notes
     report["total_s"] = time.perf_counter() - started
     return report
