@@ -33,6 +33,11 @@ REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
 # Which kinds a connector's mode lets through: shadow writes nothing, suggest only tags and the note.
 SUGGEST_KINDS: frozenset[str] = frozenset({"add_tags", "add_note"})
 
+# The encoder of ``json.dumps(..., sort_keys=True, default=str)``, built once: json.dumps builds a new
+# one on every call with these options, which cost more than encoding an action's few fields.
+# Keys are persisted in outboxes, so the text hashed must never change.
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+
 
 class Action(BaseModel):
     """One write deskroute wants to make in a helpdesk.
@@ -65,7 +70,7 @@ class Action(BaseModel):
 
     def default_key(self, scope: str = "") -> str:
         """A stable key from the action's content (and an optional scope such as a decision id)."""
-        payload = json.dumps([scope, self.kind, self.target, self.params], sort_keys=True, default=str)
+        payload = _KEY_ENCODER.encode([scope, self.kind, self.target, self.params])
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def marker(self) -> str:

@@ -76,6 +76,14 @@ class Condition:
         """For a condition that holds: the tests that made it hold, with the values seen."""
         raise NotImplementedError
 
+    def explain(self, facts: Facts, detail: Any) -> str:  # pragma: no cover - abstract
+        """Words for this node's failure; ``detail`` is the second part of its failure tuple."""
+        raise NotImplementedError
+
+    def failed_reason(self, facts: Facts, detail: Any) -> str:
+        """The trace's reason for a rule whose condition failed at this node."""
+        return "condition failed: " + self.explain(facts, detail)
+
     def canonical(self) -> Any:  # pragma: no cover - abstract
         """A plain-data form, used to compute the policy's version."""
         raise NotImplementedError
@@ -108,6 +116,7 @@ class Leaf(Condition):
         "absent_ok",
         "absent_text",
         "desc",
+        "failed_was",
         "failure",
         "fields",
         "fold",
@@ -117,6 +126,7 @@ class Leaf(Condition):
         "pattern",
         "spec",
         "test",
+        "was",
     )
 
     def __init__(
@@ -136,6 +146,9 @@ class Leaf(Condition):
         self.pattern = pattern
         self.fields = frozenset({spec.name})
         self.desc = f"{spec.name} {op} {show_value(operand)}"
+        # The constant part of the trace's words, joined once here rather than for every decision.
+        self.was = f"{self.desc}: was "
+        self.failed_was = f"condition failed: {self.was}"
         self.name = spec.name
         self.absent_ok = op == "exists" and operand is False
         self.absent_text = f"{spec.name} is absent" + (f" ({spec.absent_means})" if spec.absent_means else "")
@@ -189,7 +202,13 @@ class Leaf(Condition):
             note = facts.absent_notes.get(self.spec.name) if facts.absent_notes else None
             return f"{self.spec.name} is absent ({note})" if note else self.absent_text
         shown = facts.shown_values.get(self.name)
-        return f"{self.desc}: was {shown if shown is not None else facts.shown(self.spec)}"
+        return self.was + (shown if shown is not None else facts.shown(self.spec))
+
+    def failed_reason(self, facts: Facts, actual: Any) -> str:
+        if actual is ABSENT:
+            return "condition failed: " + self.explain(facts, actual)
+        shown = facts.shown_values.get(self.name)
+        return self.failed_was + (shown if shown is not None else facts.shown(self.spec))
 
     def held(self, facts: Facts) -> list[str]:
         return [f"{self.desc} (was {facts.shown(self.spec)})"]
@@ -248,6 +267,9 @@ class AnyOf(Condition):
     def describe(self) -> str:
         return "any of (" + "; ".join(c.describe() for c in self.children) + ")"
 
+    def explain(self, facts: Facts, failures: Any) -> str:
+        return "none of these held: " + "; ".join([f[0].explain(facts, f[1]) for f in failures])
+
     def held(self, facts: Facts) -> list[str]:
         for child in self.children:
             if child.failure(facts) is None:
@@ -259,11 +281,12 @@ class AnyOf(Condition):
 
 
 class Not(Condition):
-    __slots__ = ("child", "failure", "fields")
+    __slots__ = ("child", "failure", "fields", "held_text")
 
     def __init__(self, child: Condition):
         self.child = child
         self.fields = child.fields
+        self.held_text = f"not ({child.describe()}): but it held"
         check = child.failure
         held = (self, None)
 
@@ -274,6 +297,9 @@ class Not(Condition):
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
+
+    def explain(self, facts: Facts, detail: Any) -> str:
+        return self.held_text
 
     def held(self, facts: Facts) -> list[str]:
         failed = self.child.failure(facts)
@@ -286,14 +312,14 @@ class Not(Condition):
 
 def explain_failure(facts: Facts, failed: Failure) -> str:
     """Words for a failure tuple: which test failed, with the values compared."""
-    node = failed[0]
-    if isinstance(node, Leaf):
-        return node.explain(facts, failed[1])
-    if isinstance(node, AnyOf):
-        return "none of these held: " + "; ".join(explain_failure(facts, f) for f in failed[1])
-    if isinstance(node, Not):
-        return f"not ({node.child.describe()}): but it held"
-    return "failed"  # pragma: no cover
+    node: Condition = failed[0]
+    return node.explain(facts, failed[1])
+
+
+def failure_reason(facts: Facts, failed: Failure) -> str:
+    """The trace's reason for a rule whose condition failed: ``condition failed:`` and the words."""
+    node: Condition = failed[0]
+    return node.failed_reason(facts, failed[1])
 
 
 # --- building leaves -------------------------------------------------------------------------------------
