@@ -152,20 +152,32 @@ class Leaf(Condition):
         self.name = spec.name
         self.absent_ok = op == "exists" and operand is False
         self.absent_text = f"{spec.name} is absent" + (f" ({spec.absent_means})" if spec.absent_means else "")
-        self.failure = self._pattern_failure if pattern is not None else self._build_failure()
+        self.failure = self._build_pattern_failure() if pattern is not None else self._build_failure()
 
-    def _pattern_failure(self, facts: Facts) -> Failure | None:
+    def _build_pattern_failure(self) -> Callable[[Facts], Failure | None]:
         assert self.pattern is not None
-        value = facts.value(self.spec)
-        if value is ABSENT:
-            return (self, ABSENT)
-        if isinstance(value, str):
-            ok = self.pattern.search(value, facts.lowered(self.spec))
-        elif isinstance(value, list):
-            ok = any(isinstance(v, str) and self.pattern.search(v) for v in value)
-        else:
-            ok = self.pattern.search(str(value))
-        return None if ok else (self, value)
+        name, spec, search, node = self.name, self.spec, self.pattern.search, self
+        # Only the DFA engine pre-checks a required literal in the lowered text; for the others the
+        # lowered copy of a long body would be made for nothing.
+        wants_lowered = len(self.pattern.required) >= 2
+        absent = (self, ABSENT)
+        missing = _MISSING
+
+        def pattern_failure(facts: Facts) -> Failure | None:
+            value = facts.values.get(name, missing)
+            if value is missing:
+                value = facts.value(spec)
+            if value is ABSENT:
+                return absent
+            if isinstance(value, str):
+                ok = search(value, facts.lowered(spec) if wants_lowered else None)
+            elif isinstance(value, list):
+                ok = any(isinstance(v, str) and search(v) for v in value)
+            else:
+                ok = search(str(value))
+            return None if ok else (node, value)
+
+        return pattern_failure
 
     def _build_failure(self) -> Callable[[Facts], Failure | None]:
         # The hot path of every decision: read the per-decision caches directly.

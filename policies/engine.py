@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from connectors import Action, Customer, Ticket, as_utc
-from policies.conditions import failure_reason
 from policies.fields import Facts
 from policies.language import (
     AddNote,
@@ -191,6 +190,7 @@ def decide(
     outreach: tuple[RuleTrace, CreateOutreach] | None = None
     trace: list[RuleTrace] = []
     append = trace.append
+    new_model, set_slot = _new, _set
     stopped_by = ""
 
     for rule in policy.rules:
@@ -215,7 +215,23 @@ def decide(
                 continue
         failed = rule.when.failure(facts)
         if failed is not None:
-            append(_not_fired(name, failure_reason(facts, failed)))
+            # Most rules of a decision land here: _not_fired() written out, a call saved per rule.
+            entry = new_model(RuleTrace)
+            set_slot(
+                entry,
+                "__dict__",
+                {
+                    "rule": name,
+                    "fired": False,
+                    "reason": failed[0].failed_reason(facts, failed[1]),
+                    "details": [],
+                    "effects": [],
+                },
+            )
+            set_slot(entry, "__pydantic_fields_set__", {"rule", "fired", "reason"})
+            set_slot(entry, "__pydantic_extra__", None)
+            set_slot(entry, "__pydantic_private__", None)
+            append(entry)
             continue
 
         entry = _entry(name, True, "conditions held", rule.when.held(facts))
@@ -319,7 +335,14 @@ def decide(
     note_bodies: list[str] = []
     outreach_params: dict[str, Any] | None = None
     if notes or outreach is not None or abstained:
+        abstain_note = defaults.abstain_note or DEFAULT_ABSTAIN_NOTE
+        names = abstain_note.names if abstained else frozenset()
+        for _, add_note in notes:
+            names |= add_note.template.names
+        if outreach is not None:
+            names |= outreach[1].subject.names | outreach[1].body.names
         context = _template_context(
+            names,
             policy,
             ticket,
             customer,
@@ -334,9 +357,8 @@ def decide(
             tags,
         )
         if abstained:
-            template = defaults.abstain_note or DEFAULT_ABSTAIN_NOTE
             try:
-                note_bodies.append(template.render(context))
+                note_bodies.append(abstain_note.render(context))
             except TemplateRenderError as exc:
                 note_bodies.append(f"deskroute did not choose a queue for this ticket: {abstain_reason}.")
                 trace[-1].effects.append(f"abstain_note failed, a plain note was used: {exc}")
@@ -389,6 +411,7 @@ def decide(
 
 
 def _template_context(
+    names: frozenset[str],
     policy: RoutingPolicy,
     ticket: Ticket,
     customer: Customer | None,
@@ -402,10 +425,14 @@ def _template_context(
     assignee: str | None,
     tags: list[str],
 ) -> dict[str, Any]:
-    """Plain data for note and outreach templates (no objects with methods reach the sandbox)."""
-    fired = [e for e in trace if e.fired and not e.rule.startswith("(")]
-    return {
-        "ticket": {
+    """Plain data for note and outreach templates (no objects with methods reach the sandbox).
+
+    Only the parts the templates name are built (``names``: their free variables, found when they
+    compiled); a template cannot reach a part it does not name, so it renders the same either way.
+    """
+    context: dict[str, Any] = {}
+    if "ticket" in names:
+        context["ticket"] = {
             "external_id": ticket.external_id,
             "source": ticket.source,
             "subject": ticket.subject,
@@ -420,8 +447,9 @@ def _template_context(
             "organization": ticket.organization,
             "age_hours": round((local_now - as_utc(ticket.created_at)).total_seconds() / 3600.0, 1),
             "custom_fields": dict(ticket.custom_fields),
-        },
-        "customer": {
+        }
+    if "customer" in names:
+        context["customer"] = {
             "external_id": customer.external_id if customer else None,
             "name": customer.name if customer else None,
             "email": customer.email if customer else None,
@@ -429,15 +457,21 @@ def _template_context(
             "plan": customer.attributes.get("plan") if customer else None,
             "attributes": dict(customer.attributes) if customer else {},
             "opted_out": customer.opted_out if customer else None,
-        },
-        "signals": signals.model_dump(),
-        "explanation": {
+        }
+    if "signals" in names:
+        context["signals"] = signals.model_dump()
+    if "explanation" in names:
+        fired = [e for e in trace if e.fired and not e.rule.startswith("(")]
+        context["explanation"] = {
             "fired_rules": [e.rule for e in fired],
             "reasons": [f"{e.rule}: {'; '.join(e.details)}" for e in fired],
             "abstained": abstained,
             "abstain_reason": abstain_reason,
-        },
-        "decision": {"queue": queue, "priority": priority, "assignee": assignee, "tags": list(tags)},
-        "policy": {"name": policy.name, "version": policy.version},
-        "now": local_now.isoformat(timespec="minutes"),
-    }
+        }
+    if "decision" in names:
+        context["decision"] = {"queue": queue, "priority": priority, "assignee": assignee, "tags": list(tags)}
+    if "policy" in names:
+        context["policy"] = {"name": policy.name, "version": policy.version}
+    if "now" in names:
+        context["now"] = local_now.isoformat(timespec="minutes")
+    return context

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,10 @@ def test_default_key_is_the_reference_key_for_any_parameters(
     action = Action(kind="add_note", target=target, params=params)
     assert action.idempotency_key == reference_key("", "add_note", target, action.params)
     assert action.default_key(scope) == reference_key(scope, "add_note", target, action.params)
+
+
+def test_parameters_that_cannot_be_encoded_fail_as_json_fails() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        Action(kind="route", target="1", params={"queue": "q", "loop": loop})
