@@ -228,7 +228,7 @@ def test_a_second_run_changes_nothing_in_rt_and_records_no_decision(routed: Rout
 
     assert scenario.history_sizes(untouched) == before
     assert scenario.count(DecisionRow) == decisions and len(scenario.outbox()) == outbox
-    assert "decided" not in again.stdout.replace("decide ", "")  # no outcome "decided new/reply"
+    assert "decided new" not in again.stdout and "decided reply" not in again.stdout
 
 
 def test_a_ticket_an_agent_requeued_is_left_alone_and_the_correction_recorded(routed: Routed) -> None:
@@ -318,7 +318,7 @@ NOTE_RULE = {
 
 # A `deskroute run --once` that kills itself (SIGKILL: no cleanup, no rollback code of ours runs) at one point:
 # `decided`: after the decisions and their outbox rows are committed, before any action is applied;
-# `answered:KIND`: right after RT answered the first write of that kind, before deskroute recorded the answer.
+# `answered:KIND`: right after RT took the first write of that kind, before deskroute recorded the answer.
 RUN_THAT_DIES = """
 import os, signal, sys
 
@@ -389,22 +389,19 @@ def test_a_run_killed_between_deciding_and_applying_applies_each_action_exactly_
     assert {r.state for r in rows} == {"pending"}
     assert scenario.history_sizes(tickets) == untouched
 
-    # Restarted, and killed again the moment RT has answered the first queue change...
-    run_until_killed(scenario, "answered:route")
-    assert [r.state for r in scenario.outbox()][:2] == ["applying", "pending"]
-    assert queue_name(rt, rt.ticket(outage)) == scenario.helpdesk.queue("Service Outages and Maintenance")
-
-    # ... and once more the moment RT has taken the first comment, which it would take twice if asked twice.
+    # Restarted, and killed again the moment RT has taken the first comment, before deskroute recorded it:
+    # a write RT would repeat if asked twice. The ticket's field writes before it were recorded as applied.
     run_until_killed(scenario, "answered:add_note")
     states = [r.state for r in scenario.outbox()]
     assert states[:5] == ["applied", "applied", "applied", "applying", "pending"], states
+    assert queue_name(rt, rt.ticket(outage)) == scenario.helpdesk.queue("Service Outages and Maintenance")
     assert len([t for t in by_deskroute(scenario, outage) if t["Type"] == "Comment"]) == 1
 
     scenario.run_once()
 
-    assert scenario.count(DecisionRow) == 2  # one decision per ticket across four processes
+    assert scenario.count(DecisionRow) == 2  # one decision per ticket across three processes
     assert_each_action_applied_once(scenario, tickets)
-    assert all(r.attempts == (2 if r.id in (rows[0].id, rows[3].id) else 1) for r in scenario.outbox())
+    assert [r.attempts for r in scenario.outbox()] == [1, 1, 1, 2, 1, 1, 1]  # the note was asked twice
     sizes = scenario.history_sizes(tickets)
     scenario.run_once()
     assert scenario.history_sizes(tickets) == sizes and scenario.count(DecisionRow) == 2
