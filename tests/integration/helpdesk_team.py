@@ -29,12 +29,12 @@ from tests.integration.conftest import RT_URL, RUN, RTAdmin
 STARTER_POLICY = REPO_ROOT / "policies" / "examples" / "starter.yaml"
 TAGS_FIELD = "deskroute tags"
 
-# What deskroute's RT account needs for every action of a policy, and what an agent needs to re-route.
+# What deskroute's RT account needs to pull tickets with their comments, move them (CreateTicket in the queue a
+# ticket goes to), set priority, tags (the custom field) and internal notes; and what an agent needs to re-route.
 DESKROUTE_RIGHTS = (
     "SeeQueue", "ShowTicket", "ShowTicketComments", "ModifyTicket", "CommentOnTicket", "CreateTicket",
-    "ReplyToTicket", "SeeCustomField", "ModifyCustomField",
+    "SeeCustomField", "ModifyCustomField",
 )  # fmt: skip
-# Moving a ticket takes ModifyTicket where it is and CreateTicket in the queue it goes to.
 AGENT_RIGHTS = ("SeeQueue", "ShowTicket", "ShowTicketComments", "ModifyTicket", "CreateTicket", "SeeCustomField")
 
 
