@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from embeddings.errors import IndexFileError
-from embeddings.faiss_runtime import load_faiss
+from embeddings.runtime import load_faiss
 
 MAGIC = b"DRVIDX01"
 FORMAT_VERSION = 1

@@ -29,13 +29,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from embeddings import DEFAULT_EXACT_LIMIT, Encoder, VectorIndex
-from embeddings.faiss_runtime import faiss_threads, load_faiss
+from embeddings.runtime import faiss_threads, load_faiss
 
 DIMENSION = 384
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -132,11 +133,25 @@ def read_short_texts(datasets: Path, limit: int, seed: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------- encoder
-def _rate(count: int, run: Callable[..., object], *args: Any, **kwargs: Any) -> float:
-    """Items per second of ``run(*args, **kwargs)`` over ``count`` items."""
-    started = time.perf_counter()
+def _timed(run: Callable[..., object], *args: Any, **kwargs: Any) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds of ``run(*args, **kwargs)``.
+
+    CPU time is reported beside wall time because on shared cores other processes' load moves the wall
+    clock from one run to the next; the CPU a run costs moves much less.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
     run(*args, **kwargs)
-    return count / (time.perf_counter() - started)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _paired(count: int, runs: dict[str, list[tuple[float, float]]], ours: str, base: str) -> dict[str, float]:
+    """Medians of rates and of per-repeat ratios ``ours``/``base`` (each pair ran back to back)."""
+    return {
+        f"{ours}_texts_per_s": statistics.median(count / wall for wall, _ in runs[ours]),
+        f"{base}_texts_per_s": statistics.median(count / wall for wall, _ in runs[base]),
+        "ratio": statistics.median(b[0] / o[0] for o, b in zip(runs[ours], runs[base], strict=True)),
+        "ratio_cpu": statistics.median(b[1] / o[1] for o, b in zip(runs[ours], runs[base], strict=True)),
+    }
 
 
 def bench_encoder(config: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
@@ -149,46 +164,47 @@ def bench_encoder(config: BenchConfig, log: Callable[[str], None]) -> dict[str, 
     for name, pairs in (("short", [(None, text) for text in short]), ("tickets", tickets)):
         texts = reference.prepare(pairs)
         tokens = _token_lengths(model, texts)
-        raw_rates: list[float] = []
-        our_rates: list[float] = []
-        warm_rates: list[float] = []
+        runs: dict[str, list[tuple[float, float]]] = {"raw": [], "ours": [], "warm": []}
         with tempfile.TemporaryDirectory() as scratch:
             # Warm-up: first calls pay for lazy initialisation inside torch.
             model.encode(texts[:64], batch_size=64, normalize_embeddings=True, show_progress_bar=False)
             for repeat in range(config.repeats):
-                raw_rates.append(
-                    _rate(
-                        len(texts),
-                        model.encode,
-                        texts,
-                        batch_size=64,
-                        normalize_embeddings=True,
-                        show_progress_bar=False,
-                    )
-                )
                 ours = Encoder(config.model, cache_dir=Path(scratch) / f"cold-{repeat}")
                 ours._model = model
-                our_rates.append(_rate(len(pairs), ours.encode_tickets, pairs, show_progress=False))
-                warm_rates.append(_rate(len(pairs), ours.encode_tickets, pairs, show_progress=False))
-                assert ours.stats.encoded == len(set(texts)), "warm run must not reach the model"
-        raw, our, warm = (statistics.median(r) for r in (raw_rates, our_rates, warm_rates))
+                sides = {
+                    "raw": partial(
+                        model.encode, texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+                    ),
+                    "ours": partial(ours.encode_tickets, pairs, show_progress=False),
+                }
+                # Alternate which side runs first, so a drift in machine load does not favour one.
+                for side in ("raw", "ours") if repeat % 2 == 0 else ("ours", "raw"):
+                    runs[side].append(_timed(sides[side]))
+                runs["warm"].append(_timed(ours.encode_tickets, pairs, show_progress=False))
+                assert ours.stats.encoded == len(set(texts)), "the warm run must not reach the model"
+        paired = _paired(len(texts), runs, "ours", "raw")
+        warm = statistics.median(len(texts) / wall for wall, _ in runs["warm"])
         result["sets"][name] = {
             "texts": len(texts),
             "mean_chars": float(np.mean([len(t) for t in texts])),
             "mean_tokens": float(np.mean(tokens)),
             "truncated_share": float(np.mean([n > reference.max_seq_length for n in tokens])),
-            "raw_texts_per_s": raw,
-            "ours_cold_texts_per_s": our,
-            "ours_over_raw": our / raw,
+            "raw_texts_per_s": paired["raw_texts_per_s"],
+            "ours_cold_texts_per_s": paired["ours_texts_per_s"],
+            "ours_over_raw": paired["ratio"],
+            "ours_over_raw_cpu": paired["ratio_cpu"],
             "warm_cache_texts_per_s": warm,
-            "runs": {"raw": raw_rates, "ours_cold": our_rates, "warm": warm_rates},
+            "runs_wall_cpu_s": runs,
         }
-        log(f"  {name}: raw {raw:.0f}/s, ours {our:.0f}/s (ratio {our / raw:.3f}), warm cache {warm:.0f}/s")
+        log(
+            f"  {name}: raw {paired['raw_texts_per_s']:.0f}/s, ours {paired['ours_texts_per_s']:.0f}/s "
+            f"(ratio {paired['ratio']:.3f}, CPU-time ratio {paired['ratio_cpu']:.3f}), warm cache {warm:.0f}/s"
+        )
     return result
 
 
 def _token_lengths(model: Any, texts: Sequence[str]) -> list[int]:
-    encoded = model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+    encoded = model.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
     return [len(ids) for ids in encoded]
 
 
@@ -197,17 +213,19 @@ def bench_window(config: BenchConfig, log: Callable[[str], None]) -> dict[str, A
     tickets = read_tickets(config.datasets, config.tickets, config.seed)
     encoder = Encoder(config.model)
     model = encoder.model
-    texts = [text for text in encoder.prepare(tickets)]
+    texts = encoder.prepare(tickets)
     original = model.max_seq_length
     vectors: dict[int, np.ndarray] = {}
-    rates: dict[int, list[float]] = {128: [], 256: []}
+    runs: dict[str, list[tuple[float, float]]] = {"128": [], "256": []}
+
+    def encode(window: int) -> None:
+        model.max_seq_length = window
+        vectors[window] = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+
     try:
-        for _ in range(max(1, config.repeats - 1)):
-            for window in (128, 256):
-                model.max_seq_length = window
-                started = time.perf_counter()
-                vectors[window] = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-                rates[window].append(len(texts) / (time.perf_counter() - started))
+        for repeat in range(config.repeats):
+            for window in (128, 256) if repeat % 2 == 0 else (256, 128):
+                runs[str(window)].append(_timed(encode, window))
     finally:
         model.max_seq_length = original
     neighbours = {w: _neighbour_lists(v, 10) for w, v in vectors.items()}
@@ -215,19 +233,21 @@ def bench_window(config: BenchConfig, log: Callable[[str], None]) -> dict[str, A
         np.mean([len(set(a) & set(b)) / 10 for a, b in zip(neighbours[128], neighbours[256], strict=True)])
     )
     tokens = _token_lengths(model, texts)
+    paired = _paired(len(texts), runs, "128", "256")
     result = {
         "texts": len(texts),
         "longer_than_128_tokens": float(np.mean([n > 128 for n in tokens])),
         "longer_than_256_tokens": float(np.mean([n > 256 for n in tokens])),
-        "texts_per_s_128": statistics.median(rates[128]),
-        "texts_per_s_256": statistics.median(rates[256]),
-        "speedup_128_over_256": statistics.median(rates[128]) / statistics.median(rates[256]),
+        "texts_per_s_128": paired["128_texts_per_s"],
+        "texts_per_s_256": paired["256_texts_per_s"],
+        "speedup_128_over_256": paired["ratio"],
+        "speedup_128_over_256_cpu": paired["ratio_cpu"],
         "neighbour_agreement_at_10": agreement,
         "cosine_128_vs_256_mean": float(np.mean(np.sum(vectors[128] * vectors[256], axis=1))),
     }
     log(
-        f"  window 128: {result['texts_per_s_128']:.0f}/s, 256: {result['texts_per_s_256']:.0f}/s, "
-        f"10-NN agreement {agreement:.3f}"
+        f"  window 128: {result['texts_per_s_128']:.0f}/s, 256: {result['texts_per_s_256']:.0f}/s "
+        f"(speed-up {paired['ratio']:.2f}, CPU time {paired['ratio_cpu']:.2f}), 10-NN agreement {agreement:.3f}"
     )
     return result
 
@@ -244,20 +264,27 @@ def bench_batching(config: BenchConfig, log: Callable[[str], None]) -> dict[str,
     tickets = read_tickets(config.datasets, config.tickets, config.seed)
     reference = Encoder(config.model)
     model = reference.model
-    rates: dict[str, list[float]] = {"sorted": [], "arrival": []}
+    runs: dict[str, list[tuple[float, float]]] = {"sorted": [], "arrival": []}
     with tempfile.TemporaryDirectory() as scratch:
         for repeat in range(config.repeats):
-            for label, sort in (("sorted", True), ("arrival", False)):
-                ours = Encoder(config.model, cache_dir=Path(scratch) / f"{label}-{repeat}", length_sorted=sort)
+            for label in ("sorted", "arrival") if repeat % 2 == 0 else ("arrival", "sorted"):
+                ours = Encoder(
+                    config.model, cache_dir=Path(scratch) / f"{label}-{repeat}", length_sorted=label == "sorted"
+                )
                 ours._model = model
-                rates[label].append(_rate(len(tickets), ours.encode_tickets, tickets, show_progress=False))
+                runs[label].append(_timed(ours.encode_tickets, tickets, show_progress=False))
+    paired = _paired(len(tickets), runs, "sorted", "arrival")
     result = {
         "texts": len(tickets),
-        "sorted_texts_per_s": statistics.median(rates["sorted"]),
-        "arrival_texts_per_s": statistics.median(rates["arrival"]),
+        "sorted_texts_per_s": paired["sorted_texts_per_s"],
+        "arrival_texts_per_s": paired["arrival_texts_per_s"],
+        "speedup_sorted": paired["ratio"],
+        "speedup_sorted_cpu": paired["ratio_cpu"],
     }
-    result["speedup_sorted"] = result["sorted_texts_per_s"] / result["arrival_texts_per_s"]
-    log(f"  length-sorted {result['sorted_texts_per_s']:.0f}/s, arrival order {result['arrival_texts_per_s']:.0f}/s")
+    log(
+        f"  length-sorted {result['sorted_texts_per_s']:.0f}/s, arrival order {result['arrival_texts_per_s']:.0f}/s "
+        f"(speed-up {paired['ratio']:.2f}, CPU time {paired['ratio_cpu']:.2f})"
+    )
     return result
 
 
@@ -376,10 +403,11 @@ def run(config: BenchConfig, log: Callable[[str], None] = print) -> dict[str, An
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         },
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
     }
+    # Other processes' load moves every wall-clock figure: it is recorded with them.
+    report["machine"]["load_average_before"] = os.getloadavg()
     started = time.perf_counter()
     if config.encoder:
         if (config.datasets / "support-tickets").is_dir() and (config.datasets / "banking77").is_dir():
@@ -404,6 +432,8 @@ def run(config: BenchConfig, log: Callable[[str], None] = print) -> dict[str, An
         for n in config.sizes:
             with stage(f"index at {n:,} vectors", log):
                 report["index"].append(bench_index_size(n, config, log))
+    report["machine"]["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
+    report["machine"]["load_average_after"] = os.getloadavg()
     report["notes"] = config.notes
     report["total_s"] = time.perf_counter() - started
     return report
@@ -424,7 +454,7 @@ def render_table(report: dict[str, Any]) -> str:
         for name, s in report["encoder"]["sets"].items():
             lines.append(
                 f"| {name} | {s['texts']} | {s['mean_tokens']:.0f} | {s['raw_texts_per_s']:.0f} | "
-                f"{s['ours_cold_texts_per_s']:.0f} | {s['ours_over_raw']:.3f} | "
+                f"{s['ours_cold_texts_per_s']:.0f} | {s['ours_over_raw']:.3f} | {s['ours_over_raw_cpu']:.3f} | "
                 f"{s['warm_cache_texts_per_s']:,.0f} |"
             )
         lines.append("")
@@ -436,7 +466,8 @@ def render_table(report: dict[str, Any]) -> str:
             f"| 128 | {w['texts_per_s_128']:.0f} | {w['longer_than_128_tokens']:.1%} |",
             f"| 256 | {w['texts_per_s_256']:.0f} | {w['longer_than_256_tokens']:.1%} |",
             "",
-            f"128 vs 256: {w['speedup_128_over_256']:.2f}x throughput, 10-NN agreement "
+            f"128 vs 256: {w['speedup_128_over_256']:.2f}x throughput ({w['speedup_128_over_256_cpu']:.2f}x by CPU "
+            f"time), 10-NN agreement "
             f"{w['neighbour_agreement_at_10']:.3f}, mean cosine {w['cosine_128_vs_256_mean']:.3f}",
             "",
         ]
@@ -444,7 +475,8 @@ def render_table(report: dict[str, Any]) -> str:
         b = report["batching"]
         lines += [
             f"Batching: length-sorted {b['sorted_texts_per_s']:.0f} texts/s, arrival order "
-            f"{b['arrival_texts_per_s']:.0f} texts/s ({b['speedup_sorted']:.2f}x)",
+            f"{b['arrival_texts_per_s']:.0f} texts/s ({b['speedup_sorted']:.2f}x, {b['speedup_sorted_cpu']:.2f}x by "
+            "CPU time)",
             "",
         ]
     if "threshold" in report:

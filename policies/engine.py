@@ -116,12 +116,13 @@ def decide(
     notes: list[tuple[dict[str, Any], AddNote]] = []
     outreach: tuple[dict[str, Any], CreateOutreach] | None = None
     trace: list[dict[str, Any]] = []
+    append = trace.append
     stopped_by = ""
 
     for rule in policy.rules:
         name = rule.name
         if stopped_by:
-            trace.append(_not_fired(name, f"not evaluated: rule '{stopped_by}' stops evaluation"))
+            append({"rule": name, "fired": False, "reason": f"not evaluated: rule '{stopped_by}' stops evaluation"})
             continue
         if rule.min_confidence is not None:
             p = facts.intent_probability
@@ -140,7 +141,8 @@ def decide(
                 continue
         failed = rule.when.failure(facts)
         if failed is not None:
-            trace.append(_not_fired(name, "condition failed: " + explain_failure(facts, failed)))
+            # Most rules of a decision do not fire: a short dict; Decision's validation fills the lists.
+            append({"rule": name, "fired": False, "reason": "condition failed: " + explain_failure(facts, failed)})
             continue
 
         entry = _entry(name, True, "conditions held", rule.when.held(facts))

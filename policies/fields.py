@@ -43,7 +43,7 @@ def show_value(value: Any, limit: int = 80) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, str):
-        text = f"'{value}'"
+        text = f"'{value[:limit]}'"  # cut first: a body can be 20,000 characters
     elif isinstance(value, list):
         text = "[" + ", ".join(show_value(v, limit) for v in value) + "]"
     else:

@@ -77,18 +77,6 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(default=64, gt=0)
 
 
-class OutreachSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-
-
-class PrivacySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    redact_before_store: bool = Field(default=False, description="mask e-mails, phones, card numbers")
-
-
 class Settings(BaseSettings):
     """The effective configuration. Precedence: environment > deskroute.toml > defaults."""
 
@@ -102,10 +90,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".deskroute"), description="models, vector index, embedding cache")
     policy: Path | None = Field(default=None, description="the active routing policy (YAML)")
-    paused: bool = False
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
-    outreach: OutreachSettings = Field(default_factory=OutreachSettings)
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
 
     @field_validator("database_url")

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from connectors import Action, Customer, Ticket
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
+from router.agent_view import agent_note, agent_tags
 from router.decisions import (
     DecisionRecord,
     corrections,
@@ -190,10 +191,51 @@ class Engine:
             else []
         )
         decision = decide(self.policy, ticket, customer, signals, now, history)
-        row = save_decision(session, self._record(ticket, signals, decision, outcome), now)
+        similar = neighbour_subjects(session, ticket.source, [n.ticket_id for n in signals.neighbours[:3]])
+        row = save_decision(session, self._record(ticket, signals, decision, outcome, similar), now)
         return outcome, row
 
-    def _record(self, ticket: Ticket, signals: Signals, decision: Decision, outcome: Outcome) -> DecisionRecord:
+    def _explained(
+        self, ticket: Ticket, signals: Signals, decision: Decision, actions: list[Action], similar: dict[str, str]
+    ) -> list[Action]:
+        """Add the agents' view: the explanation note (before the policy's own notes) and intent/churn tags."""
+        scope = decision.decision_scope or f"{ticket.source}:{ticket.external_id}:{ticket_version(ticket)}"
+        note = agent_note(ticket, signals, decision, similar)
+        tags = agent_tags(signals)
+        out: list[Action] = []
+        noted = tagged = False
+        for action in actions:
+            if action.kind == "add_note" and not noted:
+                action = Action(
+                    kind="add_note",
+                    target=action.target,
+                    params={**action.params, "body": f"{note}\n\n{action.params['body']}"},
+                    idempotency_key=action.idempotency_key,
+                )
+                noted = True
+            elif action.kind == "add_tags" and not tagged:
+                merged = list(dict.fromkeys([*action.params["tags"], *tags]))
+                action = Action(
+                    kind="add_tags",
+                    target=action.target,
+                    params={**action.params, "tags": merged},
+                    idempotency_key=action.idempotency_key,
+                )
+                tagged = True
+            out.append(action)
+        if tags and not tagged:
+            extra = Action(kind="add_tags", target=ticket.external_id, params={"tags": tags}, idempotency_key="-")
+            out.append(extra.model_copy(update={"idempotency_key": extra.default_key(scope)}))
+        if not noted:
+            extra = Action(
+                kind="add_note", target=ticket.external_id, params={"body": note, "public": False}, idempotency_key="-"
+            )
+            out.append(extra.model_copy(update={"idempotency_key": extra.default_key(scope)}))
+        return out
+
+    def _record(
+        self, ticket: Ticket, signals: Signals, decision: Decision, outcome: Outcome, similar: dict[str, str]
+    ) -> DecisionRecord:
         actions: list[Action] = []
         team = queue = priority = None
         seen: set[str] = set()
@@ -215,6 +257,7 @@ class Engine:
                 continue
             seen.add(action.idempotency_key)
             actions.append(action)
+        actions = self._explained(ticket, signals, decision, actions, similar)
         return DecisionRecord(
             source=ticket.source,
             ticket_id=ticket.external_id,
@@ -244,6 +287,18 @@ class Engine:
             if row is not None and row.id is not None:
                 report.decisions.append(row.id)
         return report
+
+
+def neighbour_subjects(session: Session, source: str, ids: list[str]) -> dict[str, str]:
+    """Subjects of similar past tickets, for the agents' note."""
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(TicketRow.external_id, TicketRow.subject).where(
+            TicketRow.source == source, col(TicketRow.external_id).in_(ids)
+        )
+    ).all()
+    return {external_id: subject for external_id, subject in rows}
 
 
 def open_tickets(session: Session, source: str) -> list[Ticket]:

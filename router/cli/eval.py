@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from router.cli import eval_churn
+
 app = typer.Typer(help="Offline evaluation on labelled data (cross-validation or a test file).", no_args_is_help=True)
+app.command("churn")(eval_churn.churn)

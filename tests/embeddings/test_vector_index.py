@@ -52,7 +52,8 @@ def test_each_vector_finds_itself_first(kind: str) -> None:
     index, vectors, ids = build(kind)
     hits = index.search(vectors[:50], k=5)
     assert [row[0][0] for row in hits] == ids[:50]
-    assert all(abs(row[0][1] - 1.0) < 1e-4 for row in hits)
+    # Scores are cosine similarities (half-precision storage under HNSW: within 1e-3).
+    assert all(abs(row[0][1] - 1.0) < 1e-3 for row in hits)
     assert all(len(row) == 5 for row in hits)
     assert all(row[i][1] >= row[i + 1][1] for row in hits for i in range(4))
 
@@ -101,7 +102,7 @@ def test_compaction_drops_removed_vectors_physically(kind: str) -> None:
     # No stored vector equals a removed one any more.
     stored = index._stored_vectors()
     assert len(stored) == len(ids) - 100
-    assert not np.isclose(stored @ vectors[:100].T, 1.0, atol=1e-6).any()
+    assert not np.isclose(stored @ vectors[:100].T, 1.0, atol=1e-4).any()
     assert [row[0][0] for row in index.search(vectors[100:110], k=1)] == ids[100:110]
 
 
