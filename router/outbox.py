@@ -24,6 +24,7 @@ from router.store.tables import AgentStateRow, OutboxRow
 log = logging.getLogger(__name__)
 
 PAUSE_KEY = "pause"
+BATCH = 500  # outbox rows read at a time while draining
 RETRYABLE_STATES = ("pending", "applying", "failed")
 
 
@@ -96,7 +97,7 @@ def _all_due(store: Store, now: datetime, source: str | None) -> Iterator[Outbox
     last_id = 0
     while True:
         with store.session() as session:
-            rows = due_rows(session, now, source, after_id=last_id)
+            rows = due_rows(session, now, source, limit=BATCH, after_id=last_id)
         if not rows:
             return
         yield from rows

@@ -107,12 +107,11 @@ def build_helpdesk(rt: RTAdmin, scenario: str) -> Helpdesk:
     return Helpdesk(prefix=prefix, inbox=inbox, teams=teams)
 
 
-def write_policy(folder: Path, helpdesk: Helpdesk, *, extra_rules: list[dict[str, Any]] | None = None) -> Path:
+def write_policy(folder: Path, helpdesk: Helpdesk) -> Path:
     """A copy of the starter policy whose ``rt:`` queue names are this scenario's queues."""
     policy = yaml.safe_load(STARTER_POLICY.read_text(encoding="utf-8"))
     for team, where in policy["queues"].items():
         where["rt"] = helpdesk.teams[team]
-    policy["rules"].extend(extra_rules or [])
     path = folder / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

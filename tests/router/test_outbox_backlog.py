@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from connectors import Action
+from router import outbox
 from router.outbox import drain
 from router.store import Store
 from router.store.tables import OutboxRow
 from tests.router.test_outbox import NOW, RecordingHelpdesk, queue_actions
 
-BACKLOG = 1203  # more than two batches of due_rows' 500
+BATCH = 5
+BACKLOG = 13  # more than two batches
 
 
-def test_one_drain_applies_a_backlog_larger_than_a_batch(sqlite_url: str) -> None:
+def test_one_drain_applies_a_backlog_larger_than_a_batch(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox, "BATCH", BATCH)
     store = Store(sqlite_url)
     notes = [Action(kind="add_note", target=str(n), params={"body": f"note {n}"}) for n in range(BACKLOG)]
     queue_actions(store, [Action(kind="route", target="x", params={"queue": "Billing"})], source="other-desk")
