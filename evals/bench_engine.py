@@ -120,13 +120,21 @@ class BenchDesk:
 
     def rest(self, method: str, path: str, **kw: Any) -> Any:
         response = self.http.request(method, f"/REST/2.0/{path}", **kw)
-        if response.status_code == 401:
+        # RT answers wrong credentials with 401, or with a redirect to its login page after a failed login.
+        if response.status_code in (401, 302):
             raise BenchError(
-                f"RT refused the account {self.config.username!r}: set {RT_USER_ENV} and {RT_PASSWORD_ENV}"
+                f"RT at {self.config.rt_url} refused the account {self.config.username!r}: "
+                f"set {RT_USER_ENV} and {RT_PASSWORD_ENV}"
             )
         if response.status_code >= 400:
             raise BenchError(f"RT answered {method} {path} with {response.status_code}: {response.text[:300]}")
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise BenchError(
+                f"RT answered {method} {path} with something other than JSON ({response.status_code}): "
+                f"{response.text[:200]!r}; is {self.config.rt_url} a Request Tracker 5?"
+            ) from None
 
     def ensure_queue(self, name: str) -> None:
         found = self.rest("GET", "queues", params={"query": json.dumps([{"field": "Name", "value": name}])})

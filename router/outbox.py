@@ -9,7 +9,7 @@ twice; notes and outreach carry a marker that is checked before writing) makes t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -24,6 +24,7 @@ from router.store.tables import AgentStateRow, OutboxRow
 log = logging.getLogger(__name__)
 
 PAUSE_KEY = "pause"
+BATCH = 500  # outbox rows read at a time while draining
 RETRYABLE_STATES = ("pending", "applying", "failed")
 
 
@@ -80,11 +81,27 @@ def allowed_by_mode(kind: str, mode: str) -> bool:
     return False
 
 
-def due_rows(session: Session, now: datetime, source: str | None = None, limit: int = 500) -> list[OutboxRow]:
-    query = select(OutboxRow).where(col(OutboxRow.state).in_(RETRYABLE_STATES), col(OutboxRow.next_attempt_at) <= now)
+def due_rows(
+    session: Session, now: datetime, source: str | None = None, limit: int = 500, after_id: int = 0
+) -> list[OutboxRow]:
+    query = select(OutboxRow).where(
+        col(OutboxRow.state).in_(RETRYABLE_STATES), col(OutboxRow.next_attempt_at) <= now, col(OutboxRow.id) > after_id
+    )
     if source:
         query = query.where(OutboxRow.source == source)
     return list(session.exec(query.order_by(col(OutboxRow.id)).limit(limit)).all())
+
+
+def _all_due(store: Store, now: datetime, source: str | None) -> Iterator[OutboxRow]:
+    """Every row due at ``now``, read in batches by id: each is visited once, however long the backlog."""
+    last_id = 0
+    while True:
+        with store.session() as session:
+            rows = due_rows(session, now, source, limit=BATCH, after_id=last_id)
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id or last_id
 
 
 def drain(
@@ -102,9 +119,8 @@ def drain(
     policy = policy or OutboxPolicy()
     report = OutboxReport()
     when = now or datetime.now(UTC)
-    with store.session() as session:
-        rows = due_rows(session, when, source)
-    for row in rows:
+    # The whole backlog in one drain (a run after a pause, a first run over a thousand tickets), not one batch.
+    for row in _all_due(store, when, source):
         if row.source not in targets:
             continue
         with store.session() as session:

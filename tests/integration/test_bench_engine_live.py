@@ -14,8 +14,8 @@ from tests.integration.conftest import RT_PASSWORD, RT_URL, RT_USER, RTAdmin
 
 pytestmark = pytest.mark.integration
 
-TICKETS = 20
-WRITE_SAMPLE = 3
+TICKETS = 10
+WRITE_SAMPLE = 2
 
 
 def test_bench_engine_times_a_read_cycle_and_a_write_cycle(rt: RTAdmin, cli_env: Path) -> None:
@@ -35,7 +35,7 @@ def test_bench_engine_times_a_read_cycle_and_a_write_cycle(rt: RTAdmin, cli_env:
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text(encoding="utf-8"))
     read, write = report["cycles"]["read"], report["cycles"]["write"]
-    assert "| read path: shadow, nothing written | 20 |" in result.stdout
+    assert f"| read path: shadow, nothing written | {TICKETS} |" in result.stdout
 
     # every corpus ticket pulled and decided; its actions recorded, none written (shadow)
     (run,) = read["runs"]

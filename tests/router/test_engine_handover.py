@@ -24,7 +24,7 @@ def test_writes_still_queued_are_withdrawn_when_a_person_reroutes(database_url: 
         assert engine().run(s, [moved], NOW).outcomes == {"correction": 1}
 
         rows = s.exec(select(OutboxRow)).all()
-        assert {r.kind for r in rows} == {"route", "add_tags"}
+        assert {r.kind for r in rows} == {"route", "add_tags", "add_note"}
         assert {r.state for r in rows} == {"skipped"}
         assert {r.result["detail"] for r in rows} == {"withdrawn: agent.bob routed the ticket by hand"}
         assert s.exec(select(FeedbackRow)).one().corrected == "Sales"
