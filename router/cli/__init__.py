@@ -8,7 +8,22 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import agent, bench, config_cmds, connectors, data, db, decisions, demo, eval, index, policy, run, sync
+from router.cli import (
+    agent,
+    bench,
+    config_cmds,
+    connectors,
+    data,
+    db,
+    decisions,
+    demo,
+    eval,
+    index,
+    models,
+    policy,
+    run,
+    sync,
+)
 
 app = typer.Typer(
     name="deskroute",
@@ -29,6 +44,8 @@ app.add_typer(connectors.app, name="connectors")
 app.command("sync")(sync.sync)
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
+app.command("train")(models.train)
+app.command("predict")(models.predict)
 app.command("pause")(agent.pause)
 app.command("resume")(agent.resume)
 app.add_typer(agent.outbox_app, name="outbox")
