@@ -55,4 +55,10 @@ app.command("run")(run.run)
 
 def main() -> None:
     """Console-script entry point."""
+    import os
+
+    # Model loading is offline and quick: the libraries' own progress bars would only clutter the output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()
