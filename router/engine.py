@@ -290,15 +290,17 @@ class Engine:
 
 
 def neighbour_subjects(session: Session, source: str, ids: list[str]) -> dict[str, str]:
-    """Subjects of similar past tickets, for the agents' note."""
+    """Subjects of similar past tickets, for the agents' note (ids plain or as ``source:id``)."""
+    prefix = f"{source}:"
+    plain = {i.removeprefix(prefix): i for i in ids}
     if not ids:
         return {}
     rows = session.exec(
         select(TicketRow.external_id, TicketRow.subject).where(
-            TicketRow.source == source, col(TicketRow.external_id).in_(ids)
+            TicketRow.source == source, col(TicketRow.external_id).in_(list(plain))
         )
     ).all()
-    return {external_id: subject for external_id, subject in rows}
+    return {plain[external_id]: subject for external_id, subject in rows}
 
 
 def open_tickets(session: Session, source: str) -> list[Ticket]:

@@ -65,10 +65,57 @@ def _labelled(request: TrainRequest) -> LabelledTickets:
     try:
         if request.from_store:
             store = open_store(request.settings)
-            return tickets_from_store(store, request.target, source=request.source)
+            data = tickets_from_store(store, request.target, source=request.source)
+            if request.target.lower() == "queue" and request.settings.policy is not None:
+                return _as_policy_teams(data, request.settings.policy)
+            return data
         return read_labelled(list(request.files), text_columns=request.text_columns, label_column=request.target)
     except DatasetError as exc:
         raise fail(str(exc)) from None
+
+
+def _as_policy_teams(data: LabelledTickets, policy_path: Path) -> LabelledTickets:
+    """A helpdesk's final queues (after people's corrections) as the policy's team names; triage is no label."""
+    from policies import PolicyError, load_policy
+    from router.training import team_of_queue
+
+    try:
+        policy = load_policy(policy_path)
+    except PolicyError as exc:
+        raise fail(str(exc)) from None
+    kept = LabelledTickets(
+        label_column=data.label_column, text_columns=data.text_columns, skipped=data.skipped, examples=data.examples
+    )
+    for ticket, label, ident, language in zip(data.tickets, data.labels, data.ids, data.languages, strict=True):
+        source = ident.split(":", 1)[0]
+        team = team_of_queue(policy, source, label) if label else None
+        if team is None or team == policy.defaults.triage_queue:
+            kept.skip("queue is triage or not in the policy's queues", ident)
+            continue
+        kept.tickets.append(ticket)
+        kept.labels.append(team)
+        kept.ids.append(ident)
+        kept.languages.append(language)
+    return kept
+
+
+def _train_churn(request: TrainRequest) -> None:
+    """``--target churn``: the behaviour model, from the store (cancellation events are the label)."""
+    from router.cli.churn_cmds import train_churn
+
+    if not request.from_store:
+        if len(request.files) != 1:
+            raise fail("--target churn takes one customer table (--file FILE with a 'churn' column) or --from-store")
+        from connectors.files import FileFormatError, read_rows
+
+        try:
+            _, first = next(iter(read_rows(request.files[0])), (0, {}))
+        except FileFormatError as exc:
+            raise fail(str(exc)) from None
+        label = next((c for c in first if c.lower() == "churn"), "churn")
+        train_churn(request.files[0], label=label)
+        return
+    train_churn(from_store=True, source=request.source or "file")
 
 
 def train_text_classifier(request: TrainRequest) -> None:
@@ -141,7 +188,7 @@ def train_text_classifier(request: TrainRequest) -> None:
 
 
 # Targets with a model of their own; every other target is a text classifier over subject and body.
-TRAINERS: dict[str, Trainer] = {}
+TRAINERS: dict[str, Trainer] = {"churn": _train_churn}
 
 
 def train(
