@@ -83,6 +83,7 @@ def nested_cv(
     classes: list[str],
     folds: int,
     seed: int,
+    params: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Out-of-fold text-only and behaviour-aware probabilities (columns ``classes``), folds grouped by customer.
 
@@ -104,7 +105,7 @@ def nested_cv(
             [texts[i] for i in test]
         )
         text_only[test] = test_text
-        urgency = UrgencyModel().fit(
+        urgency = UrgencyModel(**(params or {})).fit(
             inner, classes, [features[i] for i in train], labels[train], groups=[groups[i] for i in train]
         )
         proba = urgency.predict_proba(test_text, classes, [features[i] for i in test])
@@ -143,8 +144,13 @@ def without_history(path: Path, folds: int = 5, seed: int = 0) -> dict[str, Any]
     }
 
 
-def compare(customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5) -> dict[str, Any]:
-    """Text-only vs behaviour-aware urgency on one synthetic world, plus the same-words ranking check."""
+def compare(
+    customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Text-only vs behaviour-aware urgency on one synthetic world, plus the same-words ranking check.
+
+    ``params`` go to :class:`UrgencyModel` (tests pass smaller models).
+    """
     started = time.perf_counter()
     world = generate_world(customers, days, seed=seed)
     churn = churn_model_for(world, seed)
@@ -160,7 +166,7 @@ def compare(customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5
         features.append(urgency_features(history, t, churn_risk=risk))
     classes = sorted(set(labels.tolist()))
 
-    text_only, stacked, chosen = nested_cv(texts, labels, groups, features, classes, folds, seed)
+    text_only, stacked, chosen = nested_cv(texts, labels, groups, features, classes, folds, seed, params)
 
     raised = np.asarray([t.external_id in world.raised_for_customer for t in tickets])
     report: dict[str, Any] = {
@@ -178,7 +184,7 @@ def compare(customers: int = 400, days: int = 300, seed: int = 0, folds: int = 5
             ),
         },
     }
-    report["ranking"] = ranking_check(world, churn, tickets, labels, features, classes)
+    report["ranking"] = ranking_check(world, churn, tickets, labels, features, classes, params)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -190,12 +196,13 @@ def ranking_check(
     labels: np.ndarray,
     features: list[dict[str, FeatureValue]],
     classes: list[str],
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Models fitted on the whole world score the same words from a high-value at-risk and a new small customer."""
     texts = [t.text for t in tickets]
     groups = [t.requester or "" for t in tickets]
     text = text_model().fit(texts, labels)
-    urgency = UrgencyModel().fit(
+    urgency = UrgencyModel(**(params or {})).fit(
         out_of_fold_text(texts, labels, groups, 5, 0), classes, features, labels, groups=groups
     )
     history_a, ticket_a, history_b, ticket_b = ranking_pair(world.end)

@@ -20,23 +20,27 @@ from router.churn import ChurnModel, ChurnReason, cross_validate, library_versio
 
 
 def top_reasons(risk: np.ndarray, reasons: Sequence[Sequence[ChurnReason]], share: float = 0.1) -> list[dict[str, Any]]:
-    """The most frequent reasons among the riskiest ``share`` of customers, by feature, with an example."""
+    """The most frequent reasons among the riskiest ``share`` of customers, by feature.
+
+    Each comes with the sentence where that feature pushed hardest, as an example.
+    """
     riskiest = np.argsort(-np.asarray(risk), kind="stable")[: max(1, round(len(risk) * share))]
     counts: Counter[str] = Counter()
     pushes: dict[str, list[float]] = {}
-    example: dict[str, str] = {}
+    example: dict[str, ChurnReason] = {}
     for i in riskiest:
         for reason in reasons[i]:
             counts[reason.feature] += 1
             pushes.setdefault(reason.feature, []).append(reason.contribution)
-            example.setdefault(reason.feature, reason.text)
+            if reason.feature not in example or reason.contribution > example[reason.feature].contribution:
+                example[reason.feature] = reason
     return [
         {
             "feature": feature,
             "customers": n,
             "share": round(n / len(riskiest), 4),
             "mean_contribution": round(float(np.mean(pushes[feature])), 4),
-            "example": example[feature],
+            "example": example[feature].text,
         }
         for feature, n in counts.most_common(10)
     ]

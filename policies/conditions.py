@@ -76,6 +76,14 @@ class Condition:
         """For a condition that holds: the tests that made it hold, with the values seen."""
         raise NotImplementedError
 
+    def explain(self, facts: Facts, detail: Any) -> str:  # pragma: no cover - abstract
+        """Words for this node's failure; ``detail`` is the second part of its failure tuple."""
+        raise NotImplementedError
+
+    def failed_reason(self, facts: Facts, detail: Any) -> str:
+        """The trace's reason for a rule whose condition failed at this node."""
+        return "condition failed: " + self.explain(facts, detail)
+
     def canonical(self) -> Any:  # pragma: no cover - abstract
         """A plain-data form, used to compute the policy's version."""
         raise NotImplementedError
@@ -108,6 +116,7 @@ class Leaf(Condition):
         "absent_ok",
         "absent_text",
         "desc",
+        "failed_was",
         "failure",
         "fields",
         "fold",
@@ -117,6 +126,7 @@ class Leaf(Condition):
         "pattern",
         "spec",
         "test",
+        "was",
     )
 
     def __init__(
@@ -136,23 +146,38 @@ class Leaf(Condition):
         self.pattern = pattern
         self.fields = frozenset({spec.name})
         self.desc = f"{spec.name} {op} {show_value(operand)}"
+        # The constant part of the trace's words, joined once here rather than for every decision.
+        self.was = f"{self.desc}: was "
+        self.failed_was = f"condition failed: {self.was}"
         self.name = spec.name
         self.absent_ok = op == "exists" and operand is False
         self.absent_text = f"{spec.name} is absent" + (f" ({spec.absent_means})" if spec.absent_means else "")
-        self.failure = self._pattern_failure if pattern is not None else self._build_failure()
+        self.failure = self._build_pattern_failure() if pattern is not None else self._build_failure()
 
-    def _pattern_failure(self, facts: Facts) -> Failure | None:
+    def _build_pattern_failure(self) -> Callable[[Facts], Failure | None]:
         assert self.pattern is not None
-        value = facts.value(self.spec)
-        if value is ABSENT:
-            return (self, ABSENT)
-        if isinstance(value, str):
-            ok = self.pattern.search(value, facts.lowered(self.spec))
-        elif isinstance(value, list):
-            ok = any(isinstance(v, str) and self.pattern.search(v) for v in value)
-        else:
-            ok = self.pattern.search(str(value))
-        return None if ok else (self, value)
+        name, spec, search, node = self.name, self.spec, self.pattern.search, self
+        # Only the DFA engine pre-checks a required literal in the lowered text; for the others the
+        # lowered copy of a long body would be made for nothing.
+        wants_lowered = len(self.pattern.required) >= 2
+        absent = (self, ABSENT)
+        missing = _MISSING
+
+        def pattern_failure(facts: Facts) -> Failure | None:
+            value = facts.values.get(name, missing)
+            if value is missing:
+                value = facts.value(spec)
+            if value is ABSENT:
+                return absent
+            if isinstance(value, str):
+                ok = search(value, facts.lowered(spec) if wants_lowered else None)
+            elif isinstance(value, list):
+                ok = any(isinstance(v, str) and search(v) for v in value)
+            else:
+                ok = search(str(value))
+            return None if ok else (node, value)
+
+        return pattern_failure
 
     def _build_failure(self) -> Callable[[Facts], Failure | None]:
         # The hot path of every decision: read the per-decision caches directly.
@@ -189,7 +214,13 @@ class Leaf(Condition):
             note = facts.absent_notes.get(self.spec.name) if facts.absent_notes else None
             return f"{self.spec.name} is absent ({note})" if note else self.absent_text
         shown = facts.shown_values.get(self.name)
-        return f"{self.desc}: was {shown if shown is not None else facts.shown(self.spec)}"
+        return self.was + (shown if shown is not None else facts.shown(self.spec))
+
+    def failed_reason(self, facts: Facts, actual: Any) -> str:
+        if actual is ABSENT:
+            return "condition failed: " + self.explain(facts, actual)
+        shown = facts.shown_values.get(self.name)
+        return self.failed_was + (shown if shown is not None else facts.shown(self.spec))
 
     def held(self, facts: Facts) -> list[str]:
         return [f"{self.desc} (was {facts.shown(self.spec)})"]
@@ -248,6 +279,9 @@ class AnyOf(Condition):
     def describe(self) -> str:
         return "any of (" + "; ".join(c.describe() for c in self.children) + ")"
 
+    def explain(self, facts: Facts, failures: Any) -> str:
+        return "none of these held: " + "; ".join([f[0].explain(facts, f[1]) for f in failures])
+
     def held(self, facts: Facts) -> list[str]:
         for child in self.children:
             if child.failure(facts) is None:
@@ -259,11 +293,12 @@ class AnyOf(Condition):
 
 
 class Not(Condition):
-    __slots__ = ("child", "failure", "fields")
+    __slots__ = ("child", "failure", "fields", "held_text")
 
     def __init__(self, child: Condition):
         self.child = child
         self.fields = child.fields
+        self.held_text = f"not ({child.describe()}): but it held"
         check = child.failure
         held = (self, None)
 
@@ -274,6 +309,9 @@ class Not(Condition):
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
+
+    def explain(self, facts: Facts, detail: Any) -> str:
+        return self.held_text
 
     def held(self, facts: Facts) -> list[str]:
         failed = self.child.failure(facts)
@@ -286,14 +324,14 @@ class Not(Condition):
 
 def explain_failure(facts: Facts, failed: Failure) -> str:
     """Words for a failure tuple: which test failed, with the values compared."""
-    node = failed[0]
-    if isinstance(node, Leaf):
-        return node.explain(facts, failed[1])
-    if isinstance(node, AnyOf):
-        return "none of these held: " + "; ".join(explain_failure(facts, f) for f in failed[1])
-    if isinstance(node, Not):
-        return f"not ({node.child.describe()}): but it held"
-    return "failed"  # pragma: no cover
+    node: Condition = failed[0]
+    return node.explain(facts, failed[1])
+
+
+def failure_reason(facts: Facts, failed: Failure) -> str:
+    """The trace's reason for a rule whose condition failed: ``condition failed:`` and the words."""
+    node: Condition = failed[0]
+    return node.failed_reason(facts, failed[1])
 
 
 # --- building leaves -------------------------------------------------------------------------------------

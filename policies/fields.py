@@ -34,10 +34,14 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
+_MISSING: Any = object()
 
 
 def show_value(value: Any, limit: int = 80) -> str:
     """A value as the trace shows it: text quoted as written (no escaping), yes/no as true/false."""
+    if type(value) is str:  # the common case first: text fields
+        text = f"'{value[:limit]}'"
+        return text if len(text) <= limit else text[: limit - 1] + "…"
     if value is ABSENT:
         return "absent"
     if isinstance(value, bool):
@@ -45,7 +49,9 @@ def show_value(value: Any, limit: int = 80) -> str:
     elif isinstance(value, str):
         text = f"'{value[:limit]}'"  # cut first: a body can be 20,000 characters
     elif isinstance(value, list):
-        text = "[" + ", ".join(show_value(v, limit) for v in value) + "]"
+        # Short text items (tags, reasons) inline: what show_value would write for them.
+        shown = [f"'{v}'" if type(v) is str and len(v) < limit - 1 else show_value(v, limit) for v in value]
+        text = "[" + ", ".join(shown) + "]"
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -102,19 +108,22 @@ class Facts:
     def value(self, spec: FieldSpec) -> Any:
         """The field's value for this decision, or ABSENT (read once, then cached)."""
         values = self.values
-        name = spec.name
-        if name in values:
-            return values[name]
-        value = values[name] = spec.read(self)
+        value = values.get(spec.name, _MISSING)
+        if value is _MISSING:
+            value = values[spec.name] = spec.read(self)
         return value
 
     def folded(self, spec: FieldSpec) -> Any:
         """The value with text case-folded (lists element-wise), for case-insensitive comparison."""
         cache = self.folded_values
         name = spec.name
-        if name in cache:
-            return cache[name]
-        value = self.value(spec)
+        value = cache.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+        values = self.values
+        value = values.get(name, _MISSING)
+        if value is _MISSING:
+            value = values[name] = spec.read(self)
         if isinstance(value, str):
             value = value[:MAX_MATCH_CHARS].casefold()
         elif isinstance(value, list):
@@ -126,9 +135,10 @@ class Facts:
         """The value as the trace shows it (computed once: several rules often test the same field)."""
         cache = self.shown_values
         name = spec.name
-        if name in cache:
-            return cache[name]
-        shown = cache[name] = show_value(self.value(spec))
+        shown = cache.get(name)
+        if shown is None:
+            value = self.values.get(name, _MISSING)  # a condition has nearly always read it already
+            shown = cache[name] = show_value(self.value(spec) if value is _MISSING else value)
         return shown
 
     def lowered(self, spec: FieldSpec) -> str | None:

@@ -20,10 +20,10 @@ def embeddings(
     datasets: Path | None = typer.Option(
         None, "--datasets", help="Folder with support-tickets/ and banking77/ (default: ../shared/datasets)."
     ),
-    tickets: int = typer.Option(600, "--tickets", min=10, help="Ticket texts to encode."),
-    short_texts: int = typer.Option(1500, "--short-texts", min=10, help="Short texts to encode."),
+    tickets: int = typer.Option(400, "--tickets", min=10, help="Ticket texts to encode."),
+    short_texts: int = typer.Option(1000, "--short-texts", min=10, help="Short texts to encode."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Runs per encoder figure (the median is kept)."),
-    queries: int = typer.Option(1000, "--queries", min=10, help="Held-out queries for latency and recall."),
+    queries: int = typer.Option(500, "--queries", min=10, help="Held-out queries for latency and recall."),
     encoder: bool = typer.Option(True, "--encoder/--no-encoder", help="Measure the encoder."),
     index: bool = typer.Option(True, "--index/--no-index", help="Measure the vector index."),
     threshold: bool = typer.Option(

@@ -54,8 +54,9 @@ def churn(
 ) -> None:
     """Evaluate the calibrated churn model and a logistic-regression baseline (same features, same folds).
 
-    Text columns are encoded as categories automatically. Prints ROC-AUC, PR-AUC, Brier score and ECE, and the
-    most frequent reasons among the riskiest decile of customers.
+    Text columns are encoded as categories automatically; the label may be yes/no, true/false or 1/0.
+
+    Prints ROC-AUC, PR-AUC, Brier score and ECE, and the commonest reasons (SHAP) in the riskiest decile.
     """
     if (test is None) == (cv is None):
         raise fail("give exactly one of --test FILE or --cv K")

@@ -14,7 +14,7 @@ from router.urgency import Stacker, UrgencyModel, urgency_features, urgency_scor
 
 @pytest.mark.slow
 def test_behaviour_aware_urgency_beats_text_only_and_reorders_the_same_words() -> None:
-    report = compare(customers=200, days=240, seed=3, folds=3)
+    report = compare(customers=150, days=240, seed=3, folds=3, params={"max_iter": 60})
     assert report["behaviour_aware"]["accuracy"] > report["text_only"]["accuracy"]
     raised = report["raised_for_customer"]
     assert raised["behaviour_aware_accuracy"] > raised["text_only_accuracy"] + 0.1
