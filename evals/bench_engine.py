@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -243,7 +242,7 @@ def timed_cycle(
 
 
 def summarise(reports: Sequence[CycleReport], tickets: int) -> dict[str, Any]:
-    """Per-step seconds (median over repeats), tickets/s, and each step's share of the cycle."""
+    """Per-step seconds of the median run, its tickets/s and each step's share of the cycle."""
     runs: list[dict[str, Any]] = [
         {
             "seconds": dict(r.seconds),
@@ -261,15 +260,20 @@ def summarise(reports: Sequence[CycleReport], tickets: int) -> dict[str, Any]:
         }
         for r in reports
     ]
-    median = {k: statistics.median(r.seconds[k] for r in reports) for k in (*STEPS, "total")}
+    # The median run (by total time; the lower one of an even count) gives every figure, so that its steps add
+    # up to its total; the spread over all runs is kept beside it.
+    totals = sorted(r.seconds["total"] for r in reports)
+    middle = totals[(len(totals) - 1) // 2]
+    median = next(dict(r.seconds) for r in reports if r.seconds["total"] == middle)
     return {
         "tickets": tickets,
         "mode": reports[0].mode,
         "repeats": len(reports),
         "median_seconds": median,
-        "tickets_per_second": statistics.median(r["tickets_per_second"] for r in runs),
+        "tickets_per_second": tickets / median["total"],
         "share": {k: median[k] / median["total"] for k in STEPS},
         "ms_per_ticket": {k: 1000 * median[k] / tickets for k in (*STEPS, "total")},
+        "total_seconds_all_runs": totals,
         "runs": runs,
     }
 
@@ -380,16 +384,19 @@ def render_table(report: dict[str, Any]) -> str:
         f"deskroute cycle against RT {report['rt']['version']} at {report['rt']['url']}; "
         f"{report['machine']['cpus']} CPUs; models: {models}; texts: {report['texts']}",
         "",
-        "| cycle | tickets | tickets/s | sync | signals (encoding, models) | decide | apply | total s |",
+        "| cycle | tickets | tickets/s | sync | signals (encoding, models) | decide | apply | total s (range) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     names = {"read": "read path: shadow, nothing written", "write": "write path: auto, every action written"}
     for key, c in report["cycles"].items():
         cells = [f"{c['share'][s]:.1%} ({c['ms_per_ticket'][s]:.1f} ms/t)" for s in STEPS]
-        median = f", median of {c['repeats']}" if c["repeats"] > 1 else ""
+        median = f", median of {c['repeats']} runs" if c["repeats"] > 1 else ""
+        spread = c.get("total_seconds_all_runs") or []
+        total = f"{c['median_seconds']['total']:.1f}"
+        if len(spread) > 1:
+            total += f" ({spread[0]:.1f}–{spread[-1]:.1f})"
         lines.append(
-            f"| {names[key]}{median} | {c['tickets']} | {c['tickets_per_second']:.2f} | "
-            f"{' | '.join(cells)} | {c['median_seconds']['total']:.1f} |"
+            f"| {names[key]}{median} | {c['tickets']} | {c['tickets_per_second']:.2f} | {' | '.join(cells)} | {total} |"
         )
     lines.append("")
     for key, c in report["cycles"].items():
