@@ -69,7 +69,7 @@ def demo(
     held_back: int = typer.Option(60, "--held-back", min=10, help="Sample tickets routed live (the rest is history)."),
     seed: int = typer.Option(7, "--seed", help="Seed for the split and the synthetic customers."),
     target_precision: float = typer.Option(
-        0.7,
+        0.5,
         "--target-precision",
         min=0.3,
         max=0.99,
