@@ -8,11 +8,25 @@ Public contract (imported by every other package):
 - :class:`Action` with kinds ``route``, ``set_priority``, ``add_tags``, ``add_note``, ``assign``,
   ``create_outreach``, each with an idempotency key; :class:`ActionResult`.
 - :class:`RecordError`: a validation error naming the record and field at fault.
+- The connector contract: :class:`Connector` (``pull``, ``customer_history``, ``apply``, ``check``,
+  ``verify_webhook``), :class:`PullBatch`, :class:`CustomerHistory`, :class:`CheckReport`, and the errors
+  every adapter raises (:class:`ConnectorError` and its kinds, each saying whether a retry can help).
+  Adapters: ``connectors.rt`` (Request Tracker 5), ``connectors.file``; HTTP for all: ``connectors.http``.
 
 This package imports nothing else of deskroute's.
 """
 
 from connectors.actions import ACTION_KINDS, SUGGEST_KINDS, Action, ActionKind, ActionResult
+from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch
+from connectors.errors import (
+    ConnectorError,
+    CredentialsError,
+    MalformedResponse,
+    RateLimited,
+    RequestRejected,
+    Unavailable,
+    WebhookUnsupported,
+)
 from connectors.records import (
     FINISHED_STATUSES,
     PRIORITIES,
@@ -37,13 +51,26 @@ __all__ = [
     "ActionKind",
     "ActionResult",
     "BehaviorEvent",
+    "CheckItem",
+    "CheckReport",
     "Comment",
+    "Connector",
+    "ConnectorError",
+    "CredentialsError",
+    "Cursor",
     "Customer",
+    "CustomerHistory",
+    "MalformedResponse",
     "Priority",
+    "PullBatch",
+    "RateLimited",
     "RecordError",
+    "RequestRejected",
     "SatisfactionRating",
     "Ticket",
     "TicketStatus",
+    "Unavailable",
+    "WebhookUnsupported",
     "as_utc",
     "normalise_priority",
 ]

@@ -6,7 +6,7 @@ actions, the trace of rules, the policy version); :func:`load_policy` / :func:`p
 This package does no I/O outside the loader, has no clock of its own and imports only ``connectors``.
 """
 
-from policies.decide import decide, default_scope
+from policies.engine import decide, default_scope
 from policies.errors import PolicyError, PolicyIssue
 from policies.language import RoutingPolicy, Rule
 from policies.loader import load_policy, parse_policy, tests_path_for

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors import PRIORITIES
-from policies.fields import ABSENT, WEEKDAYS, Facts, FieldSpec
+from policies.errors import did_you_mean
+from policies.fields import ABSENT, WEEKDAYS, Facts, FieldSpec, show_value
 from policies.patterns import PatternError, SafePattern
 
 OPERATORS: tuple[str, ...] = (
@@ -50,6 +51,7 @@ _KIND_HINT: dict[str, str] = {
 _PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
 Failure = tuple[Any, ...]
+_MISSING = object()
 
 
 class ConditionError(ValueError):
@@ -57,13 +59,15 @@ class ConditionError(ValueError):
 
 
 class Condition:
-    """A node of a compiled ``when`` tree."""
+    """A node of a compiled ``when`` tree.
+
+    ``failure(facts)`` is None when the condition holds, otherwise what failed, for the trace. It is a
+    closure built once per node rather than a method: it runs for every rule of every decision, and a
+    closure over its node's parts saves the attribute look-ups a method would repeat each time.
+    """
 
     fields: frozenset[str] = frozenset()
-
-    def failure(self, facts: Facts) -> Failure | None:  # pragma: no cover - abstract
-        """None when the condition holds; otherwise what failed, for the trace."""
-        raise NotImplementedError
+    failure: Callable[[Facts], Failure | None]
 
     def describe(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -71,6 +75,14 @@ class Condition:
     def held(self, facts: Facts) -> list[str]:  # pragma: no cover - abstract
         """For a condition that holds: the tests that made it hold, with the values seen."""
         raise NotImplementedError
+
+    def explain(self, facts: Facts, detail: Any) -> str:  # pragma: no cover - abstract
+        """Words for this node's failure; ``detail`` is the second part of its failure tuple."""
+        raise NotImplementedError
+
+    def failed_reason(self, facts: Facts, detail: Any) -> str:
+        """The trace's reason for a rule whose condition failed at this node."""
+        return "condition failed: " + self.explain(facts, detail)
 
     def canonical(self) -> Any:  # pragma: no cover - abstract
         """A plain-data form, used to compute the policy's version."""
@@ -80,8 +92,8 @@ class Condition:
 class Always(Condition):
     """A rule without ``when``."""
 
-    def failure(self, facts: Facts) -> Failure | None:
-        return None
+    def __init__(self) -> None:
+        self.failure = _always
 
     def describe(self) -> str:
         return "always"
@@ -93,17 +105,29 @@ class Always(Condition):
         return None
 
 
-def _show(value: Any, limit: int = 80) -> str:
-    if value is ABSENT:
-        return "absent"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _always(facts: Facts) -> Failure | None:
+    return None
 
 
 class Leaf(Condition):
     """One test of one field: ``ticket.language eq de``."""
 
-    __slots__ = ("fields", "fold", "op", "operand", "pattern", "spec", "test")
+    __slots__ = (
+        "absent_ok",
+        "absent_text",
+        "desc",
+        "failed_was",
+        "failure",
+        "fields",
+        "fold",
+        "name",
+        "op",
+        "operand",
+        "pattern",
+        "spec",
+        "test",
+        "was",
+    )
 
     def __init__(
         self,
@@ -121,58 +145,106 @@ class Leaf(Condition):
         self.fold = fold
         self.pattern = pattern
         self.fields = frozenset({spec.name})
+        self.desc = f"{spec.name} {op} {show_value(operand)}"
+        # The constant part of the trace's words, joined once here rather than for every decision.
+        self.was = f"{self.desc}: was "
+        self.failed_was = f"condition failed: {self.was}"
+        self.name = spec.name
+        self.absent_ok = op == "exists" and operand is False
+        self.absent_text = f"{spec.name} is absent" + (f" ({spec.absent_means})" if spec.absent_means else "")
+        self.failure = self._build_pattern_failure() if pattern is not None else self._build_failure()
 
-    def failure(self, facts: Facts) -> Failure | None:
-        if self.pattern is not None:
-            value = facts.value(self.spec)
+    def _build_pattern_failure(self) -> Callable[[Facts], Failure | None]:
+        assert self.pattern is not None
+        name, spec, search, node = self.name, self.spec, self.pattern.search, self
+        # Only the DFA engine pre-checks a required literal in the lowered text; for the others the
+        # lowered copy of a long body would be made for nothing.
+        wants_lowered = len(self.pattern.required) >= 2
+        absent = (self, ABSENT)
+        missing = _MISSING
+
+        def pattern_failure(facts: Facts) -> Failure | None:
+            value = facts.values.get(name, missing)
+            if value is missing:
+                value = facts.value(spec)
             if value is ABSENT:
-                return (self, ABSENT)
+                return absent
             if isinstance(value, str):
-                ok = self.pattern.search(value, facts.lowered(self.spec))
+                ok = search(value, facts.lowered(spec) if wants_lowered else None)
             elif isinstance(value, list):
-                ok = any(isinstance(v, str) and self.pattern.search(v) for v in value)
+                ok = any(isinstance(v, str) and search(v) for v in value)
             else:
-                ok = self.pattern.search(str(value))
-            return None if ok else (self, value)
-        value = facts.folded(self.spec) if self.fold else facts.value(self.spec)
-        if value is ABSENT:
-            if self.op == "exists" and self.operand is False:
-                return None
-            return (self, ABSENT)
-        if self.test(value):
-            return None
-        return (self, value)
+                ok = search(str(value))
+            return None if ok else (node, value)
+
+        return pattern_failure
+
+    def _build_failure(self) -> Callable[[Facts], Failure | None]:
+        # The hot path of every decision: read the per-decision caches directly.
+        name, spec, test, node = self.name, self.spec, self.test, self
+        when_absent = None if self.absent_ok else (self, ABSENT)
+        missing = _MISSING
+        if self.fold:
+
+            def folded_failure(facts: Facts) -> Failure | None:
+                value = facts.folded_values.get(name, missing)
+                if value is missing:
+                    value = facts.folded(spec)
+                if value is ABSENT:
+                    return when_absent
+                return None if test(value) else (node, value)
+
+            return folded_failure
+
+        def value_failure(facts: Facts) -> Failure | None:
+            value = facts.values.get(name, missing)
+            if value is missing:
+                value = facts.value(spec)
+            if value is ABSENT:
+                return when_absent
+            return None if test(value) else (node, value)
+
+        return value_failure
 
     def describe(self) -> str:
-        return f"{self.spec.name} {self.op} {_show(self.operand)}"
+        return self.desc
 
     def explain(self, facts: Facts, actual: Any) -> str:
         if actual is ABSENT:
-            note = facts.absent_notes.get(self.spec.name) or self.spec.absent_means
-            why = f" ({note})" if note else ""
-            return f"{self.spec.name} is absent{why}"
-        return f"{self.describe()}: was {_show(facts.value(self.spec))}"
+            note = facts.absent_notes.get(self.spec.name) if facts.absent_notes else None
+            return f"{self.spec.name} is absent ({note})" if note else self.absent_text
+        shown = facts.shown_values.get(self.name)
+        return self.was + (shown if shown is not None else facts.shown(self.spec))
+
+    def failed_reason(self, facts: Facts, actual: Any) -> str:
+        if actual is ABSENT:
+            return "condition failed: " + self.explain(facts, actual)
+        shown = facts.shown_values.get(self.name)
+        return self.failed_was + (shown if shown is not None else facts.shown(self.spec))
 
     def held(self, facts: Facts) -> list[str]:
-        return [f"{self.describe()} (was {_show(facts.value(self.spec))})"]
+        return [f"{self.desc} (was {facts.shown(self.spec)})"]
 
     def canonical(self) -> Any:
         return {self.spec.name: {self.op: self.operand}}
 
 
 class All(Condition):
-    __slots__ = ("children", "fields")
+    __slots__ = ("children", "failure", "fields")
 
     def __init__(self, children: list[Condition]):
         self.children = tuple(children)
         self.fields = frozenset().union(*(c.fields for c in children))
+        checks = tuple(c.failure for c in children)
 
-    def failure(self, facts: Facts) -> Failure | None:
-        for child in self.children:
-            failed = child.failure(facts)
-            if failed is not None:
-                return failed
-        return None
+        def failure(facts: Facts) -> Failure | None:
+            for check in checks:
+                failed = check(facts)
+                if failed is not None:
+                    return failed
+            return None
+
+        self.failure = failure
 
     def describe(self) -> str:
         return "all of (" + "; ".join(c.describe() for c in self.children) + ")"
@@ -185,23 +257,30 @@ class All(Condition):
 
 
 class AnyOf(Condition):
-    __slots__ = ("children", "fields")
+    __slots__ = ("children", "failure", "fields")
 
     def __init__(self, children: list[Condition]):
         self.children = tuple(children)
         self.fields = frozenset().union(*(c.fields for c in children))
+        checks = tuple(c.failure for c in children)
+        node = self
 
-    def failure(self, facts: Facts) -> Failure | None:
-        failures = []
-        for child in self.children:
-            failed = child.failure(facts)
-            if failed is None:
-                return None
-            failures.append(failed)
-        return (self, failures)
+        def failure(facts: Facts) -> Failure | None:
+            failures = []
+            for check in checks:
+                failed = check(facts)
+                if failed is None:
+                    return None
+                failures.append(failed)
+            return (node, failures)
+
+        self.failure = failure
 
     def describe(self) -> str:
         return "any of (" + "; ".join(c.describe() for c in self.children) + ")"
+
+    def explain(self, facts: Facts, failures: Any) -> str:
+        return "none of these held: " + "; ".join([f[0].explain(facts, f[1]) for f in failures])
 
     def held(self, facts: Facts) -> list[str]:
         for child in self.children:
@@ -214,19 +293,25 @@ class AnyOf(Condition):
 
 
 class Not(Condition):
-    __slots__ = ("child", "fields")
+    __slots__ = ("child", "failure", "fields", "held_text")
 
     def __init__(self, child: Condition):
         self.child = child
         self.fields = child.fields
+        self.held_text = f"not ({child.describe()}): but it held"
+        check = child.failure
+        held = (self, None)
 
-    def failure(self, facts: Facts) -> Failure | None:
-        if self.child.failure(facts) is None:
-            return (self, None)
-        return None
+        def failure(facts: Facts) -> Failure | None:
+            return held if check(facts) is None else None
+
+        self.failure = failure
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
+
+    def explain(self, facts: Facts, detail: Any) -> str:
+        return self.held_text
 
     def held(self, facts: Facts) -> list[str]:
         failed = self.child.failure(facts)
@@ -239,14 +324,14 @@ class Not(Condition):
 
 def explain_failure(facts: Facts, failed: Failure) -> str:
     """Words for a failure tuple: which test failed, with the values compared."""
-    node = failed[0]
-    if isinstance(node, Leaf):
-        return node.explain(facts, failed[1])
-    if isinstance(node, AnyOf):
-        return "none of these held: " + "; ".join(explain_failure(facts, f) for f in failed[1])
-    if isinstance(node, Not):
-        return f"not ({node.child.describe()}): but it held"
-    return "failed"  # pragma: no cover
+    node: Condition = failed[0]
+    return node.explain(facts, failed[1])
+
+
+def failure_reason(facts: Facts, failed: Failure) -> str:
+    """The trace's reason for a rule whose condition failed: ``condition failed:`` and the words."""
+    node: Condition = failed[0]
+    return node.failed_reason(facts, failed[1])
 
 
 # --- building leaves -------------------------------------------------------------------------------------
@@ -301,45 +386,51 @@ def _expect(kind: str, op: str, value: Any) -> Any:
         if _is_number(value):
             value = str(value)
         if not isinstance(value, str):
-            raise ConditionError(f"'{op}' on this field takes text, not {_show(value)}")
+            raise ConditionError(f"'{op}' on this field takes text, not {show_value(value)}")
         return value.casefold()
     if kind == "number":
         if not _is_number(value):
-            raise ConditionError(f"'{op}' on this field takes a number, not {_show(value)}")
+            raise ConditionError(f"'{op}' on this field takes a number, not {show_value(value)}")
         return float(value)
     if kind == "probability":
         if not _is_number(value):
-            raise ConditionError(f"'{op}' on this field takes a number between 0 and 1, not {_show(value)}")
+            raise ConditionError(f"'{op}' on this field takes a number between 0 and 1, not {show_value(value)}")
         if not 0.0 <= float(value) <= 1.0:
             raise ConditionError(f"threshold {value} is outside 0..1; probabilities are written 0.8, not 80")
         return float(value)
     if kind == "priority":
         if value not in _PRIORITY_RANK:
-            raise ConditionError(f"{_show(value)} is not a priority; use one of {', '.join(PRIORITIES)}")
+            raise ConditionError(f"{show_value(value)} is not a priority; use one of {', '.join(PRIORITIES)}")
         return _PRIORITY_RANK[value]
     if kind == "bool":
         if not isinstance(value, bool):
-            raise ConditionError(f"'{op}' on this field takes true or false, not {_show(value)}")
+            raise ConditionError(f"'{op}' on this field takes true or false, not {show_value(value)}")
         return value
     if kind == "weekday":
         word = str(value).strip().lower()[:3]
         if word not in WEEKDAYS:
-            raise ConditionError(f"{_show(value)} is not a weekday; use {', '.join(WEEKDAYS)}")
+            raise ConditionError(f"{show_value(value)} is not a weekday; use {', '.join(WEEKDAYS)}")
         return word
     # "any": plain values only
     if isinstance(value, list | dict) or value is None:
-        raise ConditionError(f"'{op}' takes a plain value (text, number, true/false), not {_show(value)}")
+        raise ConditionError(f"'{op}' takes a plain value (text, number, true/false), not {show_value(value)}")
     return _fold(value)
 
 
 def _any_equal(a: Any, b: Any) -> bool:
-    """Equality for open fields (attributes, features): numbers by value, text ignoring case."""
+    """Equality for open fields (attributes, features): numbers by value, text ignoring case.
+
+    Text that spells a number equals that number ('250' == 250); text is only parsed as a number when
+    the other side is one, which keeps the common text-to-text comparison cheap.
+    """
+    if type(a) is str and type(b) is str:
+        return a.casefold() == b.casefold()
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    na, nb = _as_number(a), _as_number(b)
-    if na is not None and nb is not None and (_is_number(a) or _is_number(b)):
-        return na == nb
-    return _fold(a) == _fold(b) if isinstance(a, str) and isinstance(b, str) else a == b
+    if _is_number(a) or _is_number(b):
+        na, nb = _as_number(a), _as_number(b)
+        return na is not None and nb is not None and na == nb
+    return bool(a == b)
 
 
 def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | None = None) -> Leaf:
@@ -350,8 +441,6 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
     """
     kind = spec.kind
     if op not in OPERATORS:
-        from policies.errors import did_you_mean
-
         raise ConditionError(f"unknown operator '{op}'{did_you_mean(op, OPERATORS)}")
     if op not in KIND_OPERATORS[kind]:
         hint = _KIND_HINT.get(kind, f"{spec.name} takes {', '.join(KIND_OPERATORS[kind])}")
@@ -374,14 +463,14 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         try:
             pattern = SafePattern(operand)
         except PatternError as exc:
-            raise ConditionError(f"regular expression {operand!r} {exc}") from None
+            raise ConditionError(f"regular expression '{operand}' {exc}") from None
         return Leaf(spec, op, operand, lambda v: False, fold=False, pattern=pattern)
 
     if op == "contains":
         needles = [n.casefold() for n in _text_operands(op, operand)]
         if kind == "keywords":
             wanted = set(needles)
-            return Leaf(spec, op, operand, lambda v: any(e in wanted for e in v), fold=True)
+            return Leaf(spec, op, operand, lambda v: not wanted.isdisjoint(v), fold=True)
         if kind == "any":
 
             def contains_any(v: Any) -> bool:
@@ -395,7 +484,15 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         if len(needles) == 1:
             needle = needles[0]
             return Leaf(spec, op, operand, lambda v: needle in v, fold=True)
-        return Leaf(spec, op, operand, lambda v: any(n in v for n in needles), fold=True)
+
+        def contains_one_of(v: str) -> bool:
+            # A plain loop: a generator in any() costs more than the substring scans themselves.
+            for n in needles:  # noqa: SIM110
+                if n in v:
+                    return True
+            return False
+
+        return Leaf(spec, op, operand, contains_one_of, fold=True)
 
     if op in ("in", "not_in"):
         items = [_expect(kind, op, i) for i in _scalar_list(op, operand)]
@@ -403,7 +500,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         negate = op == "not_in"
         if kind == "keywords":
             members = set(items)
-            return Leaf(spec, op, operand, lambda v: any(e in members for e in v) != negate, fold=True)
+            return Leaf(spec, op, operand, lambda v: members.isdisjoint(v) == negate, fold=True)
         if kind == "priority":
             ranks = set(items)
             return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] in ranks) != negate, fold=False)
@@ -442,7 +539,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         return Leaf(spec, op, operand, lambda v: compare(_PRIORITY_RANK[v], rank), fold=False)
     if kind == "any":
         if not _is_number(operand):
-            raise ConditionError(f"'{op}' takes a number, not {_show(operand)}")
+            raise ConditionError(f"'{op}' takes a number, not {show_value(operand)}")
         bound = float(operand)
 
         def compare_any(v: Any) -> bool:
@@ -457,12 +554,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
 def _check_known(spec: FieldSpec, op: str, values: list[Any], known: set[str] | None) -> None:
     if known is None:
         return
-    from policies.errors import did_you_mean
-
     folded = {k.casefold() for k in known}
     for value in values:
         if str(value).casefold() not in folded:
-            raise ConditionError(
-                f"{spec.name} is never {value!r}: it is not a declared queue or intent label"
-                + did_you_mean(str(value), known)
-            )
+            raise ConditionError(f"'{value}' is not a declared queue or intent label" + did_you_mean(str(value), known))

@@ -40,6 +40,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
         lowered = {o.lower(): o for o in options}
         if word.lower() in lowered:
             close = [lowered[word.lower()]]
+    if not close:
+        # 'gte_than' → 'gte', 'prio' → 'priority': one is the start of the other.
+        prefixed = [o for o in options if len(o) >= 2 and (word.startswith(o) or o.startswith(word))]
+        if len(word) >= 3 and prefixed:
+            close = [max(prefixed, key=len)]
     if close:
         return f"; did you mean '{close[0]}'?"
     if len(options) <= 12:

@@ -34,22 +34,46 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
+_MISSING: Any = object()
+
+
+def show_value(value: Any, limit: int = 80) -> str:
+    """A value as the trace shows it: text quoted as written (no escaping), yes/no as true/false."""
+    if type(value) is str:  # the common case first: text fields
+        text = f"'{value[:limit]}'"
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    if value is ABSENT:
+        return "absent"
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = f"'{value[:limit]}'"  # cut first: a body can be 20,000 characters
+    elif isinstance(value, list):
+        # Short text items (tags, reasons) inline: what show_value would write for them.
+        shown = [f"'{v}'" if type(v) is str and len(v) < limit - 1 else show_value(v, limit) for v in value]
+        text = "[" + ", ".join(shown) + "]"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Facts:
     """Everything one decision's conditions can read, computed on first use and kept for the others."""
 
     __slots__ = (
-        "_cache",
         "absent_notes",
         "business_hours",
         "customer",
+        "folded_values",
         "intent",
         "intent_probability",
         "local_now",
+        "lowered_values",
         "now",
+        "shown_values",
         "signals",
         "ticket",
+        "values",
     )
 
     def __init__(
@@ -75,40 +99,56 @@ class Facts:
         self.now = now
         self.local_now = local_now
         self.business_hours = business_hours
-        self._cache: dict[str, Any] = {}
+        # Per-decision caches, by field name: several rules usually read the same fields.
+        self.values: dict[str, Any] = {}
+        self.folded_values: dict[str, Any] = {}
+        self.shown_values: dict[str, str] = {}
+        self.lowered_values: dict[str, str | None] = {}
 
     def value(self, spec: FieldSpec) -> Any:
-        cache = self._cache
-        key = spec.name
-        if key in cache:
-            return cache[key]
-        value = spec.read(self)
-        cache[key] = value
+        """The field's value for this decision, or ABSENT (read once, then cached)."""
+        values = self.values
+        value = values.get(spec.name, _MISSING)
+        if value is _MISSING:
+            value = values[spec.name] = spec.read(self)
         return value
 
     def folded(self, spec: FieldSpec) -> Any:
         """The value with text case-folded (lists element-wise), for case-insensitive comparison."""
-        key = "\x00fold:" + spec.name
-        cache = self._cache
-        if key in cache:
-            return cache[key]
-        value = self.value(spec)
+        cache = self.folded_values
+        name = spec.name
+        value = cache.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+        values = self.values
+        value = values.get(name, _MISSING)
+        if value is _MISSING:
+            value = values[name] = spec.read(self)
         if isinstance(value, str):
             value = value[:MAX_MATCH_CHARS].casefold()
         elif isinstance(value, list):
             value = [v.casefold() if isinstance(v, str) else v for v in value]
-        cache[key] = value
+        cache[name] = value
         return value
+
+    def shown(self, spec: FieldSpec) -> str:
+        """The value as the trace shows it (computed once: several rules often test the same field)."""
+        cache = self.shown_values
+        name = spec.name
+        shown = cache.get(name)
+        if shown is None:
+            value = self.values.get(name, _MISSING)  # a condition has nearly always read it already
+            shown = cache[name] = show_value(self.value(spec) if value is _MISSING else value)
+        return shown
 
     def lowered(self, spec: FieldSpec) -> str | None:
         """The text lowered (not case-folded) for the regex engine's literal pre-check."""
-        key = "\x00low:" + spec.name
-        cache = self._cache
-        if key in cache:
-            return cache[key]
+        cache = self.lowered_values
+        name = spec.name
+        if name in cache:
+            return cache[name]
         value = self.value(spec)
-        result = value[:MAX_MATCH_CHARS].lower() if isinstance(value, str) else None
-        cache[key] = result
+        result = cache[name] = value[:MAX_MATCH_CHARS].lower() if isinstance(value, str) else None
         return result
 
 

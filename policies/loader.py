@@ -181,10 +181,8 @@ class _Reader:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            self.error(
-                path,
-                f"unknown time zone '{name}'{did_you_mean(name, _timezones())}; use an IANA name such as Europe/Berlin",
-            )
+            hint = did_you_mean(name, _timezones()) or "; use an IANA name such as Europe/Berlin"
+            self.error(path, f"unknown time zone '{name}'{hint}")
             return None
 
     def priority(self, path: DocPath, value: Any, what: str) -> Any:
@@ -685,8 +683,8 @@ class _PolicyReader(_Reader):
         try:
             return NoteTemplate(text, max_length)
         except TemplateProblem as exc:
-            where = f" (template line {exc.line})" if exc.line > 1 else ""
-            self.error(path, f"{exc}{where}")
+            mark = self.doc.text_mark(path, exc.line)
+            self.issues.append(PolicyIssue(self.doc.source, mark.line, mark.column, str(exc)))
             return None
 
     # -- tests ---------------------------------------------------------------------------------------
@@ -714,14 +712,14 @@ class _PolicyReader(_Reader):
         now = self.moment((*path, "now"), data["now"]) if "now" in data else DEFAULT_TEST_NOW
         ticket = customer = None
         signals: Signals | None = None
-        if "ticket" in data and now is not None:
+        if "ticket" in data:
             tdata = self.mapping((*path, "ticket"), data["ticket"], "ticket")
             if tdata is not None:
                 filled = {
                     "source": "test",
                     "external_id": f"test-{index + 1}",
-                    "created_at": now,
-                    "updated_at": now,
+                    "created_at": now or DEFAULT_TEST_NOW,
+                    "updated_at": now or DEFAULT_TEST_NOW,
                     **tdata,
                 }
                 ticket = self.record((*path, "ticket"), Ticket, filled)

@@ -125,6 +125,7 @@ def _range_test(lo: int, hi: int, ignore: bool) -> CharTest:
 class _Node:
     kind: str  # "char" | "split" | "assert" | "match"
     test: CharTest | None = None
+    item: tuple[Any, Any] | None = None
     assertion: Any = None
     flags: int = 0
     out: list[_Node | None] = field(default_factory=list)
@@ -166,7 +167,7 @@ class _NfaBuilder:
         if op in _REFUSED:  # pragma: no cover - checked before building
             raise PatternError(f"{_REFUSED[op]} are not supported")
         if op in (sre_c.LITERAL, sre_c.NOT_LITERAL, sre_c.ANY, sre_c.IN):
-            n = self.node("char", test=_char_test(op, av, flags), out=[None])
+            n = self.node("char", test=_char_test(op, av, flags), item=(op, av), flags=flags, out=[None])
             return n, [(n, 0)]
         if op is sre_c.AT:
             n = self.node("assert", assertion=av, flags=flags, out=[None])
@@ -271,6 +272,66 @@ def _assertion_holds(kind: Any, flags: int, prev: int, cur: int, empty_text: boo
     raise PatternError(f"unsupported assertion {kind}")  # pragma: no cover
 
 
+_CATEGORY_CLASS = {
+    sre_c.CATEGORY_DIGIT: r"\d",
+    sre_c.CATEGORY_NOT_DIGIT: r"\D",
+    sre_c.CATEGORY_SPACE: r"\s",
+    sre_c.CATEGORY_NOT_SPACE: r"\S",
+    sre_c.CATEGORY_WORD: r"\w",
+    sre_c.CATEGORY_NOT_WORD: r"\W",
+}
+
+
+def _class_text(node: _Node) -> str | None:
+    """The node's character test as a regex class (a superset is fine), or None when it is too broad."""
+    assert node.item is not None
+    op, av = node.item
+    ignore = bool(node.flags & re.IGNORECASE)
+    if op is sre_c.LITERAL:
+        ch = chr(av)
+        chars = set(_case_variants(ch) + _case_variants(ch.lower())) if ignore else {ch}
+        return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+    if op is sre_c.IN and not any(item_op is sre_c.NEGATE for item_op, _ in av):
+        parts = []
+        for item_op, item_av in av:
+            if item_op is sre_c.LITERAL:
+                parts.append(re.escape(chr(item_av)))
+            elif item_op is sre_c.RANGE:
+                parts.append(f"{re.escape(chr(item_av[0]))}-{re.escape(chr(item_av[1]))}")
+            elif item_op is sre_c.CATEGORY:
+                parts.append(_CATEGORY_CLASS[item_av])
+        return ("(?i:[" if ignore else "(?-i:[") + "".join(parts) + "])"
+    return None  # ANY, NOT_LITERAL, negated classes: almost every character could start a match
+
+
+def _first_chars(nodes: list[_Node], start: _Node) -> re.Pattern[str] | None:
+    """A regex finding the characters that can start a match, to skip text no match can start in.
+
+    None when skipping is unsafe or useless: the pattern can match without consuming a character, or it
+    can start with almost any character.
+    """
+    seen: set[int] = set()
+    stack = [start]
+    classes: list[str] = []
+    while stack:
+        node = stack.pop()
+        if node.index in seen:
+            continue
+        seen.add(node.index)
+        if node.kind == "match":
+            return None
+        if node.kind == "char":
+            text = _class_text(node)
+            if text is None:
+                return None
+            classes.append(text)
+        else:
+            stack.extend(o for o in node.out if o is not None)
+    if not classes:
+        return None
+    return re.compile("|".join(sorted(set(classes))))
+
+
 class _DState:
     __slots__ = ("kernel", "prev", "trans")
 
@@ -288,6 +349,7 @@ class _LazyDfa:
         self.start = start.index
         self.states: dict[tuple[frozenset[int], int], _DState] = {}
         self.initial = self._state(frozenset(), _P_START)
+        self.skip = _first_chars(nodes, start)
 
     def _state(self, kernel: frozenset[int], prev: int) -> _DState:
         key = (kernel, prev)
@@ -336,21 +398,30 @@ class _LazyDfa:
             return self._closure(frozenset(), _P_START, _C_END, True) is None
         st = self.initial
         last = len(text) - 1
-        for i, ch in enumerate(text):
+        skip = self.skip
+        i = 0
+        while i <= last:
+            if skip is not None and not st.kernel:
+                # Nothing is under way: jump to the next character that could start a match.
+                found = skip.search(text, i)
+                if found is None:
+                    return False  # the pattern cannot match without consuming a character
+                j = found.start()
+                if j != i:
+                    st = self._state(frozenset(), _prev_kind(text[j - 1]))
+                    i = j
+            ch = text[i]
             nxt = st.trans.get(ch)
-            if nxt is None:
-                if i == last and ch == "\n":
-                    # "$" also matches before a final newline: this step depends on position, not cached.
-                    nxt = self._step(st, ch, _C_FINAL_NL)
-                else:
-                    nxt = self._step(st, ch, _cur_kind(ch))
-                    st.trans[ch] = nxt
-            elif i == last and ch == "\n":
+            if i == last and ch == "\n":
+                # "$" also matches before a final newline: this step depends on position, not cached.
                 nxt = self._step(st, ch, _C_FINAL_NL)
+            elif nxt is None:
+                nxt = self._step(st, ch, _cur_kind(ch))
+                st.trans[ch] = nxt
             if nxt is True:
                 return True
-            assert isinstance(nxt, _DState)
-            st = nxt
+            st = nxt  # type: ignore[assignment]  # a _DState whenever it is not True
+            i += 1
         return self._closure(st.kernel, st.prev, _C_END, False) is None
 
 

@@ -52,6 +52,21 @@ class LocatedDocument:
     data: Any
     key_marks: dict[Path, Mark] = field(default_factory=dict)
     value_marks: dict[Path, Mark] = field(default_factory=dict)
+    block_scalars: set[Path] = field(default_factory=set)
+    text: str = ""
+
+    def text_mark(self, path: Path, line: int) -> Mark:
+        """Where line ``line`` (1-based) of the multi-line text value at ``path`` is in the file."""
+        start = self.value_mark(path)
+        if line <= 1 and path not in self.block_scalars:
+            return start
+        # A block scalar (| or >) starts on the line after its indicator.
+        number = start.line + line if path in self.block_scalars else start.line + line - 1
+        lines = self.text.splitlines()
+        if not 1 <= number <= len(lines):
+            return start
+        content = lines[number - 1]
+        return Mark(number, len(content) - len(content.lstrip()) + 1)
 
     def key_mark(self, path: Path) -> Mark:
         """Where the key at ``path`` is written (falls back to its value, then to its parent)."""
@@ -129,6 +144,8 @@ class _Walker:
             raise _Refused("a YAML alias refers to a value that contains it", node.start_mark)
         self.doc.value_marks[path] = _mark(node.start_mark)
         if isinstance(node, ScalarNode):
+            if node.style in ("|", ">"):
+                self.doc.block_scalars.add(path)
             return self.scalar(node)
         self.active.add(id(node))
         try:
@@ -183,13 +200,19 @@ class _Walker:
 
 def read_yaml(text: str, source: str) -> LocatedDocument:
     """Parse one YAML document safely; raise :class:`PolicyError` naming the place of any problem."""
-    doc = LocatedDocument(source=source, data=None)
+    doc = LocatedDocument(source=source, data=None, text=text)
     size = len(text.encode("utf-8", errors="replace"))
     if size > MAX_DOCUMENT_BYTES:
         raise PolicyError(
             [PolicyIssue(source, 0, 0, f"file is {size} bytes; a policy may be at most {MAX_DOCUMENT_BYTES}")]
         )
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"character {exc.character:#06x} is not allowed in YAML; remove it or write it as an escape"
+        raise PolicyError([PolicyIssue(source, line, column, message)]) from None
     try:
         try:
             node = loader.get_single_node()

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors import Customer, Ticket
+from policies.engine import decide
 from policies.outreach import OutreachRecord
 from policies.signals import Decision, Signals
 
@@ -121,8 +122,6 @@ def check_expectations(decision: Decision, expect: dict[str, Any]) -> list[str]:
 
 def run_policy_tests(policy: RoutingPolicy) -> list[PolicyTestResult]:
     """Decide every test case of ``policy`` and compare with its expectations."""
-    from policies.decide import decide
-
     results = []
     for case in policy.tests:
         decision = decide(

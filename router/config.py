@@ -46,6 +46,17 @@ class ConnectorSettings(BaseModel):
     status_map: dict[str, str] = Field(default_factory=dict, description="vendor status -> canonical status")
     tags_field: str = "deskroute tags"
     agent_user: str | None = Field(default=None, description="the helpdesk user deskroute writes as")
+    page_size: int = Field(default=100, gt=0, description="records per pulled page (RT: at most 100)")
+    ticket_filter: str | None = Field(
+        default=None, description="limit what is pulled, in the vendor's query language (RT: TicketSQL)"
+    )
+    timezone: str | None = Field(
+        default=None, description="rt: the RT user's time zone (IANA name); measured on the instance when unset"
+    )
+    outreach_queue: str | None = Field(default=None, description="queue new outreach tickets are created in")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="file connector: canonical field -> column, as --map for import"
+    )
     options: dict[str, Any] = Field(default_factory=dict)
 
     def secret(self, which: Literal["username", "password", "token"]) -> SecretStr | None:
@@ -66,18 +77,6 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(default=64, gt=0)
 
 
-class OutreachSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-
-
-class PrivacySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    redact_before_store: bool = Field(default=False, description="mask e-mails, phones, card numbers")
-
-
 class Settings(BaseSettings):
     """The effective configuration. Precedence: environment > deskroute.toml > defaults."""
 
@@ -91,10 +90,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".deskroute"), description="models, vector index, embedding cache")
     policy: Path | None = Field(default=None, description="the active routing policy (YAML)")
-    paused: bool = False
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
-    outreach: OutreachSettings = Field(default_factory=OutreachSettings)
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
 
     @field_validator("database_url")

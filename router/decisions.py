@@ -75,6 +75,33 @@ def record_correction(
     return row
 
 
+# Outbox states whose action has not (knowingly) reached the helpdesk.
+UNAPPLIED_STATES = ("pending", "applying", "failed", "dead")
+
+
+def withdraw_ticket_writes(session: Session, source: str, ticket_id: str, reason: str) -> int:
+    """A person took the ticket over: deskroute's writes to it that are still waiting are dropped, visibly.
+
+    Without this, a write queued before the person's change (while paused, or waiting for a retry) would be
+    applied after it and undo their routing. Outreach goes to the customer, not the ticket, and stays.
+    """
+    rows = session.exec(
+        select(OutboxRow)
+        .join(DecisionRow, col(DecisionRow.id) == col(OutboxRow.decision_id))
+        .where(
+            DecisionRow.source == source,
+            DecisionRow.ticket_external_id == ticket_id,
+            col(OutboxRow.state).in_(UNAPPLIED_STATES),
+            OutboxRow.kind != "create_outreach",
+        )
+    ).all()
+    for row in rows:
+        row.state = "skipped"
+        row.result = {"status": "skipped", "detail": reason}
+        session.add(row)
+    return len(rows)
+
+
 def outreach_times(session: Session, source: str, customer_id: str) -> list[datetime]:
     """When outreach to this customer was queued, for cool-downs and daily caps."""
     rows = session.exec(

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from connectors import Action, Customer, Ticket
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
+from router.agent_view import agent_note, agent_tags
 from router.decisions import (
     DecisionRecord,
     corrections,
@@ -32,6 +33,7 @@ from router.decisions import (
     outreach_times,
     record_correction,
     save_decision,
+    withdraw_ticket_writes,
 )
 from router.store import to_record
 from router.store.tables import CustomerRow, DecisionRow, TicketRow
@@ -148,6 +150,7 @@ class Engine:
                     corrected_by=ticket.updated_by,
                     now=now,
                 )
+                self._hand_over(session, ticket)
                 return "correction", prior
             # A person moved it where we suggested: agreement, and from now on it is theirs.
             record_correction(
@@ -159,10 +162,18 @@ class Engine:
                 corrected_by=ticket.updated_by,
                 now=now,
             )
+            self._hand_over(session, ticket)
             return "skipped_person_owns", prior
         if _is_customer(ticket, customer, ticket.updated_by):
             return "decided_reply", prior
         return "skipped_other_change", prior
+
+    def _hand_over(self, session: Session, ticket: Ticket) -> None:
+        # The ticket is the person's now: writes still queued for it must not undo their routing.
+        who = ticket.updated_by or "a person"
+        withdraw_ticket_writes(
+            session, ticket.source, ticket.external_id, f"withdrawn: {who} routed the ticket by hand"
+        )
 
     def consider(self, session: Session, ticket: Ticket, now: datetime) -> tuple[Outcome, DecisionRow | None]:
         """Decide for one ticket if it needs it; adds the decision and its outbox rows to the session."""
@@ -180,10 +191,51 @@ class Engine:
             else []
         )
         decision = decide(self.policy, ticket, customer, signals, now, history)
-        row = save_decision(session, self._record(ticket, signals, decision, outcome), now)
+        similar = neighbour_subjects(session, ticket.source, [n.ticket_id for n in signals.neighbours[:3]])
+        row = save_decision(session, self._record(ticket, signals, decision, outcome, similar), now)
         return outcome, row
 
-    def _record(self, ticket: Ticket, signals: Signals, decision: Decision, outcome: Outcome) -> DecisionRecord:
+    def _explained(
+        self, ticket: Ticket, signals: Signals, decision: Decision, actions: list[Action], similar: dict[str, str]
+    ) -> list[Action]:
+        """Add the agents' view: the explanation note (before the policy's own notes) and intent/churn tags."""
+        scope = decision.decision_scope or f"{ticket.source}:{ticket.external_id}:{ticket_version(ticket)}"
+        note = agent_note(ticket, signals, decision, similar)
+        tags = agent_tags(signals)
+        out: list[Action] = []
+        noted = tagged = False
+        for action in actions:
+            if action.kind == "add_note" and not noted:
+                action = Action(
+                    kind="add_note",
+                    target=action.target,
+                    params={**action.params, "body": f"{note}\n\n{action.params['body']}"},
+                    idempotency_key=action.idempotency_key,
+                )
+                noted = True
+            elif action.kind == "add_tags" and not tagged:
+                merged = list(dict.fromkeys([*action.params["tags"], *tags]))
+                action = Action(
+                    kind="add_tags",
+                    target=action.target,
+                    params={**action.params, "tags": merged},
+                    idempotency_key=action.idempotency_key,
+                )
+                tagged = True
+            out.append(action)
+        if tags and not tagged:
+            extra = Action(kind="add_tags", target=ticket.external_id, params={"tags": tags}, idempotency_key="-")
+            out.append(extra.model_copy(update={"idempotency_key": extra.default_key(scope)}))
+        if not noted:
+            extra = Action(
+                kind="add_note", target=ticket.external_id, params={"body": note, "public": False}, idempotency_key="-"
+            )
+            out.append(extra.model_copy(update={"idempotency_key": extra.default_key(scope)}))
+        return out
+
+    def _record(
+        self, ticket: Ticket, signals: Signals, decision: Decision, outcome: Outcome, similar: dict[str, str]
+    ) -> DecisionRecord:
         actions: list[Action] = []
         team = queue = priority = None
         seen: set[str] = set()
@@ -205,6 +257,7 @@ class Engine:
                 continue
             seen.add(action.idempotency_key)
             actions.append(action)
+        actions = self._explained(ticket, signals, decision, actions, similar)
         return DecisionRecord(
             source=ticket.source,
             ticket_id=ticket.external_id,
@@ -234,6 +287,20 @@ class Engine:
             if row is not None and row.id is not None:
                 report.decisions.append(row.id)
         return report
+
+
+def neighbour_subjects(session: Session, source: str, ids: list[str]) -> dict[str, str]:
+    """Subjects of similar past tickets, for the agents' note (ids plain or as ``source:id``)."""
+    prefix = f"{source}:"
+    plain = {i.removeprefix(prefix): i for i in ids}
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(TicketRow.external_id, TicketRow.subject).where(
+            TicketRow.source == source, col(TicketRow.external_id).in_(list(plain))
+        )
+    ).all()
+    return {plain[external_id]: subject for external_id, subject in rows}
 
 
 def open_tickets(session: Session, source: str) -> list[Ticket]:

@@ -9,7 +9,7 @@ twice; notes and outreach carry a marker that is checked before writing) makes t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -17,12 +17,14 @@ from typing import Protocol
 from sqlmodel import Session, col, select
 
 from connectors import SUGGEST_KINDS, Action, ActionResult
+from connectors.errors import ConnectorError
 from router.store import Store
 from router.store.tables import AgentStateRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
 PAUSE_KEY = "pause"
+BATCH = 500  # outbox rows read at a time while draining
 RETRYABLE_STATES = ("pending", "applying", "failed")
 
 
@@ -79,11 +81,27 @@ def allowed_by_mode(kind: str, mode: str) -> bool:
     return False
 
 
-def due_rows(session: Session, now: datetime, source: str | None = None, limit: int = 500) -> list[OutboxRow]:
-    query = select(OutboxRow).where(col(OutboxRow.state).in_(RETRYABLE_STATES), col(OutboxRow.next_attempt_at) <= now)
+def due_rows(
+    session: Session, now: datetime, source: str | None = None, limit: int = 500, after_id: int = 0
+) -> list[OutboxRow]:
+    query = select(OutboxRow).where(
+        col(OutboxRow.state).in_(RETRYABLE_STATES), col(OutboxRow.next_attempt_at) <= now, col(OutboxRow.id) > after_id
+    )
     if source:
         query = query.where(OutboxRow.source == source)
     return list(session.exec(query.order_by(col(OutboxRow.id)).limit(limit)).all())
+
+
+def _all_due(store: Store, now: datetime, source: str | None) -> Iterator[OutboxRow]:
+    """Every row due at ``now``, read in batches by id: each is visited once, however long the backlog."""
+    last_id = 0
+    while True:
+        with store.session() as session:
+            rows = due_rows(session, now, source, limit=BATCH, after_id=last_id)
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id or last_id
 
 
 def drain(
@@ -101,9 +119,8 @@ def drain(
     policy = policy or OutboxPolicy()
     report = OutboxReport()
     when = now or datetime.now(UTC)
-    with store.session() as session:
-        rows = due_rows(session, when, source)
-    for row in rows:
+    # The whole backlog in one drain (a run after a pause, a first run over a thousand tickets), not one batch.
+    for row in _all_due(store, when, source):
         if row.source not in targets:
             continue
         with store.session() as session:
@@ -127,17 +144,33 @@ def drain(
             session.add(current)
             session.commit()
             action = Action.model_validate(current.action)
+            retry_after: float | None = None
+            final = False
             try:
                 result = connector.apply(action)
-            except Exception as exc:  # a connector error of any kind is retried, then dead-lettered
+            except ConnectorError as exc:
+                # Credentials or a refused request will not fix themselves: dead-letter at once, visibly.
+                final = not exc.retryable
+                retry_after = getattr(exc, "retry_after", None)
                 result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
-            _record(current, result, when, policy, report)
+            except Exception as exc:  # anything unexpected is retried with backoff, then dead-lettered
+                result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
+            _record(current, result, when, policy, report, final=final, retry_after=retry_after)
             session.add(current)
             session.commit()
     return report
 
 
-def _record(row: OutboxRow, result: ActionResult, now: datetime, policy: OutboxPolicy, report: OutboxReport) -> None:
+def _record(
+    row: OutboxRow,
+    result: ActionResult,
+    now: datetime,
+    policy: OutboxPolicy,
+    report: OutboxReport,
+    *,
+    final: bool = False,
+    retry_after: float | None = None,
+) -> None:
     row.result = result.model_dump(mode="json")
     if result.status in ("applied", "already_applied"):
         row.state = "applied"
@@ -153,12 +186,15 @@ def _record(row: OutboxRow, result: ActionResult, now: datetime, policy: OutboxP
     else:
         row.last_error = result.detail[:2000]
         report.errors.append(f"{row.source} {row.kind} on {row.target}: {result.detail}")
-        if row.attempts >= policy.max_attempts:
+        if final or row.attempts >= policy.max_attempts:
             row.state = "dead"
             report.dead += 1
         else:
             row.state = "failed"
-            row.next_attempt_at = now + policy.delay(row.attempts)
+            delay = policy.delay(row.attempts)
+            if retry_after is not None:
+                delay = max(delay, timedelta(seconds=retry_after))
+            row.next_attempt_at = now + delay
             report.failed += 1
 
 

@@ -8,7 +8,22 @@ from __future__ import annotations
 
 import typer
 
-from router.cli import agent, bench, config_cmds, data, db, decisions, demo, eval, index
+from router.cli import (
+    agent,
+    bench,
+    config_cmds,
+    connectors,
+    data,
+    db,
+    decisions,
+    demo,
+    eval,
+    index,
+    models,
+    policy,
+    run,
+    sync,
+)
 
 app = typer.Typer(
     name="deskroute",
@@ -24,14 +39,26 @@ app.add_typer(data.import_app, name="import")
 app.add_typer(eval.app, name="eval")
 app.add_typer(bench.app, name="bench")
 app.add_typer(index.app, name="index")
+app.add_typer(policy.app, name="policy")
+app.add_typer(connectors.app, name="connectors")
+app.command("sync")(sync.sync)
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
+app.command("train")(models.train)
+app.command("predict")(models.predict)
 app.command("pause")(agent.pause)
 app.command("resume")(agent.resume)
 app.add_typer(agent.outbox_app, name="outbox")
 app.add_typer(decisions.app, name="decisions")
+app.command("run")(run.run)
 
 
 def main() -> None:
     """Console-script entry point."""
+    import os
+
+    # Model loading is offline and quick: the libraries' own progress bars would only clutter the output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

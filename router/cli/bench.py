@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from router.cli.common import console, err_console, fail
 
@@ -55,3 +57,61 @@ def embeddings(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
         err_console.print(f"wrote {json_path}", highlight=False)
+
+
+@app.command("policy")
+def bench_policy(
+    decisions: int = typer.Option(2000, "--decisions", min=100, help="Tickets decided per repeat."),
+    repeats: int = typer.Option(7, "--repeats", min=1, help="Timed repeats; the median is reported."),
+    rules: int = typer.Option(30, "--rules", min=1, max=30, help="How many of the benchmark's 30 rules to use."),
+    tickets: Path | None = typer.Option(
+        None,
+        "--tickets",
+        help="CSV with subject, body, language, tags, priority, queue columns "
+        "(default: ../shared/datasets/support-tickets/tickets-en-de.csv when present).",
+    ),
+    synthetic: bool = typer.Option(False, "--synthetic", help="Use synthetic ticket texts instead of a CSV."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+) -> None:
+    """Decisions per second of policies.decide for a 30-rule policy on one core (CPU time, median)."""
+    from rich.progress import Progress
+
+    from evals.bench_policy import default_dataset, run_policy_benchmark
+
+    dataset = None if synthetic else (tickets or default_dataset())
+    if dataset is not None and not dataset.is_file():
+        raise fail(f"--tickets: {dataset} is not a readable file")
+
+    # Refreshed by hand, not by rich's background thread, which would compete for the one pinned core.
+    with Progress(console=err_console, transient=True, auto_refresh=False) as progress:
+        task = progress.add_task("deciding", total=repeats)
+
+        def advance() -> None:
+            progress.advance(task)
+            progress.refresh()
+
+        result = run_policy_benchmark(
+            decisions=decisions, repeats=repeats, rules=rules, dataset=dataset, on_repeat=advance
+        )
+    table = Table(title=f"policy decide(): {result.rules} rules, {decisions} tickets × {repeats} repeats")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("decisions/s (one core, CPU time, median)", f"{result.decisions_per_second:,.0f}")
+    table.add_row("µs per decision", f"{result.microseconds_per_decision:.1f}")
+    table.add_row("decisions/s by wall clock (median)", f"{result.wall_decisions_per_second:,.0f}")
+    table.add_row("baseline: 1-rule policy, decisions/s", f"{result.baseline_decisions_per_second:,.0f}")
+    table.add_row("time per decision vs baseline", f"{result.ratio_to_baseline:.2f}×")
+    table.add_row("rules fired per decision (mean)", f"{result.mean_rules_fired:.2f}")
+    table.add_row("decisions with a note", f"{result.share_with_note:.0%}")
+    table.add_row("ticket texts", Path(result.ticket_texts).name)
+    table.add_row("reference: sum(range(1000)) on this core, µs", f"{result.reference_loop_us:.1f}")
+    table.add_row("CPU affinity", ",".join(map(str, result.cpu_affinity)) or "not pinned")
+    console.print(table)
+    if json_path is not None:
+        json_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {json_path}")
+
+
+from router.cli import bench_engine  # noqa: E402  (a module of its own: live RT, not a micro-benchmark)
+
+app.command("engine")(bench_engine.engine)

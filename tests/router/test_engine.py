@@ -110,3 +110,36 @@ def test_finished_and_other_changes_are_skipped(sqlite_url: str) -> None:
         mark_applied(store)
         agent_reply = make_ticket(queue="Billing", updated_at=NOW + timedelta(hours=1), updated_by="agent.bob")
         assert engine().run(s, [agent_reply], NOW).outcomes == {"skipped_other_change": 1}
+
+
+def test_every_decision_carries_the_agents_note_and_tags(sqlite_url: str) -> None:
+    from policies import LabelScore, Neighbour, Signals
+
+    class FixedSignals:
+        def signals(self, session, ticket, customer, now):  # type: ignore[no-untyped-def]
+            return Signals(
+                intent="Billing and Payments",
+                intent_probability=0.91,
+                intent_top_k=[LabelScore(label="Billing and Payments", probability=0.91)],
+                urgency="high",
+                urgency_probability=0.7,
+                churn_risk=0.82,
+                churn_reasons=["3 tickets in 7 days", "last satisfaction rating: bad"],
+                neighbours=[Neighbour(ticket_id="3", score=0.8, queue="Billing and Payments")],
+                model_versions={"intent": "text/queue@v1"},
+            )
+
+    store = Store(sqlite_url)
+    with store.session() as s:
+        upsert(s, [make_ticket(external_id="3", subject="Charged twice in May", status="solved")])
+        s.commit()
+        Engine(POLICY, FixedSignals(), connector="rt", mode="suggest", agent_user="deskroute").run(
+            s, [make_ticket()], NOW
+        )
+        rows = {r.kind: r for r in s.exec(select(OutboxRow)).all()}
+    note = rows["add_note"].action["params"]["body"]
+    assert "intent Billing and Payments 91%" in note and "urgency high 70%" in note
+    assert "Churn risk 82% (high): 3 tickets in 7 days" in note
+    assert '#3 "Charged twice in May"' in note and "billing" in note and "text/queue@v1" in note
+    tags = rows["add_tags"].action["params"]["tags"]
+    assert {"billing", "intent-billing-and-payments", "churn-high"} <= set(tags)

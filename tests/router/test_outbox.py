@@ -124,3 +124,27 @@ def test_row_left_applying_by_a_crash_is_applied_once(sqlite_url: str) -> None:
     report = drain(store, {"rt": (helpdesk, "auto")}, now=NOW)
     assert report.already_applied == 1 and helpdesk.applied == [ACTIONS[2].idempotency_key]
     assert states(store) == {"add_note": "applied"}
+
+
+class RefusingHelpdesk:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def apply(self, action: Action) -> ActionResult:
+        raise self.error
+
+
+def test_credentials_error_dead_letters_at_once_and_rate_limit_waits(sqlite_url: str) -> None:
+    from connectors.errors import CredentialsError, RateLimited
+
+    store = Store(sqlite_url)
+    queue_actions(store, ACTIONS[:1])
+    drain(store, {"rt": (RefusingHelpdesk(CredentialsError("401 from RT: check RT_PASSWORD")), "auto")}, now=NOW)
+    assert states(store) == {"route": "dead"}
+    with store.session() as s:
+        requeue_dead(s, now=NOW)
+    limited = RefusingHelpdesk(RateLimited("slow down", retry_after=600))
+    drain(store, {"rt": (limited, "auto")}, now=NOW)
+    with store.session() as s:
+        row = s.exec(select(OutboxRow)).one()
+    assert row.state == "failed" and row.next_attempt_at >= NOW + timedelta(seconds=600)

@@ -1,0 +1,149 @@
+"""The connector contract: what deskroute asks of every helpdesk adapter.
+
+A connector is named (the ``source`` its records are stored under) and does five things:
+
+- :meth:`Connector.pull` yields :class:`PullBatch` es of canonical records, each with the cursor *after* it.
+  The caller stores a batch's records and its cursor in one transaction, so a sync stopped anywhere resumes
+  exactly where the last committed batch ended. Cursors are small JSON objects only the adapter interprets.
+- :meth:`Connector.customer_history`: a customer's past tickets, comments and ratings.
+- :meth:`Connector.apply` executes one :class:`~connectors.actions.Action` and says what happened
+  (:class:`~connectors.actions.ActionResult`); applying the same action twice changes the helpdesk once.
+  It knows nothing of modes (shadow/suggest/auto): the outbox decides what reaches it.
+- :meth:`Connector.check`: credentials, permissions and reachability, as a report a person can read.
+- :meth:`Connector.verify_webhook` where the vendor signs webhooks.
+
+Every pulled change says who made it (``Ticket.updated_by``, ``Comment.author``) so deskroute can recognise
+its own writes (:attr:`Connector.agent_identity`). Vendor vocabularies (queues, priorities, statuses) are
+mapped inside the adapter.
+
+Errors: reaching the helpdesk failed -> a :class:`~connectors.errors.ConnectorError` is raised (``retryable``
+says whether to try again later); the helpdesk refused the action itself (unknown queue or user) -> ``apply``
+returns ``ActionResult(status="failed")`` with the reason.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from connectors.actions import Action, ActionResult
+from connectors.errors import WebhookUnsupported
+from connectors.records import BehaviorEvent, Comment, Customer, SatisfactionRating, Ticket
+
+Cursor = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PullBatch:
+    """Records pulled together and the cursor after them; commit both at once.
+
+    ``remaining`` is the vendor's count of records still to pull after this batch, where it says (for
+    progress bars); ``problems`` lists records that could not be read, each naming the record and field.
+    """
+
+    cursor: Cursor
+    tickets: Sequence[Ticket] = ()
+    comments: Sequence[Comment] = ()
+    customers: Sequence[Customer] = ()
+    ratings: Sequence[SatisfactionRating] = ()
+    events: Sequence[BehaviorEvent] = ()
+    problems: Sequence[str] = ()
+    remaining: int | None = None
+
+    @property
+    def size(self) -> int:
+        """Records in the batch, all kinds together."""
+        return len(self.tickets) + len(self.comments) + len(self.customers) + len(self.ratings) + len(self.events)
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    """What a helpdesk knows of one customer: the record, past tickets, their comments, ratings."""
+
+    customer: Customer | None
+    tickets: Sequence[Ticket] = ()
+    comments: Sequence[Comment] = ()
+    ratings: Sequence[SatisfactionRating] = ()
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One thing a check looked at: e.g. ``credentials``, ``tags field``."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The result of :meth:`Connector.check`: ok when every item is."""
+
+    connector: str
+    items: Sequence[CheckItem] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(item.ok for item in self.items)
+
+
+class Connector(abc.ABC):
+    """A helpdesk adapter. Subclasses set ``type`` and implement the abstract methods."""
+
+    type: ClassVar[str]
+    supports_webhooks: ClassVar[bool] = False
+
+    def __init__(self, name: str):
+        if not name:
+            raise ValueError("a connector needs a name")
+        self.name = name
+
+    @property
+    def agent_identity(self) -> str | None:
+        """The helpdesk user deskroute writes as: changes by this user are deskroute's own."""
+        return None
+
+    def is_own_change(self, ticket: Ticket) -> bool:
+        """Whether the ticket's latest change was made by deskroute itself."""
+        return self.agent_identity is not None and ticket.updated_by == self.agent_identity
+
+    @abc.abstractmethod
+    def pull(self, cursor: Cursor | None) -> Iterator[PullBatch]:
+        """Batches of records changed since ``cursor`` (None: everything), oldest first."""
+
+    def cursor_since(self, since: datetime) -> Cursor:
+        """A cursor that makes :meth:`pull` start with changes made at or after ``since``."""
+        raise NotImplementedError(f"{self.type} connectors cannot start a pull at a time; use a full sync")
+
+    @abc.abstractmethod
+    def customer_history(self, customer: str) -> CustomerHistory:
+        """Past tickets, comments and ratings of ``customer`` (external id or e-mail address)."""
+
+    @abc.abstractmethod
+    def apply(self, action: Action) -> ActionResult:
+        """Do ``action`` in the helpdesk once; a repeat with the same idempotency key changes nothing."""
+
+    @abc.abstractmethod
+    def check(self) -> CheckReport:
+        """Credentials, permissions and reachability."""
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether a webhook request really comes from the helpdesk (signature check)."""
+        raise WebhookUnsupported(
+            f"{self.type} sends no signed webhooks; deskroute polls it instead", connector=self.name
+        )
+
+    def close(self) -> None:  # noqa: B027 - most connectors hold connections; a file connector holds none
+        """Release connections."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

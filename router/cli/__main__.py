@@ -1,0 +1,5 @@
+"""``python -m router.cli``: the same as the ``deskroute`` command."""
+
+from router.cli import main
+
+main()

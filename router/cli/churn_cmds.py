@@ -1,0 +1,104 @@
+"""Training the churn model: the work behind ``deskroute train --target churn``.
+
+From a labelled customer table (``--data FILE --label COL``) or from the store (``--from-store``), where a
+customer's first ``cancellation`` event is the label and features are taken at snapshot times before it.
+The model is cross-validated first (figures go into its metadata), then fitted on everything and saved with
+skops (no pickle) beside a JSON file of metadata.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from router.cli.common import console, err_console, fail, open_store, settings, user_errors
+
+
+def _drop_list(spec: str | None) -> list[str]:
+    return [c.strip() for c in (spec or "").split(",") if c.strip()]
+
+
+def train_churn(
+    data: Path | None = None,
+    *,
+    label: str | None = None,
+    id_column: str | None = None,
+    drop: str | None = None,
+    from_store: bool = False,
+    source: str = "file",
+    horizon_days: int = 30,
+    cv: int = 5,
+    out: Path | None = None,
+    config: Path | None = None,
+) -> dict[str, Any]:
+    """Train, cross-validate and save a churn model; returns its metadata. Errors exit 1 with one clear line.
+
+    ``data``/``label``/``id_column``/``drop``: a labelled customer table; or ``from_store`` with ``source`` and
+    ``horizon_days`` (the label is "cancels within that many days"). ``cv``: folds for the metrics stored in
+    the metadata (0 skips them). ``out``: the model folder (default: ``<data_dir>/models/churn``).
+    """
+    from router.churn import ChurnModel, cross_validate, store_training_set
+
+    if (data is None) == (not from_store):
+        raise fail("give a labelled customer table (--data FILE --label COL) or --from-store, not both or neither")
+    if data is not None and not label:
+        raise fail("--label COL is required with --data: the column that says whether the customer churned")
+    if cv == 1 or cv < 0:
+        raise fail(f"--cv must be 0 (no cross-validation) or at least 2, not {cv}")
+    cfg = settings(config)
+    folder = out or cfg.models_dir / "churn"
+    groups: list[str] | None = None
+    with user_errors():
+        if data is not None:
+            from router.behaviour import read_customer_table
+
+            table = read_customer_table(data, label=label, id_column=id_column, drop=_drop_list(drop))
+            assert table.labels is not None
+            rows, labels = table.rows, table.labels
+            origin: dict[str, Any] = {"file": str(data), "label": label, "id": id_column, "dropped": _drop_list(drop)}
+        else:
+            store = open_store(cfg)
+            with store.session() as session:
+                dataset = store_training_set(session, source, horizon_days=horizon_days)
+            rows, labels, groups = dataset.rows, dataset.labels, dataset.customers
+            origin = {
+                "store": store.safe_url,
+                "source": source,
+                "label": f"cancellation within {horizon_days} days of a snapshot",
+                "horizon_days": horizon_days,
+                "snapshots": [s.isoformat() for s in dataset.snapshots],
+                "customers": len(set(dataset.customers)),
+            }
+        metrics: dict[str, Any] | None = None
+        with Progress(
+            TextColumn("training churn model"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("cross-validating" if cv else "fitting", total=(cv or 0) + 1)
+            if cv:
+                validation = cross_validate(
+                    rows, labels, folds=cv, groups=groups, on_fold=lambda k: progress.update(task, advance=1)
+                )
+                metrics = {"folds": cv, **validation.metrics()}
+                progress.update(task, description="fitting on all rows")
+            model = ChurnModel().fit(rows, labels, groups=groups)
+            progress.update(task, advance=1)
+        meta = model.save(folder, training_data=origin, cv_metrics=metrics)
+    summary = Table(title=f"churn model {meta['version']} saved to {folder}")
+    summary.add_column("")
+    summary.add_column("value", justify="right")
+    summary.add_row("rows", str(meta["n_train"]))
+    summary.add_row("churn rate", f"{meta['positive_rate']:.1%}")
+    summary.add_row("calibration", str(meta["calibration"]))
+    if metrics:
+        for key in ("roc_auc", "pr_auc", "brier", "ece"):
+            summary.add_row(f"{cv}-fold CV {key}", f"{metrics[key]:.4f}")
+    console.print(summary)
+    return meta

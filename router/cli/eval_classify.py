@@ -1,0 +1,143 @@
+"""``deskroute eval classify``: benchmark the text classifier and its baselines on labelled files."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from router.cli.common import console, err_console, fail
+
+if TYPE_CHECKING:
+    from router.predict import LabelledTickets
+
+
+def classify(
+    train: list[Path] = typer.Option(
+        ..., "--train", help="Labelled tickets (CSV or JSONL); repeat the option to concatenate several files."
+    ),
+    test: Path | None = typer.Option(None, "--test", help="Held-out labelled tickets to score on."),
+    cv: int | None = typer.Option(None, "--cv", help="Stratified K-fold cross-validation on --train instead."),
+    repeats: int = typer.Option(1, "--repeats", help="Repeat the cross-validation R times (new shuffle each)."),
+    text: str = typer.Option(..., "--text", help="Text column(s), comma-separated: e.g. subject,body or text."),
+    label: str = typer.Option(..., "--label", help="The label column to predict (matched case-insensitively)."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write every figure to this JSON file."),
+) -> None:
+    """Cross-validate (or train/test) deskroute's classifier beside the majority and TF-IDF baselines.
+
+    Prints accuracy, macro-F1, top-3 accuracy, calibration error (ECE) and the share of tickets that could be
+    routed automatically at 90% precision; with --json, writes them (mean and standard deviation over folds
+    and repeats with --cv), per-label figures, and the baselines fitted on the same folds.
+    """
+    if (test is None) == (cv is None):
+        raise fail("give either --test FILE or --cv K (not both)")
+    if cv is not None and cv < 2:
+        raise fail(f"--cv must be at least 2 folds, got {cv}")
+    if repeats < 1:
+        raise fail(f"--repeats must be at least 1, got {repeats}")
+    if cv is None and repeats != 1:
+        raise fail("--repeats applies to --cv only")
+
+    import numpy as np
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from evals.classify import ClassifyRun, Split, cv_splits, evaluate_split, render, report
+    from router.cli.models import build_encoder, load_config_quietly
+    from router.predict import DatasetError, parse_columns, read_labelled
+
+    try:
+        columns = parse_columns(text)
+        train_data = read_labelled(train, text_columns=columns, label_column=label)
+        test_data = read_labelled([test], text_columns=columns, label_column=label) if test else None
+    except DatasetError as exc:
+        raise fail(str(exc)) from None
+    _warn_skipped(train_data)
+    if test_data is not None:
+        _warn_skipped(test_data)
+    train_labels = train_data.labelled()
+    distinct = sorted(set(train_labels))
+    if len(distinct) < 2:
+        raise fail(
+            f"the label '{label}' has only one value ({distinct[0]!r}) in {', '.join(map(str, train))}: "
+            "there is nothing to classify"
+        )
+    if cv is not None and len(train_labels) < 2 * cv:
+        raise fail(f"{len(train_labels)} labelled tickets are too few for {cv}-fold cross-validation")
+    if test_data is not None:
+        known = set(distinct)
+        unseen = Counter(label for label in test_data.labelled() if label not in known)
+        if unseen:
+            shown = ", ".join(f"{name!r} ({n})" for name, n in unseen.most_common(5))
+            err_console.print(
+                f"[yellow]warning:[/] {sum(unseen.values())} test ticket(s) have labels never seen in training "
+                f"({shown}); they count as wrong",
+                highlight=False,
+            )
+
+    cfg = load_config_quietly()
+    encoder = build_encoder(cfg)
+    everything = train_data.tickets + (test_data.tickets if test_data else [])
+    started = time.perf_counter()
+    with err_console.status(f"embedding {len(everything)} tickets with {encoder.model_id}"):
+        vectors = encoder.encode_tickets(everything, show_progress=err_console.is_terminal)
+    encode_seconds = time.perf_counter() - started
+
+    run = ClassifyRun(train_data, test_data, vectors, encoder.model_id)
+    if cv is not None:
+        run.splits = cv_splits(train_labels, cv, repeats)
+        mode: dict[str, Any] = {"mode": "cv", "folds": cv, "repeats": repeats}
+    else:
+        n = len(train_data)
+        run.splits = [Split("train/test", np.arange(n), np.arange(n, n + len(test_data or [])))]
+        mode = {"mode": "test", "test_file": str(test)}
+    mode["train_files"] = [str(p) for p in train]
+    mode["encoding"] = {
+        "model_id": encoder.model_id,
+        "texts": len(everything),
+        "seconds": round(encode_seconds, 2),
+        "cache_hits": encoder.stats.cache_hits,
+        "encoded": encoder.stats.encoded,
+    }
+
+    per_split = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("evaluating", total=len(run.splits))
+        for split in run.splits:
+            per_split.append(
+                evaluate_split(
+                    run,
+                    split,
+                    on_step=partial(_show_step, progress, task, split.name),
+                )
+            )
+            progress.advance(task)
+    result = report(run, per_split, mode=mode)
+    console.print(render(result))
+    if json_path is not None:
+        try:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"{json_path}: cannot write the JSON report ({exc.strerror})") from None
+        console.print(f"wrote {json_path}")
+
+
+def _warn_skipped(data: LabelledTickets) -> None:
+    for line in data.warnings():
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+
+
+def _show_step(progress: Any, task: Any, split: str, step: str) -> None:
+    progress.update(task, description=f"{split}: {step}")

@@ -1,0 +1,278 @@
+"""``deskroute train`` and ``deskroute predict``: fit a model for a target column, save it, use it.
+
+``train`` dispatches on the target: a target listed in :data:`TRAINERS` has its own trainer (for example a
+behavioural model); any other column gets a text classifier over subject and body. Adding a target is one
+function taking a :class:`TrainRequest` and one entry in :data:`TRAINERS`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings
+
+if TYPE_CHECKING:
+    from embeddings import Encoder
+    from router.config import Settings
+    from router.predict import LabelledTickets, TicketClassifier
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What ``deskroute train`` was asked: the target column and where the labelled data comes from."""
+
+    target: str
+    files: tuple[Path, ...]
+    from_store: bool
+    source: str | None
+    text_columns: tuple[str, ...]
+    settings: Settings
+
+
+Trainer = Callable[[TrainRequest], None]
+
+
+def load_config_quietly(config: Path | None = None) -> Settings:
+    """Settings from deskroute.toml / DESKROUTE_* (errors become a clean exit)."""
+    return settings(config)
+
+
+def build_encoder(cfg: Settings) -> Encoder:
+    """The configured sentence encoder, with the data dir's embedding cache."""
+    from embeddings import Encoder, ModelNotFoundError
+
+    try:
+        return Encoder(
+            cfg.embeddings.model,
+            cache_dir=cfg.embedding_cache_dir,
+            allow_download=cfg.embeddings.allow_download,
+            max_seq_length=cfg.embeddings.max_seq_length,
+        )
+    except (ModelNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _labelled(request: TrainRequest) -> LabelledTickets:
+    from router.predict import DatasetError, read_labelled, tickets_from_store
+
+    try:
+        if request.from_store:
+            store = open_store(request.settings)
+            data = tickets_from_store(store, request.target, source=request.source)
+            if request.target.lower() == "queue" and request.settings.policy is not None:
+                return _as_policy_teams(data, request.settings.policy)
+            return data
+        return read_labelled(list(request.files), text_columns=request.text_columns, label_column=request.target)
+    except DatasetError as exc:
+        raise fail(str(exc)) from None
+
+
+def _as_policy_teams(data: LabelledTickets, policy_path: Path) -> LabelledTickets:
+    """A helpdesk's final queues (after people's corrections) as the policy's team names; triage is no label."""
+    from policies import PolicyError, load_policy
+    from router.training import team_of_queue
+
+    try:
+        policy = load_policy(policy_path)
+    except PolicyError as exc:
+        raise fail(str(exc)) from None
+    kept = LabelledTickets(
+        label_column=data.label_column, text_columns=data.text_columns, skipped=data.skipped, examples=data.examples
+    )
+    for ticket, label, ident, language in zip(data.tickets, data.labels, data.ids, data.languages, strict=True):
+        source = ident.split(":", 1)[0]
+        team = team_of_queue(policy, source, label) if label else None
+        if team is None or team == policy.defaults.triage_queue:
+            kept.skip("queue is triage or not in the policy's queues", ident)
+            continue
+        kept.tickets.append(ticket)
+        kept.labels.append(team)
+        kept.ids.append(ident)
+        kept.languages.append(language)
+    return kept
+
+
+def _train_churn(request: TrainRequest) -> None:
+    """``--target churn``: the behaviour model, from the store (cancellation events are the label)."""
+    from router.cli.churn_cmds import train_churn
+
+    if not request.from_store:
+        if len(request.files) != 1:
+            raise fail("--target churn takes one customer table (--file FILE with a 'churn' column) or --from-store")
+        from connectors.files import FileFormatError, read_rows
+
+        try:
+            _, first = next(iter(read_rows(request.files[0])), (0, {}))
+        except FileFormatError as exc:
+            raise fail(str(exc)) from None
+        label = next((c for c in first if c.lower() == "churn"), "churn")
+        train_churn(request.files[0], label=label)
+        return
+    train_churn(from_store=True, source=request.source or "file")
+
+
+def train_text_classifier(request: TrainRequest) -> None:
+    """Fit a TicketClassifier for ``request.target`` and save it in the models folder."""
+    from router.predict import TicketClassifier
+    from router.predict.dataset import AFTER_ROUTING_FIELDS
+    from router.registry import RegistryError, data_fingerprint
+
+    late = [c for c in request.text_columns if c.lower() in AFTER_ROUTING_FIELDS]
+    if late and not request.from_store:
+        err_console.print(
+            f"[yellow]warning:[/] {', '.join(late)} is written after a ticket is routed; "
+            "new tickets will not have it when the model predicts",
+            highlight=False,
+        )
+    data = _labelled(request)
+    for line in data.warnings():
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    labels = data.labelled()
+    encoder = build_encoder(request.settings)
+    classifier = TicketClassifier(target=request.target.lower())
+    with err_console.status(f"training '{request.target}' on {len(labels)} tickets") as status:
+        try:
+            classifier.fit(
+                data.tickets,
+                labels,
+                ids=data.ids,
+                encoder=encoder,
+                on_step=lambda step: status.update(f"training '{request.target}': {step}"),
+            )
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    origin = (
+        {"store": request.settings.database_url.split("@")[-1], "source": request.source}
+        if request.from_store
+        else {"files": [str(p) for p in request.files], "text_columns": list(request.text_columns)}
+    )
+    try:
+        classifier.save(
+            request.settings.models_dir,
+            metadata={
+                "training_data": {
+                    **origin,
+                    "fingerprint": data_fingerprint(
+                        (s or "", b or "", label) for (s, b), label in zip(data.tickets, labels, strict=True)
+                    ),
+                    "tickets": len(labels),
+                },
+            },
+        )
+    except (RegistryError, OSError) as exc:
+        raise fail(f"cannot save the model: {exc}") from None
+    metrics = classifier.cv_metrics_
+    threshold = classifier.threshold_
+    console.print(
+        f"saved {classifier.version_} ({len(classifier.classes_)} labels, {len(labels)} tickets) "
+        f"in {request.settings.models_dir}",
+        highlight=False,
+    )
+    console.print(
+        f"inner cross-validation: accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['macro_f1']:.3f}, "
+        f"top-3 {metrics['top3_accuracy']:.1%}, ECE {metrics['ece']:.3f}; "
+        + (
+            f"routes {metrics['auto_coverage']:.0%} of tickets automatically above confidence {threshold:.2f}"
+            if threshold is not None
+            else "never confident enough for 90% precision: every ticket goes to triage"
+        ),
+        highlight=False,
+    )
+
+
+# Targets with a model of their own; every other target is a text classifier over subject and body.
+TRAINERS: dict[str, Trainer] = {"churn": _train_churn}
+
+
+def train(
+    target: str = typer.Option(..., "--target", help="The column to predict, e.g. queue, priority, type."),
+    from_store: bool = typer.Option(False, "--from-store", help="Train on the tickets in the store."),
+    file: list[Path] = typer.Option(
+        [], "--file", help="Train on labelled tickets in a CSV/JSONL file (repeat for several files)."
+    ),
+    text: str = typer.Option("subject,body", "--text", help="Text column(s) of the file the model reads."),
+    source: str | None = typer.Option(None, "--source", help="With --from-store: only tickets of this source."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Fit a model for TARGET and save it as a new version in the data dir's models folder."""
+    from router.predict import DatasetError, parse_columns
+
+    if from_store == bool(file):
+        raise fail("give either --from-store or --file FILE (one of them)")
+    try:
+        columns = parse_columns(text)
+    except DatasetError as exc:
+        raise fail(str(exc)) from None
+    request = TrainRequest(
+        target=target.strip(),
+        files=tuple(file),
+        from_store=from_store,
+        source=source,
+        text_columns=columns,
+        settings=settings(config),
+    )
+    TRAINERS.get(request.target.lower(), train_text_classifier)(request)
+
+
+def _load_classifier(cfg: Settings, target: str | None, version: str | None) -> TicketClassifier:
+    from router.predict import MODEL_KIND, TicketClassifier
+    from router.registry import RegistryError, list_versions
+
+    models = cfg.models_dir / MODEL_KIND
+    saved = (
+        sorted(p.name for p in models.iterdir() if p.is_dir() and list_versions(cfg.models_dir, MODEL_KIND, p.name))
+        if models.is_dir()
+        else []
+    )
+    if target is None:
+        if len(saved) != 1:
+            hint = f"saved models: {', '.join(saved)}" if saved else "no model is saved yet"
+            raise fail(f"say which model to use with --target ({hint}); train one with `deskroute train --target COL`")
+        target = saved[0]
+    try:
+        return TicketClassifier.load(cfg.models_dir, target, version)
+    except RegistryError as exc:
+        raise fail(str(exc)) from None
+
+
+def predict(
+    file: Path = typer.Argument(..., help="Tickets to label (CSV or JSONL with subject/body columns)."),
+    target: str | None = typer.Option(None, "--target", help="Which saved model (default: the only one)."),
+    version: str | None = typer.Option(None, "--version", help="A saved version (default: the latest)."),
+    text: str = typer.Option("subject,body", "--text", help="Text column(s) the model reads."),
+    neighbours: int = typer.Option(3, "--neighbours", min=0, help="Similar training tickets to show per ticket."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Print one JSON line per ticket: label, probability, top-k, abstained (and why), language, neighbours."""
+    from router.predict import DatasetError, LanguageDetector, parse_columns, read_labelled
+
+    cfg = settings(config)
+    classifier = _load_classifier(cfg, target, version)
+    try:
+        data = read_labelled([file], text_columns=parse_columns(text))
+    except DatasetError as exc:
+        raise fail(str(exc)) from None
+    for line in data.warnings():
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    try:
+        classifier.attach_encoder(build_encoder(cfg))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    subjects = [s for s, _ in data.tickets]
+    bodies = [b for _, b in data.tickets]
+    with err_console.status(f"predicting {len(data)} tickets with {classifier.version_}"):
+        predictions = classifier.predict_tickets(subjects, bodies, neighbours=neighbours)
+        languages = LanguageDetector().detect_many([f"{s or ''}\n{b or ''}" for s, b in data.tickets])
+    out = sys.stdout
+    for ticket_id, prediction, language in zip(data.ids, predictions, languages, strict=True):
+        record: dict[str, Any] = {"id": ticket_id, "target": classifier.target, **prediction.as_dict()}
+        record["language"] = language.code if language else None
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()

@@ -1,0 +1,273 @@
+"""``deskroute policy``: validate a routing policy, explain its decision for a ticket, run its tests."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from connectors import Customer, RecordError, Ticket, as_utc
+from policies import (
+    PolicyError,
+    RoutingPolicy,
+    Signals,
+    decide,
+    load_policy,
+    run_policy_tests,
+    tests_path_for,
+)
+from policies.signals import Decision
+from router.cli.common import console, err_console, fail
+
+app = typer.Typer(help="Routing policies: validate, explain a decision, run the policy's tests.", no_args_is_help=True)
+
+PolicyFile = typer.Argument(..., help="The policy YAML file, e.g. policies/examples/starter.yaml.")
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def load_or_exit(file: Path) -> RoutingPolicy:
+    """Load a policy, or print every located problem and exit with status 1."""
+    try:
+        return load_policy(file)
+    except PolicyError as exc:
+        for issue in exc.issues:
+            err_console.print(f"[red]{issue}[/]", highlight=False, soft_wrap=True, markup=False)
+        n = len(exc.issues)
+        raise fail(f"{file}: {n} problem{'s' if n != 1 else ''}; nothing was loaded") from None
+
+
+@app.command("validate")
+def validate(file: Path = PolicyFile) -> None:
+    """Check a policy (and the tests beside it) and report every problem with its line and column."""
+    policy = load_or_exit(file)
+    for warning in policy.warnings:
+        err_console.print(str(warning), highlight=False, soft_wrap=True, markup=False)
+    tests = f", {len(policy.tests)} test(s)" if policy.tests else ""
+    console.print(
+        f"{file}: policy '{policy.name}' is valid — version {policy.version}, {len(policy.teams)} queues, "
+        f"{len(policy.rules)} rules{tests}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _json_option(value: str | None, option: str) -> dict[str, Any] | None:
+    """An option that takes a JSON object inline or as a file path."""
+    if value is None:
+        return None
+    text = value
+    if not value.lstrip().startswith("{"):
+        path = Path(value)
+        if not path.is_file():
+            raise fail(f"{option}: {value!r} is neither a JSON object nor a readable file")
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise fail(f"{option}: {path} is larger than {MAX_JSON_BYTES} bytes")
+        text = path.read_text(encoding="utf-8-sig")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(f"{option}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise fail(f"{option}: expected a JSON object {{...}}, got {type(data).__name__}")
+    return data
+
+
+def _now_option(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise fail(f"--now: {value!r} is not an ISO date and time, e.g. 2025-01-06T10:00:00+01:00") from None
+
+
+def _records(
+    ticket: dict[str, Any], customer: dict[str, Any] | None, signals: dict[str, Any] | None, now: datetime
+) -> tuple[Ticket, Customer | None, Signals | None]:
+    try:
+        t = Ticket.parse(
+            {"source": "cli", "external_id": "cli-1", "created_at": now, "updated_at": now, **ticket},
+            where="--ticket",
+        )
+        c = (
+            Customer.parse({"source": "cli", "external_id": "customer-1", **customer}, where="--customer")
+            if customer is not None
+            else None
+        )
+    except RecordError as exc:
+        raise fail(str(exc)) from None
+    s = None
+    if signals is not None:
+        try:
+            s = Signals.model_validate(signals)
+        except ValueError as exc:
+            errors: list[Any] = getattr(exc, "errors", list)()
+            detail = "; ".join(f"field '{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in errors) or str(exc)
+            raise fail(f"--signals: {detail}") from None
+    return t, c, s
+
+
+def print_decision(policy: RoutingPolicy, decision: Decision) -> None:
+    """The trace as a table (rule, fired, why, effects), then the actions."""
+    table = Table(title=f"policy '{policy.name}' version {policy.version}", show_lines=False)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("fired")
+    table.add_column("why")
+    table.add_column("effects")
+    for entry in decision.trace:
+        why = entry.reason if not entry.details else "; ".join(entry.details)
+        table.add_row(entry.rule, "yes" if entry.fired else "no", why, "\n".join(entry.effects))
+    console.print(table)
+    if decision.abstained:
+        console.print(
+            f"abstained ({decision.abstain_source}): {decision.abstain_reason}", highlight=False, soft_wrap=True
+        )
+    if not decision.actions:
+        console.print("no actions")
+    for action in decision.actions:
+        params = ", ".join(f"{k}={v!r}" for k, v in action.params.items())
+        console.print(f"{action.kind} → {action.target}: {params}", highlight=False, soft_wrap=True, markup=False)
+
+
+@app.command("explain")
+def explain(
+    file: Path = PolicyFile,
+    ticket: str = typer.Option(..., "--ticket", help="The ticket as a JSON object or a JSON file."),
+    signals: str | None = typer.Option(None, "--signals", help="Model signals as JSON (intent, churn_risk, ...)."),
+    customer: str | None = typer.Option(None, "--customer", help="The customer as JSON (attributes, opted_out)."),
+    now: str | None = typer.Option(None, "--now", help="The moment of deciding, ISO 8601 (default: now)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON instead of a table."),
+) -> None:
+    """Decide one ticket and show, rule by rule, what fired and why."""
+    policy = load_or_exit(file)
+    moment = _now_option(now)
+    ticket_data = _json_option(ticket, "--ticket") or {}
+    t, c, s = _records(ticket_data, _json_option(customer, "--customer"), _json_option(signals, "--signals"), moment)
+    decision = decide(policy, t, c, s, moment)
+    if as_json:
+        console.print_json(decision.model_dump_json())
+        return
+    print_decision(policy, decision)
+
+
+@app.command("test")
+def test(
+    file: Path = PolicyFile,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show passing tests too."),
+) -> None:
+    """Run the policy's tests (inline 'tests:' and NAME.tests.yaml beside it); exit 1 if any fails."""
+    policy = load_or_exit(file)
+    if not policy.tests:
+        raise fail(f"{file}: no tests; add a 'tests:' list to the policy or to {tests_path_for(file).name}")
+    results = run_policy_tests(policy)
+    failed = [r for r in results if not r.passed]
+    for result in results:
+        if result.passed:
+            if verbose:
+                console.print(f"[green]PASS[/] {result.case.name}", highlight=False, soft_wrap=True)
+            continue
+        console.print(f"[red]FAIL[/] {result.case.location}: {result.case.name}", highlight=False, soft_wrap=True)
+        for failure in result.failures:
+            console.print(f"     {failure}", highlight=False, soft_wrap=True, markup=False)
+        fired = ", ".join(result.decision.fired_rules()) or "none"
+        console.print(f"     fired: {fired}", highlight=False, soft_wrap=True)
+    summary = f"{len(results) - len(failed)} passed, {len(failed)} failed — policy '{policy.name}' {policy.version}"
+    if failed:
+        raise fail(summary)
+    console.print(f"[green]{summary}[/]", highlight=False, soft_wrap=True)
+
+
+def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-untyped-def]
+    """The models' signals for a batch of tickets, or none (rules only) when no model is trained."""
+    from evals.replay import rules_only
+    from router.cli.common import open_store, settings
+    from router.signals import load_signal_source
+
+    if not use_models:
+        return rules_only
+    cfg = settings(cfg_path)
+    source = load_signal_source(cfg, open_store(cfg))
+    return getattr(source, "signals_for", rules_only)
+
+
+@app.command("simulate")
+def simulate(
+    file: Path = PolicyFile,
+    dataset: Path = typer.Option(..., "--dataset", help="Labelled tickets (CSV or JSONL) to replay."),
+    label: str | None = typer.Option(None, "--label", help="Column holding the right queue, for the misroute rate."),
+    models: bool = typer.Option(True, "--models/--rules-only", help="Use the trained models' signals."),
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
+) -> None:
+    """Replay labelled tickets through the models and the policy: what it would do, before it goes live."""
+    from evals.replay import simulate as run_simulation
+    from router.cli.common import user_errors
+
+    policy = load_or_exit(file)
+    with user_errors():
+        report, _ = run_simulation(policy, file.name, dataset, label=label, signals_for=_signals_for(config, models))
+    figures = report.as_dict()
+    table = Table(title=f"{file.name} on {dataset.name} ({report.n} tickets)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    n = max(report.n, 1)
+    table.add_row("routed automatically", f"{report.auto_routed} ({report.auto_routed / n:.0%})")
+    table.add_row("abstained (to triage)", f"{report.abstained} ({report.abstained / n:.0%})")
+    table.add_row("not routed by any rule", str(report.unrouted))
+    rate = report.misroute_rate
+    table.add_row("misrouted among auto-routed", "n/a (no --label)" if rate is None else f"{rate:.1%}")
+    table.add_row("outreach planned (after guardrails)", str(report.outreach))
+    table.add_row("outreach refused by guardrails", str(report.outreach_refused))
+    console.print(table)
+    for title, counts in (
+        ("queue", report.per_queue),
+        ("priority", report.priorities),
+        ("rule fired", report.rules_fired),
+    ):
+        t = Table(title=f"tickets per {title}")
+        t.add_column(title)
+        t.add_column("tickets", justify="right")
+        for key, value in counts.most_common():
+            t.add_row(key, str(value))
+        console.print(t)
+    if report.bad_rows:
+        err_console.print(f"[yellow]{len(report.bad_rows)} bad row(s) skipped[/], first: {report.bad_rows[0]}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {json_path}")
+
+
+@app.command("diff")
+def diff(
+    a: Path = typer.Argument(..., help="The current policy."),
+    b: Path = typer.Argument(..., help="The changed policy."),
+    dataset: Path = typer.Option(..., "--dataset", help="Tickets (CSV or JSONL) to decide with both."),
+    models: bool = typer.Option(True, "--models/--rules-only", help="Use the trained models' signals."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many changed tickets."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
+) -> None:
+    """The tickets whose decision changes between policy A and policy B, and how."""
+    from evals.replay import diff as run_diff
+    from router.cli.common import user_errors
+
+    policy_a, policy_b = load_or_exit(a), load_or_exit(b)
+    with user_errors():
+        total, changes = run_diff(policy_a, policy_b, dataset, signals_for=_signals_for(config, models))
+    console.print(f"{len(changes)} of {total} decisions change between {a.name} and {b.name}")
+    table = Table()
+    for column in ("ticket", "subject", "what changes", "before", "after"):
+        table.add_column(column)
+    for change in changes[:limit]:
+        fields = change.changed_fields
+        table.add_row(
+            change.ticket_id,
+            change.subject[:40],
+            ", ".join(fields),
+            "; ".join(f"{k}={change.before[k]}" for k in fields),
+            "; ".join(f"{k}={change.after[k]}" for k in fields),
+        )
+    console.print(table)

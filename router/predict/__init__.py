@@ -1,0 +1,51 @@
+"""Pattern recognition on ticket text: labels with calibrated confidence, abstention, and language.
+
+``TicketClassifier`` predicts any label column (queue, priority, type, intent) from subject and body;
+``LanguageDetector`` / ``detect_language`` give ISO 639-1 codes for ``Signals.language``.
+"""
+
+from router.predict.abstention import coverage_at_precision, threshold_for_precision
+from router.predict.calibration import ScoreBlend, expected_calibration_error, softmax
+from router.predict.classifier import (
+    MODEL_KIND,
+    NeighbourTicket,
+    TextPrediction,
+    TicketClassifier,
+    TicketText,
+    ticket_text,
+)
+from router.predict.dataset import (
+    DEFAULT_TEXT_COLUMNS,
+    DatasetError,
+    LabelledTickets,
+    parse_columns,
+    read_labelled,
+    tickets_from_store,
+)
+from router.predict.language import SUPPORTED_LANGUAGES, DetectedLanguage, LanguageDetector, detect_language
+from router.predict.metrics import classification_metrics
+
+__all__ = [
+    "DEFAULT_TEXT_COLUMNS",
+    "MODEL_KIND",
+    "SUPPORTED_LANGUAGES",
+    "DatasetError",
+    "DetectedLanguage",
+    "LabelledTickets",
+    "LanguageDetector",
+    "NeighbourTicket",
+    "ScoreBlend",
+    "TextPrediction",
+    "TicketClassifier",
+    "TicketText",
+    "classification_metrics",
+    "coverage_at_precision",
+    "detect_language",
+    "expected_calibration_error",
+    "parse_columns",
+    "read_labelled",
+    "softmax",
+    "threshold_for_precision",
+    "ticket_text",
+    "tickets_from_store",
+]

@@ -1,0 +1,442 @@
+"""TicketClassifier: a label (queue, priority, type, intent) from ticket text, with a confidence to trust.
+
+What it learns, for any label column:
+
+1. Features: word and character n-gram TF-IDF plus the sentence embedding (:mod:`router.predict.features`).
+2. Scorers over those features: pairwise SVMs through the ticket-similarity kernel (one-vs-rest linear SVMs
+   instead above ``kernel_limit`` tickets, or as well when asked), and the votes of the most similar past
+   tickets from the vector index (:mod:`router.predict.neighbours`).
+3. Inner cross-validation on the training tickets only: each scorer's C is chosen on out-of-fold accuracy;
+   the out-of-fold scores then fit the blend that turns them into calibrated probabilities, and the
+   abstention threshold that keeps automatic routing at the target precision. Neighbour votes in a fold come
+   from that fold's training part only, so no ticket ever finds itself.
+4. The chosen scorers are refitted on all training tickets.
+
+Only text known when a ticket arrives is read: subject and body.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from embeddings import prepare_ticket_text
+from router.predict.abstention import threshold_for_precision
+from router.predict.calibration import ScoreBlend
+from router.predict.features import TicketFeatures, TicketMatrix
+from router.predict.metrics import classification_metrics
+from router.predict.neighbours import NeighbourVote
+from router.predict.scorers import OneVsRestSVM, PairwiseSVM, Scores
+
+if TYPE_CHECKING:
+    from embeddings import Encoder
+    from router.registry import StoredModel
+
+TicketText = tuple[str | None, str | None]
+"""A ticket's (subject, body): the text a classifier reads."""
+
+MODEL_KIND = "text"
+SCORERS = ("pairwise", "linear", "neighbours")
+# TF-IDF reads at most this much of a ticket: a pasted log adds nothing after its first pages.
+MAX_TEXT_CHARS = 20_000
+MIN_TICKETS = 10
+# A neighbour vote of zero for a label becomes this log-score: "no similar ticket had it", not "impossible".
+_VOTE_FLOOR = 0.01
+
+
+@dataclass(frozen=True)
+class NeighbourTicket:
+    """A similar training ticket: its id, cosine similarity and label."""
+
+    ticket_id: str
+    score: float
+    label: str
+
+
+@dataclass(frozen=True)
+class TextPrediction:
+    """One ticket's predicted label with its calibrated probability, alternatives and abstention verdict."""
+
+    label: str
+    probability: float
+    top_k: tuple[tuple[str, float], ...]
+    abstained: bool
+    abstain_reason: str | None = None
+    neighbours: tuple[NeighbourTicket, ...] = ()
+    model_version: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return {
+            "label": self.label,
+            "probability": round(self.probability, 4),
+            "top_k": [{"label": label, "probability": round(p, 4)} for label, p in self.top_k],
+            "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "neighbours": [
+                {"ticket_id": n.ticket_id, "score": round(n.score, 4), "label": n.label} for n in self.neighbours
+            ],
+            "model_version": self.model_version,
+        }
+
+
+def ticket_text(subject: str | None, body: str | None) -> str:
+    """The text a classifier's n-gram features read: subject and body, HTML, quotes and signature removed."""
+    return prepare_ticket_text(subject, body, max_chars=MAX_TEXT_CHARS)
+
+
+@dataclass
+class _OutOfFold:
+    """Held-out scores of every candidate, collected over the inner folds."""
+
+    n: int
+    scores: dict[str, list[NDArray[np.float64]]] = field(default_factory=dict)
+
+    def put(self, key: str, rows: NDArray[np.int64], blocks: Scores) -> None:
+        if key not in self.scores:
+            self.scores[key] = [np.zeros((self.n, b.shape[1])) for b in blocks]
+        for store, block in zip(self.scores[key], blocks, strict=True):
+            store[rows] = block
+
+
+def _primary(blocks: Scores) -> NDArray[np.float64]:
+    # Votes tie often among many labels: the margins (second block, when there is one) break the ties.
+    return blocks[0] + 1e-3 * blocks[1] if len(blocks) > 1 else blocks[0]
+
+
+class TicketClassifier:
+    """Predicts one label column from ticket text; an estimator in scikit-learn's manner (``fit`` → ``self``).
+
+    Parameters are set in ``__init__``; learnt state ends in ``_``. ``predict_tickets`` is what the engine
+    calls; ``predict_proba`` returns calibrated probabilities over ``classes_``.
+    """
+
+    def __init__(
+        self,
+        *,
+        target: str = "label",
+        scorers: Sequence[str] = ("pairwise", "neighbours"),
+        pairwise_c: Sequence[float] = (1.0, 3.0, 10.0),
+        linear_c: Sequence[float] = (0.1, 0.5),
+        neighbours: int = 10,
+        inner_folds: int = 3,
+        target_precision: float = 0.9,
+        top_k: int = 3,
+        kernel_limit: int = 12_000,
+        random_state: int = 0,
+    ):
+        unknown = set(scorers) - set(SCORERS)
+        if unknown or not set(scorers) & {"pairwise", "linear"}:
+            raise ValueError(
+                f"scorers must include 'pairwise' or 'linear' and may add 'neighbours'; got {list(scorers)}"
+            )
+        if not 0.0 < target_precision < 1.0:
+            raise ValueError(f"target precision must lie between 0 and 1, got {target_precision}")
+        self.target = target
+        self.scorers = tuple(scorers)
+        self.pairwise_c = tuple(pairwise_c)
+        self.linear_c = tuple(linear_c)
+        self.neighbours = neighbours
+        self.inner_folds = inner_folds
+        self.target_precision = target_precision
+        self.top_k = top_k
+        self.kernel_limit = kernel_limit
+        self.random_state = random_state
+        self.version_: str | None = None
+        self._encoder: Encoder | None = None
+
+    # ------------------------------------------------------------------------------------------ state
+    def __getstate__(self) -> dict[str, Any]:
+        # The encoder is a loaded neural network: it is never saved with the classifier, only its model id.
+        state = dict(self.__dict__)
+        state["_encoder"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._encoder = None
+
+    def attach_encoder(self, encoder: Encoder) -> None:
+        """Use this encoder (with its cache) for new tickets; it must be the model the classifier learnt with."""
+        expected = getattr(self, "encoder_model_id_", None)
+        if expected is not None and encoder.model_id != expected:
+            raise ValueError(
+                f"the {self.target} model was trained with embeddings from {expected}, but the configured "
+                f"encoder is {encoder.model_id}: set embeddings.model to {expected} or train the model again"
+            )
+        self._encoder = encoder
+
+    def encoder(self) -> Encoder:
+        """The encoder for new tickets (the model the classifier learnt with, loaded on first use)."""
+        if self._encoder is None:
+            from embeddings import Encoder
+
+            model = getattr(self, "encoder_model_id_", None)
+            self.attach_encoder(Encoder(model, max_seq_length=getattr(self, "encoder_window_", None)))
+        assert self._encoder is not None
+        return self._encoder
+
+    # -------------------------------------------------------------------------------------------- fit
+    def fit(
+        self,
+        tickets: Sequence[TicketText],
+        labels: Sequence[str],
+        *,
+        vectors: NDArray[np.floating] | None = None,
+        ids: Sequence[str] | None = None,
+        encoder: Encoder | None = None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> TicketClassifier:
+        """Learn from tickets' (subject, body) and their labels.
+
+        ``vectors`` are the tickets' embeddings when already computed (``encoder.encode_tickets(tickets)``);
+        otherwise ``encoder`` (or the default model) computes them. ``ids`` name the tickets for the
+        neighbour evidence (default: their positions).
+        """
+        started = time.perf_counter()
+        say = on_step or (lambda message: None)
+        labels = [str(label) for label in labels]
+        if len(tickets) != len(labels):
+            raise ValueError(f"{len(tickets)} tickets but {len(labels)} labels")
+        if len(tickets) < MIN_TICKETS:
+            raise ValueError(f"training needs at least {MIN_TICKETS} labelled tickets, got {len(tickets)}")
+        classes, y = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"the label '{self.target}' has only one value ({classes[0]!r}) in the training data: "
+                "a classifier needs at least two"
+            )
+        self.classes_ = [str(c) for c in classes]
+        y = y.astype(np.int64)
+        n_classes = len(self.classes_)
+        if encoder is not None:
+            self._encoder = encoder
+        if vectors is None:
+            say("encoding ticket text")
+            vectors = self.encoder().encode_tickets(list(tickets))
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(vectors) != len(tickets):
+            raise ValueError(f"{len(tickets)} tickets but {len(vectors)} embedding vectors")
+        active = self._encoder
+        self.encoder_model_id_ = active.model_id if active is not None else "unknown"
+        self.encoder_window_ = active.max_seq_length if active is not None else None
+        ticket_ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(tickets))]
+        if len(set(ticket_ids)) != len(ticket_ids):
+            raise ValueError("ticket ids must be unique")
+
+        say("learning n-gram vocabularies")
+        texts = [ticket_text(s, b) for s, b in tickets]
+        self.features_ = TicketFeatures()
+        matrix = self.features_.fit_transform(texts, vectors)
+        self.uses_kernel_ = "pairwise" in self.scorers and len(texts) <= self.kernel_limit
+        self.uses_linear_ = "linear" in self.scorers or not self.uses_kernel_
+        self.uses_neighbours_ = "neighbours" in self.scorers
+
+        gram = self.features_.gram(matrix, matrix) if self.uses_kernel_ else None
+        stacked = self.features_.stacked(matrix) if self.uses_linear_ else None
+        folds = self._inner_folds(y)
+        oof = _OutOfFold(len(texts))
+        for number, (train, held_out) in enumerate(folds, start=1):
+            say(f"inner cross-validation, fold {number} of {len(folds)}")
+            if gram is not None:
+                inner_gram = gram[np.ix_(train, train)]
+                held_out_gram = gram[np.ix_(held_out, train)]
+                for c in self.pairwise_c:
+                    model = PairwiseSVM(c).fit_gram(inner_gram, y[train], n_classes)
+                    oof.put(f"pairwise:{c}", held_out, model.scores_gram(held_out_gram))
+                del inner_gram, held_out_gram
+            if stacked is not None:
+                for c in self.linear_c:
+                    linear = OneVsRestSVM(c).fit(stacked[train], y[train], n_classes)
+                    oof.put(f"linear:{c}", held_out, linear.scores(stacked[held_out], len(held_out)))
+            if self.uses_neighbours_:
+                vote = NeighbourVote(self.neighbours).fit(
+                    [ticket_ids[i] for i in train], vectors[train], y[train], n_classes, self.encoder_model_id_
+                )
+                oof.put("neighbours", held_out, [np.log(vote.votes(vectors[held_out]) + _VOTE_FLOOR)])
+
+        self.chosen_: dict[str, float] = {}
+        blocks: Scores = []
+        for scorer, grid in (("pairwise", self.pairwise_c), ("linear", self.linear_c)):
+            if (scorer == "pairwise" and gram is None) or (scorer == "linear" and stacked is None):
+                continue
+            accuracy = {c: float((_primary(oof.scores[f"{scorer}:{c}"]).argmax(axis=1) == y).mean()) for c in grid}
+            best = max(grid, key=lambda c: (accuracy[c], -c))  # ties: the stronger regularisation
+            self.chosen_[scorer] = best
+            blocks.extend(oof.scores[f"{scorer}:{best}"])
+        if self.uses_neighbours_:
+            blocks.extend(oof.scores["neighbours"])
+
+        say("calibrating")
+        self.blend_ = ScoreBlend().fit(blocks, y)
+        held_out_p = self.blend_.transform(blocks)
+        confidence = held_out_p.max(axis=1)
+        correct = held_out_p.argmax(axis=1) == y
+        self.threshold_ = threshold_for_precision(confidence, correct, self.target_precision)
+        self.cv_metrics_ = classification_metrics(
+            labels,
+            held_out_p,
+            self.classes_,
+            target_precision=self.target_precision,
+            abstention=True,
+            threshold=self.threshold_,
+        )
+        self.cv_metrics_["inner_folds"] = len(folds)
+
+        say("fitting on all tickets")
+        self.pairwise_: PairwiseSVM | None = None
+        self.linear_: OneVsRestSVM | None = None
+        if gram is not None:
+            self.pairwise_ = PairwiseSVM(self.chosen_["pairwise"]).fit_gram(gram, y, n_classes)
+            del gram
+            self.pairwise_.keep_support(matrix)
+        if stacked is not None:
+            self.linear_ = OneVsRestSVM(self.chosen_["linear"]).fit(stacked, y, n_classes)
+        self.vote_ = NeighbourVote(self.neighbours).fit(ticket_ids, vectors, y, n_classes, self.encoder_model_id_)
+        self.n_train_ = len(texts)
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def _inner_folds(self, y: NDArray[np.int64]) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
+        from sklearn.model_selection import StratifiedKFold
+
+        splits = max(2, min(self.inner_folds, len(y) // 2))
+        folds = StratifiedKFold(splits, shuffle=True, random_state=self.random_state)
+        with warnings.catch_warnings():
+            # A label with fewer tickets than folds is simply absent from some folds' training part.
+            warnings.simplefilter("ignore", UserWarning)
+            return [(np.asarray(a), np.asarray(b)) for a, b in folds.split(np.zeros(len(y)), y)]
+
+    # ---------------------------------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "blend_"):
+            raise ValueError("this classifier is not fitted yet: call fit() or load a saved model")
+
+    def _matrix(self, tickets: Sequence[TicketText], vectors: NDArray[np.floating] | None) -> TicketMatrix:
+        if vectors is None:
+            vectors = self.encoder().encode_tickets(list(tickets))
+        return self.features_.transform([ticket_text(s, b) for s, b in tickets], np.asarray(vectors))
+
+    def _blocks(self, matrix: TicketMatrix) -> Scores:
+        blocks: Scores = []
+        if self.pairwise_ is not None:
+            blocks.extend(self.pairwise_.scores(self.features_, matrix))
+        if self.linear_ is not None:
+            blocks.extend(self.linear_.scores(self.features_.stacked(matrix), len(matrix)))
+        if self.uses_neighbours_:
+            blocks.append(np.log(self.vote_.votes(matrix.vectors).astype(np.float64) + _VOTE_FLOOR))
+        return blocks
+
+    def predict_proba(
+        self, tickets: Sequence[TicketText], *, vectors: NDArray[np.floating] | None = None
+    ) -> NDArray[np.float64]:
+        """Calibrated probabilities, (tickets, classes_)."""
+        self._check_fitted()
+        if len(tickets) == 0:
+            return np.zeros((0, len(self.classes_)))
+        return self.blend_.transform(self._blocks(self._matrix(tickets, vectors)))
+
+    def predict(self, tickets: Sequence[TicketText], *, vectors: NDArray[np.floating] | None = None) -> list[str]:
+        """The most likely label of each ticket."""
+        return [self.classes_[i] for i in self.predict_proba(tickets, vectors=vectors).argmax(axis=1)]
+
+    def predict_tickets(
+        self,
+        subjects: Sequence[str | None],
+        bodies: Sequence[str | None],
+        *,
+        vectors: NDArray[np.floating] | None = None,
+        neighbours: int = 5,
+    ) -> list[TextPrediction]:
+        """Label, probability, top-k, abstention verdict and similar training tickets for each ticket."""
+        self._check_fitted()
+        if len(subjects) != len(bodies):
+            raise ValueError(f"{len(subjects)} subjects but {len(bodies)} bodies")
+        tickets = list(zip(subjects, bodies, strict=True))
+        if not tickets:
+            return []
+        matrix = self._matrix(tickets, vectors)
+        probabilities = self.blend_.transform(self._blocks(matrix))
+        hits = self.vote_.search(matrix.vectors, neighbours) if neighbours > 0 else [[] for _ in tickets]
+        out = []
+        for row, found in zip(probabilities, hits, strict=True):
+            order = np.argsort(-row, kind="stable")[: max(self.top_k, 1)]
+            best = float(row[order[0]])
+            abstained, reason = self._abstain(best)
+            codes = self.vote_.label_codes_of([ticket for ticket, _ in found])
+            out.append(
+                TextPrediction(
+                    label=self.classes_[order[0]],
+                    probability=best,
+                    top_k=tuple((self.classes_[i], float(row[i])) for i in order),
+                    abstained=abstained,
+                    abstain_reason=reason,
+                    neighbours=tuple(
+                        NeighbourTicket(ticket, float(score), self.classes_[code])
+                        for (ticket, score), code in zip(found, codes, strict=True)
+                    ),
+                    model_version=self.version_,
+                )
+            )
+        return out
+
+    def _abstain(self, probability: float) -> tuple[bool, str | None]:
+        target = f"{self.target_precision:.0%}"
+        if self.threshold_ is None:
+            return True, f"in cross-validation no confidence level reached {target} precision for {self.target}"
+        if probability < self.threshold_:
+            return True, (
+                f"confidence {probability:.2f} is below {self.threshold_:.2f}, "
+                f"the threshold that kept {target} precision in cross-validation"
+            )
+        return False, None
+
+    # -------------------------------------------------------------------------------------- registry
+    def describe(self) -> dict[str, Any]:
+        """What to record with a saved model: labels, choices, threshold, cross-validated figures."""
+        self._check_fitted()
+        return {
+            "target": self.target,
+            "labels": list(self.classes_),
+            "n_train": self.n_train_,
+            "encoder_model_id": self.encoder_model_id_,
+            "encoder_window": self.encoder_window_,
+            "scorers": [name for name, used in self._used().items() if used],
+            "hyperparameters": dict(self.chosen_),
+            "blend_weights": [float(w) for w in self.blend_.weights_],
+            "abstention_threshold": self.threshold_,
+            "target_precision": self.target_precision,
+            "cv_metrics": self.cv_metrics_,
+            "fit_seconds": round(self.fit_seconds_, 2),
+        }
+
+    def _used(self) -> dict[str, bool]:
+        return {"pairwise": self.uses_kernel_, "linear": self.uses_linear_, "neighbours": self.uses_neighbours_}
+
+    def save(self, models_dir: Path, *, metadata: dict[str, Any] | None = None) -> str:
+        """Save as the next version of ``text/<target>`` in the registry; returns the version."""
+        from router.registry import save_model
+
+        record = {**self.describe(), **(metadata or {})}
+        version = save_model(self, kind=MODEL_KIND, target=self.target, metadata=record, models_dir=models_dir)
+        self.version_ = f"{MODEL_KIND}/{self.target.lower()}@{version}"
+        return version
+
+    @classmethod
+    def load(cls, models_dir: Path, target: str, version: str | None = None) -> TicketClassifier:
+        """Load a saved classifier (latest version by default), refusing tampered or foreign artefacts."""
+        from router.registry import RegistryError, load_model
+
+        stored: StoredModel = load_model(models_dir, MODEL_KIND, target, version)
+        model = stored.model
+        if not isinstance(model, cls):
+            raise RegistryError(f"{stored.path}: holds a {type(model).__name__}, not a ticket classifier")
+        model.version_ = stored.label
+        return model

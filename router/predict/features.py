@@ -1,0 +1,117 @@
+"""The feature space of ticket text: word and character n-gram TF-IDF plus the sentence embedding.
+
+Three blocks, each of unit length per ticket, weighted and stacked: word 1–2-grams (what the ticket is about),
+character 2–5-grams within words (spelling variants, inflections, other languages — the default embedding
+model is English-centric) and the sentence embedding (meaning across paraphrases). The similarity of two
+tickets in this space, ``word_weight·<w, w'> + char_weight·<c, c'> + embedding_weight·<e, e'>``, is what the
+pairwise SVMs use as their kernel; the stacked matrix is what the one-vs-rest model reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+# Rows per block when a Gram matrix is built: bounds the sparse intermediate of the character block.
+_GRAM_BLOCK = 1024
+
+
+@dataclass
+class TicketMatrix:
+    """The featurised tickets: sparse word and character blocks, and the embeddings (rows aligned)."""
+
+    words: sparse.csr_matrix
+    chars: sparse.csr_matrix
+    vectors: NDArray[np.float32]
+
+    def __len__(self) -> int:
+        return int(self.words.shape[0])
+
+    def rows(self, index: NDArray[np.integer]) -> TicketMatrix:
+        """A subset of tickets, in the order of ``index``."""
+        return TicketMatrix(self.words[index], self.chars[index], self.vectors[index])
+
+
+class TicketFeatures:
+    """Fits the TF-IDF vocabularies on training texts; turns texts plus embeddings into a TicketMatrix."""
+
+    def __init__(
+        self,
+        *,
+        word_ngrams: tuple[int, int] = (1, 2),
+        char_ngrams: tuple[int, int] = (2, 5),
+        min_df: int = 2,
+        word_weight: float = 0.5,
+        char_weight: float = 0.5,
+        embedding_weight: float = 1.0,
+    ):
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+        self.min_df = min_df
+        self.word_weight = word_weight
+        self.char_weight = char_weight
+        self.embedding_weight = embedding_weight
+
+    def fit_transform(self, texts: Sequence[str], vectors: NDArray[np.floating]) -> TicketMatrix:
+        """Learn the vocabularies and IDF weights from training texts (labels are not used); featurise them."""
+        if len(texts) != len(vectors):
+            raise ValueError(f"{len(texts)} texts but {len(vectors)} embedding vectors")
+        # A word seen in one ticket only still names a product or an error code; characters need two.
+        self.words_ = TfidfVectorizer(ngram_range=self.word_ngrams, sublinear_tf=True, min_df=1, dtype=np.float32)
+        self.chars_ = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.char_ngrams,
+            sublinear_tf=True,
+            min_df=min(self.min_df, max(1, len(texts) // 2)),
+            dtype=np.float32,
+        )
+        try:
+            words = self.words_.fit_transform(texts)
+        except ValueError:
+            raise ValueError("the training texts contain no words: give a text column with content") from None
+        chars = self.chars_.fit_transform(texts)
+        # Terms cut by min_df are kept by scikit-learn for introspection only; they would bloat the artefact.
+        for vectorizer in (self.words_, self.chars_):
+            if hasattr(vectorizer, "stop_words_"):
+                del vectorizer.stop_words_
+        return TicketMatrix(words.tocsr(), chars.tocsr(), np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def transform(self, texts: Sequence[str], vectors: NDArray[np.floating]) -> TicketMatrix:
+        """The TicketMatrix of ``texts`` with their embeddings ``vectors`` (one row per text)."""
+        if len(texts) != len(vectors):
+            raise ValueError(f"{len(texts)} texts but {len(vectors)} embedding vectors")
+        return TicketMatrix(
+            self.words_.transform(texts).tocsr(),
+            self.chars_.transform(texts).tocsr(),
+            np.ascontiguousarray(vectors, dtype=np.float32),
+        )
+
+    def stacked(self, m: TicketMatrix) -> sparse.csr_matrix:
+        """One sparse matrix whose dot products are the weighted ticket similarity (for linear models)."""
+        return sparse.hstack(
+            [
+                m.words * np.float32(np.sqrt(self.word_weight)),
+                m.chars * np.float32(np.sqrt(self.char_weight)),
+                sparse.csr_matrix(m.vectors * np.float32(np.sqrt(self.embedding_weight))),
+            ],
+            format="csr",
+            dtype=np.float32,
+        )
+
+    def gram(self, a: TicketMatrix, b: TicketMatrix) -> NDArray[np.float64]:
+        """Weighted similarity of every ticket in ``a`` to every ticket in ``b``: an (len(a), len(b)) array."""
+        out = np.empty((len(a), len(b)), dtype=np.float64)
+        words_t = b.words.T.tocsr()
+        chars_t = b.chars.T.tocsr()
+        for start in range(0, len(a), _GRAM_BLOCK):
+            stop = min(start + _GRAM_BLOCK, len(a))
+            block = self.embedding_weight * (a.vectors[start:stop] @ b.vectors.T).astype(np.float64)
+            block += self.word_weight * (a.words[start:stop] @ words_t).toarray()
+            block += self.char_weight * (a.chars[start:stop] @ chars_t).toarray()
+            out[start:stop] = block
+        return out
