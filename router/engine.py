@@ -280,6 +280,18 @@ class Engine:
         """Consider each ticket, committing each decision with its outbox rows (or a correction) on its own."""
         report = EngineReport()
         when = now or datetime.now(UTC)
+        tickets = list(tickets)
+        prepare = getattr(self.signal_source, "prepare", None)
+        if prepare is not None:
+            # Encoding in one batch is many times faster than ticket by ticket; only unseen versions need it.
+            prepare(
+                [
+                    t
+                    for t in tickets
+                    if not t.finished
+                    and decision_for_version(session, t.source, t.external_id, ticket_version(t)) is None
+                ]
+            )
         for ticket in tickets:
             outcome, row = self.consider(session, ticket, when)
             session.commit()

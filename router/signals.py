@@ -25,6 +25,15 @@ class ModelSignals:
     def __init__(self, *, churn: tuple[Any, str] | None = None, text: Any | None = None):
         self.churn = churn
         self.text = text
+        self._prepared: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    @staticmethod
+    def _key(ticket: Ticket) -> tuple[str, str, str]:
+        return (ticket.source, ticket.external_id, ticket.updated_at.isoformat())
+
+    def prepare(self, tickets: Sequence[Ticket]) -> None:
+        """Compute the text signals of many tickets in one batch, ahead of the per-ticket calls."""
+        self._prepared = dict(zip(map(self._key, tickets), self._text_fields(tickets), strict=True))
 
     @property
     def model_versions(self) -> dict[str, str]:
@@ -41,7 +50,8 @@ class ModelSignals:
         return list(self.text.signal_fields(tickets))
 
     def signals(self, session: Session, ticket: Ticket, customer: Customer | None, now: datetime) -> Signals:
-        fields = self._text_fields([ticket])[0]
+        cached = self._prepared.pop(self._key(ticket), None)
+        fields = dict(cached) if cached is not None else self._text_fields([ticket])[0]
         versions = dict(fields.pop("model_versions", {}))
         if self.churn is not None:
             from router.churn import churn_signals
