@@ -51,6 +51,10 @@ _KIND_HINT: dict[str, str] = {
 _PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
 Failure = tuple[Any, ...]
+# A leaf's test as a Python expression, for rules compiled into one function (policies/verdicts.py):
+# "{v}" stands for the field's value, "{0}", "{1}", ... for the constants that follow. It must compute
+# what the leaf's ``test`` computes, with the same operations.
+Inline = tuple[str, tuple[Any, ...]]
 _MISSING = object()
 
 
@@ -120,6 +124,7 @@ class Leaf(Condition):
         "failure",
         "fields",
         "fold",
+        "inline",
         "name",
         "op",
         "operand",
@@ -137,12 +142,14 @@ class Leaf(Condition):
         test: Callable[[Any], bool],
         fold: bool,
         pattern: SafePattern | None = None,
+        inline: Inline | None = None,
     ):
         self.spec = spec
         self.op = op
         self.operand = operand
         self.test = test
         self.fold = fold
+        self.inline = inline
         self.pattern = pattern
         self.fields = frozenset({spec.name})
         self.desc = f"{spec.name} {op} {show_value(operand)}"
@@ -155,11 +162,7 @@ class Leaf(Condition):
         self.failure = self._build_pattern_failure() if pattern is not None else self._build_failure()
 
     def _build_pattern_failure(self) -> Callable[[Facts], Failure | None]:
-        assert self.pattern is not None
-        name, spec, search, node = self.name, self.spec, self.pattern.search, self
-        # Only the DFA engine pre-checks a required literal in the lowered text; for the others the
-        # lowered copy of a long body would be made for nothing.
-        wants_lowered = len(self.pattern.required) >= 2
+        name, spec, holds, node = self.name, self.spec, self.pattern_holds, self
         absent = (self, ABSENT)
         missing = _MISSING
 
@@ -169,15 +172,21 @@ class Leaf(Condition):
                 value = facts.value(spec)
             if value is ABSENT:
                 return absent
-            if isinstance(value, str):
-                ok = search(value, facts.lowered(spec) if wants_lowered else None)
-            elif isinstance(value, list):
-                ok = any(isinstance(v, str) and search(v) for v in value)
-            else:
-                ok = search(str(value))
-            return None if ok else (node, value)
+            return None if holds(facts, value) else (node, value)
 
         return pattern_failure
+
+    def pattern_holds(self, facts: Facts, value: Any) -> bool:
+        """Whether a ``matches`` leaf's pattern matches ``value`` (present: not ABSENT)."""
+        assert self.pattern is not None
+        search = self.pattern.search
+        if isinstance(value, str):
+            # Only the DFA engine pre-checks a required literal in the lowered text; for the other the
+            # lowered copy of a long body would be made for nothing.
+            return search(value, facts.lowered(self.spec) if self.pattern.wants_lowered else None)
+        if isinstance(value, list):
+            return any(isinstance(v, str) and search(v) for v in value)
+        return search(str(value))
 
     def _build_failure(self) -> Callable[[Facts], Failure | None]:
         # The hot path of every decision: read the per-decision caches directly.
@@ -356,6 +365,7 @@ def _fold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
+_COMPARE_SYMBOL: dict[str, str] = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "lt": lambda a, b: a < b,
     "lte": lambda a, b: a <= b,
@@ -440,6 +450,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
     for ``signals.intent``), so that a typo is caught when the policy loads rather than never matching.
     """
     kind = spec.kind
+    inline: Inline  # the test as an expression, for compiled rules (see Inline)
     if op not in OPERATORS:
         raise ConditionError(f"unknown operator '{op}'{did_you_mean(op, OPERATORS)}")
     if op not in KIND_OPERATORS[kind]:
@@ -455,7 +466,8 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
             present = not (v == "" or v == [])
             return present == want
 
-        return Leaf(spec, op, operand, exists, fold=False)
+        inline = ('(not ({v} == "" or {v} == [])) == {0}', (want,))
+        return Leaf(spec, op, operand, exists, fold=False, inline=inline)
 
     if op == "matches":
         if not isinstance(operand, str) or not operand:
@@ -470,7 +482,8 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         needles = [n.casefold() for n in _text_operands(op, operand)]
         if kind == "keywords":
             wanted = set(needles)
-            return Leaf(spec, op, operand, lambda v: not wanted.isdisjoint(v), fold=True)
+            inline = ("not {0}.isdisjoint({v})", (wanted,))
+            return Leaf(spec, op, operand, lambda v: not wanted.isdisjoint(v), fold=True, inline=inline)
         if kind == "any":
 
             def contains_any(v: Any) -> bool:
@@ -483,7 +496,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
             return Leaf(spec, op, operand, contains_any, fold=True)
         if len(needles) == 1:
             needle = needles[0]
-            return Leaf(spec, op, operand, lambda v: needle in v, fold=True)
+            return Leaf(spec, op, operand, lambda v: needle in v, fold=True, inline=("{0} in {v}", (needle,)))
 
         def contains_one_of(v: str) -> bool:
             # A plain loop: a generator in any() costs more than the substring scans themselves.
@@ -492,7 +505,8 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
                     return True
             return False
 
-        return Leaf(spec, op, operand, contains_one_of, fold=True)
+        any_needle = "(" + " or ".join(f"{{{i}}} in {{v}}" for i in range(len(needles))) + ")"
+        return Leaf(spec, op, operand, contains_one_of, fold=True, inline=(any_needle, tuple(needles)))
 
     if op in ("in", "not_in"):
         items = [_expect(kind, op, i) for i in _scalar_list(op, operand)]
@@ -500,17 +514,21 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         negate = op == "not_in"
         if kind == "keywords":
             members = set(items)
-            return Leaf(spec, op, operand, lambda v: members.isdisjoint(v) == negate, fold=True)
+            inline = ("{0}.isdisjoint({v}) == {1}", (members, negate))
+            return Leaf(spec, op, operand, lambda v: members.isdisjoint(v) == negate, fold=True, inline=inline)
         if kind == "priority":
             ranks = set(items)
-            return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] in ranks) != negate, fold=False)
+            inline = ("({0}[{v}] in {1}) != {2}", (_PRIORITY_RANK, ranks, negate))
+            return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] in ranks) != negate, fold=False, inline=inline)
         if kind == "any":
             return Leaf(spec, op, operand, lambda v: any(_any_equal(v, i) for i in items) != negate, fold=True)
         if kind == "number":
             numbers = set(items)
-            return Leaf(spec, op, operand, lambda v: (float(v) in numbers) != negate, fold=False)
+            inline = ("({0}({v}) in {1}) != {2}", (float, numbers, negate))
+            return Leaf(spec, op, operand, lambda v: (float(v) in numbers) != negate, fold=False, inline=inline)
         members = set(items)
-        return Leaf(spec, op, operand, lambda v: (v in members) != negate, fold=True)
+        inline = ("({v} in {0}) != {1}", (members, negate))
+        return Leaf(spec, op, operand, lambda v: (v in members) != negate, fold=True, inline=inline)
 
     if op in ("eq", "ne"):
         if isinstance(operand, list):
@@ -521,22 +539,28 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         _check_known(spec, op, [operand], known_values)
         negate = op == "ne"
         if kind == "priority":
-            return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] == want) != negate, fold=False)
+            inline = ("({0}[{v}] == {1}) != {2}", (_PRIORITY_RANK, want, negate))
+            return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] == want) != negate, fold=False, inline=inline)
         if kind == "any":
             return Leaf(spec, op, operand, lambda v: _any_equal(v, want) != negate, fold=True)
         if kind in ("number", "probability"):
-            return Leaf(spec, op, operand, lambda v: (float(v) == want) != negate, fold=False)
+            inline = ("({0}({v}) == {1}) != {2}", (float, want, negate))
+            return Leaf(spec, op, operand, lambda v: (float(v) == want) != negate, fold=False, inline=inline)
         if kind == "bool":
-            return Leaf(spec, op, operand, lambda v: (v is want) != negate, fold=False)
-        return Leaf(spec, op, operand, lambda v: (v == want) != negate, fold=True)
+            inline = ("({v} is {0}) != {1}", (want, negate))
+            return Leaf(spec, op, operand, lambda v: (v is want) != negate, fold=False, inline=inline)
+        inline = ("({v} == {0}) != {1}", (want, negate))
+        return Leaf(spec, op, operand, lambda v: (v == want) != negate, fold=True, inline=inline)
 
     # lt lte gt gte
     if isinstance(operand, list):
         raise ConditionError(f"'{op}' takes one value, not a list")
     compare = _COMPARE[op]
+    symbol = _COMPARE_SYMBOL[op]
     if kind == "priority":
         rank = _expect(kind, op, operand)
-        return Leaf(spec, op, operand, lambda v: compare(_PRIORITY_RANK[v], rank), fold=False)
+        inline = (f"{{0}}[{{v}}] {symbol} {{1}}", (_PRIORITY_RANK, rank))
+        return Leaf(spec, op, operand, lambda v: compare(_PRIORITY_RANK[v], rank), fold=False, inline=inline)
     if kind == "any":
         if not _is_number(operand):
             raise ConditionError(f"'{op}' takes a number, not {show_value(operand)}")
@@ -548,7 +572,8 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
 
         return Leaf(spec, op, operand, compare_any, fold=False)
     bound = _expect(kind, op, operand)
-    return Leaf(spec, op, operand, lambda v: compare(v, bound), fold=False)
+    inline = (f"{{v}} {symbol} {{0}}", (bound,))
+    return Leaf(spec, op, operand, lambda v: compare(v, bound), fold=False, inline=inline)
 
 
 def _check_known(spec: FieldSpec, op: str, values: list[Any], known: set[str] | None) -> None:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from connectors import Action, Customer, Ticket, as_utc
 from policies.fields import Facts
 from policies.language import (
@@ -59,30 +61,31 @@ def _abstention(policy: RoutingPolicy, signals: Signals) -> tuple[str | None, st
 # used by exclude_unset). Data from outside still enters through validated models (Ticket, Customer,
 # Signals, the policy loader). tests/policies/test_trusted_models.py holds them equal to validated ones.
 _new = object.__new__
-_set = object.__setattr__
+# BaseModel's slots, set through their own descriptors: what object.__setattr__ would find and call,
+# without its type lookup and argument handling on each of the 120-odd slots a decision fills.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _entry(rule: str, fired: bool, reason: str, details: list[str] | None = None) -> RuleTrace:
     """A trace entry with every field given (fields set: all five)."""
     entry = _new(RuleTrace)
-    _set(
-        entry,
-        "__dict__",
-        {"rule": rule, "fired": fired, "reason": reason, "details": details or [], "effects": []},
-    )
-    _set(entry, "__pydantic_fields_set__", {"rule", "fired", "reason", "details", "effects"})
-    _set(entry, "__pydantic_extra__", None)
-    _set(entry, "__pydantic_private__", None)
+    _set_dict(entry, {"rule": rule, "fired": fired, "reason": reason, "details": details or [], "effects": []})
+    _set_fields_set(entry, {"rule", "fired", "reason", "details", "effects"})
+    _set_extra(entry, None)
+    _set_private(entry, None)
     return entry
 
 
 def _not_fired(rule: str, reason: str) -> RuleTrace:
     """The entry of a rule that did not fire, as RuleTrace(rule=..., fired=False, reason=...) would be."""
     entry = _new(RuleTrace)
-    _set(entry, "__dict__", {"rule": rule, "fired": False, "reason": reason, "details": [], "effects": []})
-    _set(entry, "__pydantic_fields_set__", {"rule", "fired", "reason"})
-    _set(entry, "__pydantic_extra__", None)
-    _set(entry, "__pydantic_private__", None)
+    _set_dict(entry, {"rule": rule, "fired": False, "reason": reason, "details": [], "effects": []})
+    _set_fields_set(entry, {"rule", "fired", "reason"})
+    _set_extra(entry, None)
+    _set_private(entry, None)
     return entry
 
 
@@ -90,10 +93,10 @@ def _action(kind: str, target: str, params: dict[str, Any], scope: str) -> Actio
     """An action decide() chose, with Action's own key scoped to the decision (fields set: all four)."""
     values: dict[str, Any] = {"kind": kind, "target": target, "params": params, "idempotency_key": ""}
     action = _new(Action)
-    _set(action, "__dict__", values)
-    _set(action, "__pydantic_fields_set__", {"kind", "target", "params", "idempotency_key"})
-    _set(action, "__pydantic_extra__", None)
-    _set(action, "__pydantic_private__", None)
+    _set_dict(action, values)
+    _set_fields_set(action, {"kind", "target", "params", "idempotency_key"})
+    _set_extra(action, None)
+    _set_private(action, None)
     values["idempotency_key"] = action.default_key(scope)
     return action
 
@@ -110,9 +113,8 @@ def _decision(
 ) -> Decision:
     """The decision, every field given, in the order Decision declares them."""
     decision = _new(Decision)
-    _set(
+    _set_dict(
         decision,
-        "__dict__",
         {
             "actions": actions,
             "trace": trace,
@@ -125,9 +127,9 @@ def _decision(
             "decided_at": now,
         },
     )
-    _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
-    _set(decision, "__pydantic_extra__", None)
-    _set(decision, "__pydantic_private__", None)
+    _set_fields_set(decision, set(_DECISION_FIELDS))
+    _set_extra(decision, None)
+    _set_private(decision, None)
     return decision
 
 
@@ -190,10 +192,16 @@ def decide(
     outreach: tuple[RuleTrace, CreateOutreach] | None = None
     trace: list[RuleTrace] = []
     append = trace.append
-    new_model, set_slot = _new, _set
+    new_model, set_dict, set_fields_set, set_extra, set_private = (
+        _new,
+        _set_dict,
+        _set_fields_set,
+        _set_extra,
+        _set_private,
+    )
     stopped_by = ""
 
-    for rule in policy.rules:
+    for rule, verdict in zip(policy.rules, policy.verdicts, strict=True):
         name = rule.name
         if stopped_by:
             append(_not_fired(name, f"not evaluated: rule '{stopped_by}' stops evaluation"))
@@ -213,24 +221,14 @@ def decide(
                     )
                 )
                 continue
-        failed = rule.when.failure(facts)
-        if failed is not None:
+        reason = verdict(facts)
+        if reason is not None:
             # Most rules of a decision land here: _not_fired() written out, a call saved per rule.
             entry = new_model(RuleTrace)
-            set_slot(
-                entry,
-                "__dict__",
-                {
-                    "rule": name,
-                    "fired": False,
-                    "reason": failed[0].failed_reason(facts, failed[1]),
-                    "details": [],
-                    "effects": [],
-                },
-            )
-            set_slot(entry, "__pydantic_fields_set__", {"rule", "fired", "reason"})
-            set_slot(entry, "__pydantic_extra__", None)
-            set_slot(entry, "__pydantic_private__", None)
+            set_dict(entry, {"rule": name, "fired": False, "reason": reason, "details": [], "effects": []})
+            set_fields_set(entry, {"rule", "fired", "reason"})
+            set_extra(entry, None)
+            set_private(entry, None)
             append(entry)
             continue
 

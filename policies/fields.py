@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from connectors import Customer, Ticket, as_utc
@@ -163,15 +164,74 @@ class FieldSpec:
     absent_means: str = ""
 
 
-def _opt(value: Any) -> Any:
-    return ABSENT if value is None or value == "" else value
+# Readers of fields that may be empty: None or '' reads as ABSENT. Each is one function (a field's
+# first read in a decision is on the hot path), built from the attribute or key it reads.
 
 
-def _customer_read(read: Callable[[Customer], Any]) -> Callable[[Facts], Any]:
+def _optional(read: Callable[[Facts], Any]) -> Callable[[Facts], Any]:
     def reader(f: Facts) -> Any:
-        if f.customer is None:
+        value = read(f)
+        return ABSENT if value is None or value == "" else value
+
+    return reader
+
+
+def _ticket_optional(attribute: str) -> Callable[[Facts], Any]:
+    get = attrgetter(attribute)
+
+    def reader(f: Facts) -> Any:
+        value = get(f.ticket)
+        return ABSENT if value is None or value == "" else value
+
+    return reader
+
+
+def _signal_optional(attribute: str) -> Callable[[Facts], Any]:
+    get = attrgetter(attribute)
+
+    def reader(f: Facts) -> Any:
+        value = get(f.signals)
+        return ABSENT if value is None or value == "" else value
+
+    return reader
+
+
+def _customer_optional(attribute: str) -> Callable[[Facts], Any]:
+    get = attrgetter(attribute)
+
+    def reader(f: Facts) -> Any:
+        customer = f.customer
+        if customer is None:
             return ABSENT
-        return _opt(read(f.customer))
+        value = get(customer)
+        return ABSENT if value is None or value == "" else value
+
+    return reader
+
+
+def _customer_attribute(key: str) -> Callable[[Facts], Any]:
+    def reader(f: Facts) -> Any:
+        customer = f.customer
+        if customer is None:
+            return ABSENT
+        value = customer.attributes.get(key)
+        return ABSENT if value is None or value == "" else value
+
+    return reader
+
+
+def _custom_field(key: str) -> Callable[[Facts], Any]:
+    def reader(f: Facts) -> Any:
+        value = f.ticket.custom_fields.get(key)
+        return ABSENT if value is None or value == "" else value
+
+    return reader
+
+
+def _feature(key: str) -> Callable[[Facts], Any]:
+    def reader(f: Facts) -> Any:
+        value = f.signals.features.get(key)
+        return ABSENT if value is None or value == "" else value
 
     return reader
 
@@ -204,14 +264,14 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec(
             "ticket.channel",
             "keyword",
-            lambda f: _opt(f.ticket.channel),
+            _ticket_optional("channel"),
             "e-mail, web, phone, chat, ...",
             "the helpdesk did not say",
         ),
         FieldSpec(
             "ticket.language",
             "keyword",
-            lambda f: _opt(f.ticket.language),
+            _ticket_optional("language"),
             "language code set in the helpdesk (e.g. 'de')",
             "the helpdesk did not say",
         ),
@@ -219,7 +279,7 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec(
             "ticket.priority",
             "priority",
-            lambda f: _opt(f.ticket.priority),
+            _ticket_optional("priority"),
             "current priority: low < normal < high < urgent",
             "the ticket has no priority",
         ),
@@ -227,21 +287,21 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec(
             "ticket.queue",
             "keyword",
-            lambda f: _opt(f.ticket.queue),
+            _ticket_optional("queue"),
             "the helpdesk's current queue",
             "the ticket is in no queue",
         ),
         FieldSpec(
             "ticket.organization",
             "keyword",
-            lambda f: _opt(f.ticket.organization),
+            _ticket_optional("organization"),
             "requester's org",
             "the ticket names no organization",
         ),
         FieldSpec(
             "ticket.requester",
             "keyword",
-            lambda f: _opt(f.ticket.requester),
+            _ticket_optional("requester"),
             "requester id or e-mail",
             "the ticket names no requester",
         ),
@@ -249,63 +309,63 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec(
             "customer.plan",
             "keyword",
-            _customer_read(lambda c: c.attributes.get("plan")),
+            _customer_attribute("plan"),
             "the customer's plan (attribute 'plan')",
             "no customer record or no 'plan' attribute",
         ),
         FieldSpec(
             "customer.organization",
             "keyword",
-            _customer_read(lambda c: c.organization),
+            _customer_optional("organization"),
             "the customer's organization",
             _NO_CUSTOMER,
         ),
         FieldSpec(
             "customer.email",
             "keyword",
-            _customer_read(lambda c: c.email),
+            _customer_optional("email"),
             "the customer's e-mail",
             _NO_CUSTOMER,
         ),
         FieldSpec(
             "customer.opted_out",
             "bool",
-            _customer_read(lambda c: c.opted_out),
+            _customer_optional("opted_out"),
             "the customer asked not to be contacted",
             _NO_CUSTOMER,
         ),
         FieldSpec(
             "signals.intent",
             "keyword",
-            lambda f: _opt(f.intent),
+            _optional(attrgetter("intent")),
             "the predicted team (the intent model's label, mapped through 'intents')",
             "no intent model output",
         ),
         FieldSpec(
             "signals.intent_probability",
             "probability",
-            lambda f: _opt(f.intent_probability),
+            _optional(attrgetter("intent_probability")),
             "the intent model's calibrated confidence, 0..1",
             "no intent model output",
         ),
         FieldSpec(
             "signals.urgency",
             "priority",
-            lambda f: _opt(f.signals.urgency),
+            _signal_optional("urgency"),
             "predicted priority: low < normal < high < urgent",
             "no urgency model output",
         ),
         FieldSpec(
             "signals.urgency_probability",
             "probability",
-            lambda f: _opt(f.signals.urgency_probability),
+            _signal_optional("urgency_probability"),
             "the urgency model's confidence, 0..1",
             "no urgency model output",
         ),
         FieldSpec(
             "signals.churn_risk",
             "probability",
-            lambda f: _opt(f.signals.churn_risk),
+            _signal_optional("churn_risk"),
             "probability the customer churns, 0..1",
             "no churn model output",
         ),
@@ -319,7 +379,7 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec(
             "signals.language",
             "keyword",
-            lambda f: _opt(f.signals.language),
+            _signal_optional("language"),
             "language detected in the text (e.g. 'de')",
             "no language detected",
         ),
@@ -354,15 +414,15 @@ FIELDS: dict[str, FieldSpec] = {
 # Families of fields named by a key of the caller's choosing: prefix -> (reader of the key, help).
 FIELD_FAMILIES: dict[str, tuple[Callable[[str], Callable[[Facts], Any]], str]] = {
     "ticket.custom_fields.": (
-        lambda key: lambda f: _opt(f.ticket.custom_fields.get(key)),
+        _custom_field,
         "a helpdesk custom field of the ticket",
     ),
     "customer.attributes.": (
-        lambda key: _customer_read(lambda c: c.attributes.get(key)),
+        _customer_attribute,
         "a CRM attribute of the customer (plan, mrr, seats, ...)",
     ),
     "customer.features.": (
-        lambda key: lambda f: _opt(f.signals.features.get(key)),
+        _feature,
         "a behaviour feature computed for the customer (logins_30d, days_since_last_login, ...)",
     ),
 }

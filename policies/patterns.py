@@ -544,6 +544,16 @@ class SafePattern:
         # Text the DFA never needs to read: it lacks a literal every match contains.
         self.required = _required_literal(list(tree)) if self._dfa is not None else ""
 
+    @property
+    def wants_lowered(self) -> bool:
+        """Whether :meth:`search` uses the lowered text (the DFA's required-literal pre-check)."""
+        return len(self.required) >= 2
+
+    @property
+    def regex(self) -> re.Pattern[str] | None:
+        """The compiled ``re`` pattern when ``re`` runs it (a bounded pattern), else None."""
+        return self._re
+
     def search(self, text: str, lowered: str | None = None) -> bool:
         """Whether the pattern matches anywhere in the first MAX_MATCH_CHARS characters of ``text``.
 
