@@ -105,13 +105,23 @@ class TicketFeatures:
 
     def gram(self, a: TicketMatrix, b: TicketMatrix) -> NDArray[np.float64]:
         """Weighted similarity of every ticket in ``a`` to every ticket in ``b``: an (len(a), len(b)) array."""
-        out = np.empty((len(a), len(b)), dtype=np.float64)
+        text, meaning = self.gram_parts(a, b)
+        text += self.embedding_weight * meaning
+        return text
+
+    def gram_parts(self, a: TicketMatrix, b: TicketMatrix) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The n-gram part (weighted words + characters) and the embedding part of the similarity, apart.
+
+        Kept apart so that the embedding's weight can be chosen by cross-validation without recomputing either.
+        """
+        text = np.empty((len(a), len(b)), dtype=np.float64)
+        meaning = np.empty((len(a), len(b)), dtype=np.float64)
         words_t = b.words.T.tocsr()
         chars_t = b.chars.T.tocsr()
         for start in range(0, len(a), _GRAM_BLOCK):
             stop = min(start + _GRAM_BLOCK, len(a))
-            block = self.embedding_weight * (a.vectors[start:stop] @ b.vectors.T).astype(np.float64)
-            block += self.word_weight * (a.words[start:stop] @ words_t).toarray()
+            meaning[start:stop] = a.vectors[start:stop] @ b.vectors.T
+            block = self.word_weight * (a.words[start:stop] @ words_t).toarray()
             block += self.char_weight * (a.chars[start:stop] @ chars_t).toarray()
-            out[start:stop] = block
-        return out
+            text[start:stop] = block
+        return text, meaning
