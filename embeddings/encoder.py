@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,11 +35,12 @@ _PROGRESS_FROM = 512
 
 @dataclass
 class EncodeStats:
-    """What the encoder did since it was created: texts the model encoded and cache hits."""
+    """What the encoder did since it was created: texts the model encoded, cache hits, time in the model."""
 
     encoded: int = 0
     cache_hits: int = 0
     model_calls: int = 0
+    model_seconds: float = 0.0
 
 
 class Encoder:
@@ -195,6 +197,7 @@ class Encoder:
         with _progress(show_progress, len(texts), f"encoding with {self.model_id}") as advance:
             for start in range(0, len(order), step):
                 batch = order[start : start + step]
+                started = time.perf_counter()
                 encoded = model.encode(
                     [texts[j] for j in batch],
                     batch_size=batch_size,
@@ -203,6 +206,7 @@ class Encoder:
                     show_progress_bar=False,
                 )
                 self.stats.model_calls += 1
+                self.stats.model_seconds += time.perf_counter() - started
                 encoded = np.asarray(encoded, dtype=np.float32)
                 out[batch] = encoded
                 if self.cache is not None and keys is not None:

@@ -11,7 +11,8 @@ Two cycles are timed with :func:`router.cycle.run_cycle`, each from an empty sto
 - **write path**, ``--write-sample`` fresh tickets (default 50) in ``auto`` mode, in queues created for this
   run from the starter policy's RT queues: the same cycle plus every write (queue, priority, tags, notes).
 
-The share of time in the models is ``seconds["signals"]`` of the cycle (encoding and predicting); the models
+The share of time in the models is ``seconds["signals"]`` of the cycle (encoding and predicting), and of that
+the sentence encoder's own time is ``seconds["encoding"]``; the models
 are loaded and warmed on one ticket before the clock starts. Ticket texts come from the support-tickets
 dataset when it is present, else from a small synthetic set.
 
@@ -234,11 +235,29 @@ def timed_cycle(
                 outreach_queue=outreach_queue,
             ),
         )
+        encoders = _encoders(source)
+        for encoder in encoders:
+            # New tickets are never in the embedding cache; a cache warmed by an earlier run would hide encoding.
+            encoder.cache = None
+        encoding_before = sum(e.stats.model_seconds for e in encoders)
         try:
             report = run_cycle(store, connector, mode=mode, policy=policy, signal_source=source, now=now)
         finally:
             connector.close()
+        # Time inside the sentence encoder, part of the signals step: what a GPU or a smaller model would cut.
+        report.seconds["encoding"] = sum(e.stats.model_seconds for e in encoders) - encoding_before
     return report, versions
+
+
+def _encoders(source: Any) -> list[Any]:
+    """The distinct sentence encoders the signal source's text models use (none with rules only)."""
+    text = getattr(source, "text", None)
+    found: dict[int, Any] = {}
+    for model in (getattr(text, "intent", None), getattr(text, "urgency", None)):
+        encoder = getattr(model, "_encoder", None)
+        if encoder is not None:
+            found[id(encoder)] = encoder
+    return list(found.values())
 
 
 def summarise(reports: Sequence[CycleReport], tickets: int) -> dict[str, Any]:
@@ -271,8 +290,8 @@ def summarise(reports: Sequence[CycleReport], tickets: int) -> dict[str, Any]:
         "repeats": len(reports),
         "median_seconds": median,
         "tickets_per_second": tickets / median["total"],
-        "share": {k: median[k] / median["total"] for k in STEPS},
-        "ms_per_ticket": {k: 1000 * median[k] / tickets for k in (*STEPS, "total")},
+        "share": {k: median[k] / median["total"] for k in (*STEPS, "encoding") if k in median},
+        "ms_per_ticket": {k: 1000 * median[k] / tickets for k in (*STEPS, "encoding", "total") if k in median},
         "total_seconds_all_runs": totals,
         "runs": runs,
     }
@@ -399,6 +418,13 @@ def render_table(report: dict[str, Any]) -> str:
             f"| {names[key]}{median} | {c['tickets']} | {c['tickets_per_second']:.2f} | {' | '.join(cells)} | {total} |"
         )
     lines.append("")
+    for key, c in report["cycles"].items():
+        if c["share"].get("encoding"):
+            lines.append(
+                f"{key}: sentence encoding {c['share']['encoding']:.1%} of the cycle "
+                f"({c['ms_per_ticket']['encoding']:.1f} ms/t); everything else "
+                f"{1 - c['share']['encoding']:.1%}"
+            )
     for key, c in report["cycles"].items():
         last = c["runs"][-1]
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(last["outcomes"].items())) or "none"
