@@ -106,6 +106,10 @@ class _OutOfFold:
         for store, block in zip(self.scores[key], blocks, strict=True):
             store[rows] = block
 
+    def accuracy(self, key: str, y: NDArray[np.int64]) -> float:
+        """Share of tickets whose held-out scores under ``key`` put the true label first."""
+        return float((_primary(self.scores[key]).argmax(axis=1) == y).mean())
+
 
 def _primary(blocks: Scores) -> NDArray[np.float64]:
     # Votes tie often among many labels: the margins (second block, when there is one) break the ties.
@@ -306,7 +310,7 @@ class TicketClassifier:
 
     def _best(self, oof: _OutOfFold, scorer: str, grid: Sequence[float], y: NDArray[np.int64]) -> float:
         """The grid value whose out-of-fold scores were most accurate (ties: the stronger regularisation)."""
-        accuracy = {c: float((_primary(oof.scores[f"{scorer}:{c}"]).argmax(axis=1) == y).mean()) for c in grid}
+        accuracy = {c: oof.accuracy(f"{scorer}:{c}", y) for c in grid}
         return max(grid, key=lambda c: (accuracy[c], -c))
 
     def _select_kernel(
@@ -340,9 +344,7 @@ class TicketClassifier:
 
         for weight in weights:
             try_candidates(weight, [first_c], f"embedding weight {weight}")
-        accuracy = {
-            w: float((_primary(oof.scores[f"kernel:{w}:{first_c}"]).argmax(axis=1) == y).mean()) for w in weights
-        }
+        accuracy = {w: oof.accuracy(f"kernel:{w}:{first_c}", y) for w in weights}
         weight = max(weights, key=lambda w: (accuracy[w], w))  # ties: the embedding, which generalises
         if other_c:
             try_candidates(weight, other_c, f"C at embedding weight {weight}")
