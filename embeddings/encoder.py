@@ -179,8 +179,39 @@ class Encoder:
             matrix[i] = vectors[slot]
         return matrix
 
+    def encode_with_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors and each text's token embeddings (float16, (tokens, dimension)), from one model pass.
+
+        For models that read the tokens themselves. Token embeddings are not cached (they are ~20x larger than
+        a vector), so every distinct text goes through the model; its vector is written to the cache.
+        """
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        first: dict[str, int] = {}
+        slots = [first.setdefault(text, len(first)) for text in texts]
+        unique = list(first)
+        keys = self.keys(unique) if self.cache is not None else None
+        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float16)] * len(unique)
+        vectors = self._encode_missing(unique, batch_size, show_progress, keys, tokens=tokens)
+        return vectors[slots], [tokens[slot] for slot in slots]
+
+    def encode_tickets_with_tokens(
+        self, pairs: Sequence[tuple[str | None, str | None]], **kwargs: Any
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Prepare (subject, body) pairs as ticket text; vectors and token embeddings (see encode_with_tokens)."""
+        return self.encode_with_tokens(self.prepare(pairs), **kwargs)
+
     def _encode_missing(
-        self, texts: list[str], batch_size: int, show_progress: bool | None, keys: list[bytes] | None
+        self,
+        texts: list[str],
+        batch_size: int,
+        show_progress: bool | None,
+        keys: list[bytes] | None,
+        *,
+        tokens: list[np.ndarray] | None = None,
     ) -> np.ndarray:
         model = self.model
         order = list(range(len(texts)))
@@ -198,13 +229,17 @@ class Encoder:
             for start in range(0, len(order), step):
                 batch = order[start : start + step]
                 started = time.perf_counter()
-                encoded = model.encode(
-                    [texts[j] for j in batch],
-                    batch_size=batch_size,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                )
+                batch_texts = [texts[j] for j in batch]
+                if tokens is None:
+                    encoded = model.encode(
+                        batch_texts,
+                        batch_size=batch_size,
+                        convert_to_numpy=True,
+                        normalize_embeddings=True,
+                        show_progress_bar=False,
+                    )
+                else:
+                    encoded = self._with_tokens(model, batch_texts, batch_size, tokens, batch)
                 self.stats.model_calls += 1
                 self.stats.model_seconds += time.perf_counter() - started
                 encoded = np.asarray(encoded, dtype=np.float32)
@@ -215,6 +250,23 @@ class Encoder:
                 self.stats.encoded += len(batch)
                 advance(len(batch))
         return out
+
+    @staticmethod
+    def _with_tokens(
+        model: SentenceTransformer, texts: list[str], batch_size: int, tokens: list[np.ndarray], rows: list[int]
+    ) -> np.ndarray:
+        """Sentence vectors of ``texts``; their token embeddings (padding cut) go to ``tokens[row]``."""
+        # With output_value=None, sentence-transformers returns one dict of tensors per text.
+        outputs: list[dict[str, Any]] = list(
+            model.encode(texts, batch_size=batch_size, output_value=None, show_progress_bar=False)  # type: ignore[arg-type]
+        )
+        vectors = np.empty((len(texts), int(outputs[0]["sentence_embedding"].shape[0])), dtype=np.float32)
+        for i, (row, output) in enumerate(zip(rows, outputs, strict=True)):
+            length = int(output["attention_mask"].sum())
+            tokens[row] = output["token_embeddings"][:length].float().numpy().astype(np.float16)
+            vector = output["sentence_embedding"].float().numpy()
+            vectors[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        return vectors
 
     def encode_tickets(self, pairs: Sequence[tuple[str | None, str | None]], **kwargs: Any) -> np.ndarray:
         """Prepare (subject, body) pairs as ticket text and encode them; keyword arguments go to encode()."""

@@ -2,9 +2,9 @@
 
 Either a test file, or stratified K-fold cross-validation repeated R times with a different shuffle each
 time. In every split the classifier and the baselines (:mod:`evals.baselines`) are fitted on the same
-training part and scored on the same held-out part. Embeddings of all texts are computed once up front (and
-cached on disk), so the figures for training time and prediction speed exclude the sentence encoder;
-the encoder's own throughput is reported beside them.
+training part and scored on the same held-out part. Embeddings of all texts (vectors and token embeddings)
+are computed once up front, so the figures for training time and prediction speed exclude the sentence
+encoder; the encoder's own throughput is reported beside them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from router.predict import LabelledTickets, TicketClassifier, classification_metrics
+from router.predict.attention import TokenMatrix
 from router.predict.classifier import TicketText
 
 TARGET_PRECISION = 0.9
@@ -65,6 +66,7 @@ class ClassifyRun:
     test: LabelledTickets | None
     vectors: NDArray[np.float32]  # rows: train tickets, then test tickets
     encoder_model_id: str
+    tokens: list[TokenMatrix] | None = None  # token embeddings, same rows, for the attention scorer
     splits: list[Split] = field(default_factory=list)
 
 
@@ -130,13 +132,18 @@ def evaluate_split(
         train_tickets,
         train_labels,
         vectors=run.vectors[split.train],
+        tokens=[run.tokens[i] for i in split.train] if run.tokens is not None else None,
         ids=[all_ids[i] for i in split.train],
         on_step=lambda step: say(f"deskroute classifier: {step}"),
     )
     train_seconds = time.perf_counter() - started
     test_vectors = run.vectors[split.test]
+    test_tokens = [run.tokens[i] for i in split.test] if run.tokens is not None else None
     results["deskroute"] = _metrics_for(
-        classifier, test_tickets, test_labels, lambda: classifier.predict_proba(test_tickets, vectors=test_vectors)
+        classifier,
+        test_tickets,
+        test_labels,
+        lambda: classifier.predict_proba(test_tickets, vectors=test_vectors, tokens=test_tokens),
     )
     results["deskroute"]["train_seconds"] = train_seconds
     results["deskroute"]["hyperparameters"] = dict(classifier.chosen_)

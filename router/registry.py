@@ -44,6 +44,8 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "router.predict.features.TicketMatrix",
         "router.predict.scorers.PairwiseSVM",
         "router.predict.scorers.OneVsRestSVM",
+        "router.predict.scorers.KernelRidge",
+        "router.predict.attention.AttentionHead",
         "router.predict.calibration.ScoreBlend",
         "router.predict.neighbours.NeighbourVote",
     }

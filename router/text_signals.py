@@ -41,11 +41,17 @@ class TextModels:
         subjects = [t.subject for t in tickets]
         bodies = [t.body for t in tickets]
         fields: list[dict[str, Any]] = [{"model_versions": dict(self.model_versions)} for _ in tickets]
-        vectors = None
+        vectors = tokens = None
         if self.intent is not None:
             # One encoding serves both classifiers when they were fitted with the same encoder.
-            vectors = self.intent.encoder().encode_tickets(list(zip(subjects, bodies, strict=True)))
-            for f, p in zip(fields, self.intent.predict_tickets(subjects, bodies, vectors=vectors), strict=True):
+            pairs = list(zip(subjects, bodies, strict=True))
+            encoder = self.intent.encoder()
+            if self.intent.needs_tokens or (self.urgency is not None and self.urgency.needs_tokens):
+                vectors, tokens = encoder.encode_tickets_with_tokens(pairs)
+            else:
+                vectors = encoder.encode_tickets(pairs)
+            predictions = self.intent.predict_tickets(subjects, bodies, vectors=vectors, tokens=tokens)
+            for f, p in zip(fields, predictions, strict=True):
                 f.update(
                     intent=p.label,
                     intent_probability=min(max(p.probability, 0.0), 1.0),
@@ -60,7 +66,11 @@ class TextModels:
                 and getattr(self.intent, "encoder_window_", None) == getattr(self.urgency, "encoder_window_", None)
             )
             predictions = self.urgency.predict_tickets(
-                subjects, bodies, vectors=vectors if same_encoder else None, neighbours=0
+                subjects,
+                bodies,
+                vectors=vectors if same_encoder else None,
+                tokens=tokens if same_encoder else None,
+                neighbours=0,
             )
             for f, p in zip(fields, predictions, strict=True):
                 level = normalise_priority(p.label)

@@ -84,10 +84,11 @@ def classify(
     everything = train_data.tickets + (test_data.tickets if test_data else [])
     started = time.perf_counter()
     with err_console.status(f"embedding {len(everything)} tickets with {encoder.model_id}"):
-        vectors = encoder.encode_tickets(everything, show_progress=err_console.is_terminal)
+        # Token embeddings too, from the same pass: the classifier's attention scorer reads them.
+        vectors, tokens = encoder.encode_tickets_with_tokens(everything, show_progress=err_console.is_terminal)
     encode_seconds = time.perf_counter() - started
 
-    run = ClassifyRun(train_data, test_data, vectors, encoder.model_id)
+    run = ClassifyRun(train_data, test_data, vectors, encoder.model_id, tokens=tokens)
     if cv is not None:
         run.splits = cv_splits(train_labels, cv, repeats)
         mode: dict[str, Any] = {"mode": "cv", "folds": cv, "repeats": repeats}

@@ -3,11 +3,12 @@
 What it learns, for any label column:
 
 1. Features: word and character n-gram TF-IDF plus the sentence embedding (:mod:`router.predict.features`).
-2. Scorers over those features: pairwise SVMs through the ticket-similarity kernel (one-vs-rest linear SVMs
-   instead above ``kernel_limit`` tickets, or as well when asked), and the votes of the most similar past
-   tickets from the vector index (:mod:`router.predict.neighbours`).
+2. Scorers over those features: pairwise SVMs and kernel ridge regression through the ticket-similarity
+   kernel (one-vs-rest linear SVMs instead above ``kernel_limit`` tickets, or as well when asked), an
+   attention network over the encoder's token embeddings (:mod:`router.predict.attention`), and the votes
+   of the most similar past tickets from the vector index (:mod:`router.predict.neighbours`).
 3. Inner cross-validation on the training tickets only: the embedding's weight in the kernel and each
-   scorer's C are chosen on out-of-fold accuracy; the out-of-fold scores then fit the blend (evidence
+   scorer's C (or ridge penalty) are chosen on out-of-fold accuracy; the out-of-fold scores then fit the blend (evidence
    weights and one bias per label) that turns them into calibrated probabilities, and the
    abstention threshold that keeps automatic routing at the target precision. Neighbour votes in a fold come
    from that fold's training part only, so no ticket ever finds itself.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,11 +32,12 @@ from numpy.typing import NDArray
 
 from embeddings import prepare_ticket_text
 from router.predict.abstention import threshold_for_precision
+from router.predict.attention import AttentionHead, TokenMatrix
 from router.predict.calibration import ScoreBlend
 from router.predict.features import TicketFeatures, TicketMatrix
 from router.predict.metrics import classification_metrics
 from router.predict.neighbours import NeighbourVote
-from router.predict.scorers import OneVsRestSVM, PairwiseSVM, Scores
+from router.predict.scorers import KernelRidge, OneVsRestSVM, PairwiseSVM, Scores
 
 if TYPE_CHECKING:
     from embeddings import Encoder
@@ -44,7 +47,8 @@ TicketText = tuple[str | None, str | None]
 """A ticket's (subject, body): the text a classifier reads."""
 
 MODEL_KIND = "text"
-SCORERS = ("pairwise", "linear", "neighbours")
+SCORERS = ("pairwise", "ridge", "linear", "attention", "neighbours")
+DEFAULT_SCORERS = ("pairwise", "ridge", "attention", "neighbours")
 # TF-IDF reads at most this much of a ticket: a pasted log adds nothing after its first pages.
 MAX_TEXT_CHARS = 20_000
 MIN_TICKETS = 10
@@ -127,8 +131,9 @@ class TicketClassifier:
         self,
         *,
         target: str = "label",
-        scorers: Sequence[str] = ("pairwise", "neighbours"),
+        scorers: Sequence[str] = DEFAULT_SCORERS,
         pairwise_c: Sequence[float] = (1.0, 3.0, 10.0),
+        ridge_alpha: Sequence[float] = (0.3, 3.0),
         embedding_weights: Sequence[float] = (0.25, 0.5, 1.0),
         linear_c: Sequence[float] = (0.1, 0.5),
         neighbours: int = 10,
@@ -142,8 +147,11 @@ class TicketClassifier:
         unknown = set(scorers) - set(SCORERS)
         if unknown or not set(scorers) & {"pairwise", "linear"}:
             raise ValueError(
-                f"scorers must include 'pairwise' or 'linear' and may add 'neighbours'; got {list(scorers)}"
+                "scorers must include 'pairwise' or 'linear' and may add 'ridge', 'attention' and 'neighbours'; "
+                f"got {list(scorers)}"
             )
+        if not ridge_alpha or min(ridge_alpha) <= 0:
+            raise ValueError("ridge_alpha needs at least one value, each above zero")
         if not pairwise_c or not embedding_weights or min(embedding_weights) < 0:
             raise ValueError("pairwise_c and embedding_weights need at least one value; weights are not negative")
         if not 0.0 < target_precision < 1.0:
@@ -151,6 +159,7 @@ class TicketClassifier:
         self.target = target
         self.scorers = tuple(scorers)
         self.pairwise_c = tuple(pairwise_c)
+        self.ridge_alpha = tuple(ridge_alpha)
         self.embedding_weights = tuple(embedding_weights)
         self.linear_c = tuple(linear_c)
         self.neighbours = neighbours
@@ -201,15 +210,16 @@ class TicketClassifier:
         labels: Sequence[str],
         *,
         vectors: NDArray[np.floating] | None = None,
+        tokens: Sequence[TokenMatrix] | None = None,
         ids: Sequence[str] | None = None,
         encoder: Encoder | None = None,
         on_step: Callable[[str], None] | None = None,
     ) -> TicketClassifier:
         """Learn from tickets' (subject, body) and their labels.
 
-        ``vectors`` are the tickets' embeddings when already computed (``encoder.encode_tickets(tickets)``);
-        otherwise ``encoder`` (or the default model) computes them. ``ids`` name the tickets for the
-        neighbour evidence (default: their positions).
+        ``vectors`` (and ``tokens``, for the attention scorer) are the tickets' embeddings when already
+        computed (``encoder.encode_tickets_with_tokens(tickets)``); otherwise ``encoder`` (or the default
+        model) computes them. ``ids`` name the tickets for the neighbour evidence (default: their positions).
         """
         started = time.perf_counter()
         say = on_step or (lambda message: None)
@@ -229,11 +239,11 @@ class TicketClassifier:
         n_classes = len(self.classes_)
         if encoder is not None:
             self._encoder = encoder
-        if vectors is None:
+        self.uses_attention_ = "attention" in self.scorers
+        if vectors is None or (self.uses_attention_ and tokens is None):
             say("encoding ticket text")
-            vectors = self.encoder().encode_tickets(list(tickets))
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if len(vectors) != len(tickets):
+        vectors, tokens = self._encoded(tickets, vectors, tokens)
+        if len(vectors) != len(tickets) or (tokens is not None and len(tokens) != len(tickets)):
             raise ValueError(f"{len(tickets)} tickets but {len(vectors)} embedding vectors")
         active = self._encoder
         self.encoder_model_id_ = active.model_id if active is not None else "unknown"
@@ -247,6 +257,7 @@ class TicketClassifier:
         self.features_ = TicketFeatures()
         matrix = self.features_.fit_transform(texts, vectors)
         self.uses_kernel_ = "pairwise" in self.scorers and len(texts) <= self.kernel_limit
+        self.uses_ridge_ = self.uses_kernel_ and "ridge" in self.scorers
         self.uses_linear_ = "linear" in self.scorers or not self.uses_kernel_
         self.uses_neighbours_ = "neighbours" in self.scorers
         folds = self._inner_folds(y)
@@ -254,9 +265,17 @@ class TicketClassifier:
         self.chosen_: dict[str, float] = {}
         blocks: Scores = []
         gram: NDArray[np.float64] | None = None
+        # The attention network trains (PyTorch, both cores) while the kernel SVMs are fitted (libsvm, one
+        # core): on 10,000 tickets that overlap keeps training within two minutes on two cores.
+        pool = ThreadPoolExecutor(max_workers=1)
+        attention = pool.submit(self._fit_attention, tokens, y, n_classes, folds) if tokens is not None else None
+        pool.shutdown(wait=False)
         if self.uses_kernel_:
             gram = self._select_kernel(matrix, y, n_classes, folds, oof, say)
             blocks.extend(oof.scores["pairwise"])
+        if gram is not None and self.uses_ridge_:
+            self._select_ridge(gram, y, n_classes, folds, oof, say)
+            blocks.extend(oof.scores["ridge"])
         # The stacked matrix is built after the kernel's choice: it carries the chosen embedding weight.
         stacked = self.features_.stacked(matrix) if self.uses_linear_ else None
         for number, (train, held_out) in enumerate(folds, start=1):
@@ -277,6 +296,11 @@ class TicketClassifier:
             blocks.extend(oof.scores[f"linear:{self.chosen_['linear']}"])
         if self.uses_neighbours_:
             blocks.extend(oof.scores["neighbours"])
+        self.attention_: AttentionHead | None = None
+        if attention is not None:
+            say("waiting for the attention network")
+            held_out_scores, self.attention_ = attention.result()
+            blocks.extend(held_out_scores)
 
         say("calibrating")
         self.blend_ = ScoreBlend(label_bias=self.label_bias).fit(blocks, y)
@@ -296,11 +320,15 @@ class TicketClassifier:
 
         say("fitting on all tickets")
         self.pairwise_: PairwiseSVM | None = None
+        self.ridge_: KernelRidge | None = None
         self.linear_: OneVsRestSVM | None = None
         if gram is not None:
             self.pairwise_ = PairwiseSVM(self.chosen_["pairwise"]).fit_gram(gram, y, n_classes)
+            if self.uses_ridge_:
+                self.ridge_ = KernelRidge(self.chosen_["ridge"]).fit_gram(gram, y, n_classes)
             del gram
-            self.pairwise_.keep_support(matrix)
+            # New tickets are compared with every training ticket: ridge regression weighs them all.
+            self.reference_ = matrix
         if stacked is not None:
             self.linear_ = OneVsRestSVM(self.chosen_["linear"]).fit(stacked, y, n_classes)
         self.vote_ = NeighbourVote(self.neighbours).fit(ticket_ids, vectors, y, n_classes, self.encoder_model_id_)
@@ -334,7 +362,7 @@ class TicketClassifier:
         first_c, *other_c = self.pairwise_c
 
         def try_candidates(weight: float, grid: Sequence[float], step: str) -> None:
-            gram = text + weight * meaning
+            gram = self.features_.kernel(text.copy(), meaning, weight)
             for number, (train, held_out) in enumerate(folds, start=1):
                 say(f"inner cross-validation ({step}), fold {number} of {len(folds)}")
                 inner, outer = gram[np.ix_(train, train)], gram[np.ix_(held_out, train)]
@@ -355,8 +383,40 @@ class TicketClassifier:
         self.chosen_["pairwise"] = best_c
         self.chosen_["embedding_weight"] = weight
         self.features_.embedding_weight = weight
-        text += weight * meaning
-        return text
+        return self.features_.kernel(text, meaning, weight)
+
+    def _select_ridge(
+        self,
+        gram: NDArray[np.float64],
+        y: NDArray[np.int64],
+        n_classes: int,
+        folds: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+        oof: _OutOfFold,
+        say: Callable[[str], None],
+    ) -> None:
+        """Choose the ridge penalty on the inner folds, over the kernel the SVMs chose."""
+        for number, (train, held_out) in enumerate(folds, start=1):
+            say(f"inner cross-validation (ridge), fold {number} of {len(folds)}")
+            inner, outer = gram[np.ix_(train, train)], gram[np.ix_(held_out, train)]
+            for alpha in self.ridge_alpha:
+                model = KernelRidge(alpha).fit_gram(inner, y[train], n_classes)
+                oof.put(f"ridge:{alpha}", held_out, model.scores_gram(outer))
+        self.chosen_["ridge"] = self._best(oof, "ridge", self.ridge_alpha, y)
+        oof.scores["ridge"] = oof.scores[f"ridge:{self.chosen_['ridge']}"]
+
+    def _fit_attention(
+        self,
+        tokens: Sequence[TokenMatrix],
+        y: NDArray[np.int64],
+        n_classes: int,
+        folds: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+    ) -> tuple[Scores, AttentionHead]:
+        """The attention network's held-out scores over the inner folds, and the network fitted on all tickets."""
+        oof = _OutOfFold(len(y))
+        for train, held_out in folds:
+            head = AttentionHead(random_state=self.random_state).fit([tokens[i] for i in train], y[train], n_classes)
+            oof.put("attention", held_out, head.scores([tokens[i] for i in held_out]))
+        return oof.scores["attention"], AttentionHead(random_state=self.random_state).fit(tokens, y, n_classes)
 
     def _inner_folds(self, y: NDArray[np.int64]) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
         from sklearn.model_selection import StratifiedKFold
@@ -373,33 +433,82 @@ class TicketClassifier:
         if not hasattr(self, "blend_"):
             raise ValueError("this classifier is not fitted yet: call fit() or load a saved model")
 
-    def _matrix(self, tickets: Sequence[TicketText], vectors: NDArray[np.floating] | None) -> TicketMatrix:
+    @property
+    def needs_tokens(self) -> bool:
+        """Whether the classifier reads the encoder's token embeddings (pass ``tokens=`` with ``vectors=``)."""
+        return bool(getattr(self, "uses_attention_", "attention" in self.scorers))
+
+    def _encoded(
+        self,
+        tickets: Sequence[TicketText],
+        vectors: NDArray[np.floating] | None,
+        tokens: Sequence[TokenMatrix] | None,
+    ) -> tuple[NDArray[np.float32], Sequence[TokenMatrix] | None]:
+        """The tickets' vectors, and their token embeddings when the attention scorer reads them."""
+        if not self.needs_tokens:
+            tokens = None
+        elif tokens is None:
+            # One pass through the model gives both; vectors passed in are the same numbers.
+            encoded, tokens = self.encoder().encode_tickets_with_tokens(list(tickets))
+            vectors = encoded if vectors is None else vectors
         if vectors is None:
             vectors = self.encoder().encode_tickets(list(tickets))
-        return self.features_.transform([ticket_text(s, b) for s, b in tickets], np.asarray(vectors))
+        return np.asarray(vectors, dtype=np.float32), tokens
 
-    def _blocks(self, matrix: TicketMatrix) -> Scores:
+    def _blocks(self, matrix: TicketMatrix, tokens: Sequence[TokenMatrix] | None) -> Scores:
         blocks: Scores = []
-        if self.pairwise_ is not None:
+        reference: TicketMatrix | None = getattr(self, "reference_", None)  # older models: support tickets only
+        if self.pairwise_ is not None and reference is not None:
+            gram = self.features_.gram(matrix, reference)
+            blocks.extend(self.pairwise_.scores_gram(gram))
+            ridge: KernelRidge | None = getattr(self, "ridge_", None)
+            if ridge is not None:
+                blocks.extend(ridge.scores_gram(gram))
+        elif self.pairwise_ is not None:
             blocks.extend(self.pairwise_.scores(self.features_, matrix))
         if self.linear_ is not None:
             blocks.extend(self.linear_.scores(self.features_.stacked(matrix), len(matrix)))
         if self.uses_neighbours_:
             blocks.append(np.log(self.vote_.votes(matrix.vectors).astype(np.float64) + _VOTE_FLOOR))
+        attention: AttentionHead | None = getattr(self, "attention_", None)
+        if attention is not None:
+            assert tokens is not None
+            blocks.extend(attention.scores(tokens))
         return blocks
 
+    def _probabilities(
+        self,
+        tickets: Sequence[TicketText],
+        vectors: NDArray[np.floating] | None,
+        tokens: Sequence[TokenMatrix] | None,
+    ) -> tuple[NDArray[np.float64], TicketMatrix]:
+        vectors, tokens = self._encoded(tickets, vectors, tokens)
+        matrix = self.features_.transform([ticket_text(s, b) for s, b in tickets], vectors)
+        return self.blend_.transform(self._blocks(matrix, tokens)), matrix
+
     def predict_proba(
-        self, tickets: Sequence[TicketText], *, vectors: NDArray[np.floating] | None = None
+        self,
+        tickets: Sequence[TicketText],
+        *,
+        vectors: NDArray[np.floating] | None = None,
+        tokens: Sequence[TokenMatrix] | None = None,
     ) -> NDArray[np.float64]:
         """Calibrated probabilities, (tickets, classes_)."""
         self._check_fitted()
         if len(tickets) == 0:
             return np.zeros((0, len(self.classes_)))
-        return self.blend_.transform(self._blocks(self._matrix(tickets, vectors)))
+        return self._probabilities(tickets, vectors, tokens)[0]
 
-    def predict(self, tickets: Sequence[TicketText], *, vectors: NDArray[np.floating] | None = None) -> list[str]:
+    def predict(
+        self,
+        tickets: Sequence[TicketText],
+        *,
+        vectors: NDArray[np.floating] | None = None,
+        tokens: Sequence[TokenMatrix] | None = None,
+    ) -> list[str]:
         """The most likely label of each ticket."""
-        return [self.classes_[i] for i in self.predict_proba(tickets, vectors=vectors).argmax(axis=1)]
+        probabilities = self.predict_proba(tickets, vectors=vectors, tokens=tokens)
+        return [self.classes_[i] for i in probabilities.argmax(axis=1)]
 
     def predict_tickets(
         self,
@@ -407,6 +516,7 @@ class TicketClassifier:
         bodies: Sequence[str | None],
         *,
         vectors: NDArray[np.floating] | None = None,
+        tokens: Sequence[TokenMatrix] | None = None,
         neighbours: int = 5,
     ) -> list[TextPrediction]:
         """Label, probability, top-k, abstention verdict and similar training tickets for each ticket."""
@@ -416,8 +526,7 @@ class TicketClassifier:
         tickets = list(zip(subjects, bodies, strict=True))
         if not tickets:
             return []
-        matrix = self._matrix(tickets, vectors)
-        probabilities = self.blend_.transform(self._blocks(matrix))
+        probabilities, matrix = self._probabilities(tickets, vectors, tokens)
         hits = self.vote_.search(matrix.vectors, neighbours) if neighbours > 0 else [[] for _ in tickets]
         out = []
         for row, found in zip(probabilities, hits, strict=True):
@@ -472,7 +581,13 @@ class TicketClassifier:
         }
 
     def _used(self) -> dict[str, bool]:
-        return {"pairwise": self.uses_kernel_, "linear": self.uses_linear_, "neighbours": self.uses_neighbours_}
+        return {
+            "pairwise": self.uses_kernel_,
+            "ridge": getattr(self, "uses_ridge_", False),
+            "linear": self.uses_linear_,
+            "attention": getattr(self, "uses_attention_", False),
+            "neighbours": self.uses_neighbours_,
+        }
 
     def save(self, models_dir: Path, *, metadata: dict[str, Any] | None = None) -> str:
         """Save as the next version of ``text/<target>`` in the registry; returns the version."""

@@ -4,7 +4,12 @@ Three blocks, each of unit length per ticket, weighted and stacked: word 1–2-g
 character 2–5-grams within words (spelling variants, inflections, other languages — the default embedding
 model is English-centric) and the sentence embedding (meaning across paraphrases). The similarity of two
 tickets in this space, ``word_weight·<w, w'> + char_weight·<c, c'> + embedding_weight·<e, e'>``, is what the
-pairwise SVMs use as their kernel; the stacked matrix is what the one-vs-rest model reads.
+kernel models build on; the stacked matrix is what the one-vs-rest model reads.
+
+The kernel is that similarity, scaled to at most 1, raised to a power: ``(s / Σweights + offset) ** degree``.
+The square lets a pair of labels be told apart by a combination of evidence (a word *and* a meaning), not
+only by their sum. Measured by 5-fold cross-validation on Banking77 (same folds, best C of 1/3/10, pairwise
+SVMs): linear 92.96%; squared with offset 0 93.07%, 0.25 93.21%, 0.5 93.24%, 1 93.14%; cubed (0.5) 93.06%.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class TicketFeatures:
         word_weight: float = 0.5,
         char_weight: float = 0.5,
         embedding_weight: float = 1.0,
+        degree: int = 2,
+        offset: float = 0.5,
     ):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -56,6 +63,8 @@ class TicketFeatures:
         self.word_weight = word_weight
         self.char_weight = char_weight
         self.embedding_weight = embedding_weight
+        self.degree = degree
+        self.offset = offset
 
     def fit_transform(self, texts: Sequence[str], vectors: NDArray[np.floating]) -> TicketMatrix:
         """Learn the vocabularies and IDF weights from training texts (labels are not used); featurise them."""
@@ -104,9 +113,22 @@ class TicketFeatures:
         )
 
     def gram(self, a: TicketMatrix, b: TicketMatrix) -> NDArray[np.float64]:
-        """Weighted similarity of every ticket in ``a`` to every ticket in ``b``: an (len(a), len(b)) array."""
+        """The kernel between every ticket in ``a`` and every ticket in ``b``: an (len(a), len(b)) array."""
         text, meaning = self.gram_parts(a, b)
-        text += self.embedding_weight * meaning
+        return self.kernel(text, meaning, self.embedding_weight)
+
+    def kernel(
+        self, text: NDArray[np.float64], meaning: NDArray[np.float64], embedding_weight: float
+    ) -> NDArray[np.float64]:
+        """The kernel from the n-gram and embedding parts of the similarity (``text`` is overwritten)."""
+        text += embedding_weight * meaning
+        # Models saved before the kernel had a degree were linear in the similarity.
+        degree = getattr(self, "degree", 1)
+        if degree == 1:
+            return text
+        text /= self.word_weight + self.char_weight + embedding_weight
+        text += self.offset
+        text **= degree
         return text
 
     def gram_parts(self, a: TicketMatrix, b: TicketMatrix) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -132,3 +132,24 @@ def test_explicit_path_and_name_resolve_without_network(shared_encoder: Encoder)
     by_path = Encoder(shared_encoder.source.path)
     assert by_path.model_id == DEFAULT_MODEL and by_path.source.origin == "path"
     assert Encoder("all-MiniLM-L6-v2").source.origin == "package"
+
+
+def test_token_embeddings_come_from_the_same_pass_as_the_vectors(
+    shared_encoder: Encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoder = Encoder(cache_dir=tmp_path / "cache")
+    encoder._model = shared_encoder.model
+    texts = encoder.prepare(TICKETS)
+    expected = Encoder().encode(texts)
+    calls = count_model_calls(encoder, monkeypatch)
+    vectors, tokens = encoder.encode_with_tokens([*texts, texts[1]])
+    assert sum(calls) == len(TICKETS)  # one pass, duplicates once
+    assert np.allclose(vectors[: len(TICKETS)], expected, atol=1e-5)
+    tokenizer = shared_encoder.model.tokenizer
+    for text, matrix in zip(texts, tokens, strict=False):
+        length = len(tokenizer(text, truncation=True, max_length=encoder.max_seq_length)["input_ids"])
+        assert matrix.shape == (length, encoder.dimension) and matrix.dtype == np.float16
+    assert np.array_equal(tokens[1], tokens[-1])
+    # The vectors went to the cache: a plain encode needs no model call.
+    encoder.encode(texts)
+    assert sum(calls) == len(TICKETS)
