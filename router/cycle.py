@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -40,6 +41,17 @@ class TimedSignals:
         start = time.perf_counter()
         try:
             return self.inner.signals(session, ticket, customer, now)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def prepare(self, tickets: Sequence[Ticket]) -> None:
+        """Pass the batch on: without it the engine would encode ticket by ticket (about 2x slower)."""
+        prepare = getattr(self.inner, "prepare", None)
+        if prepare is None:
+            return
+        start = time.perf_counter()
+        try:
+            prepare(tickets)
         finally:
             self.seconds += time.perf_counter() - start
 
