@@ -149,10 +149,7 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
 
-        # Position of every text's first occurrence: duplicates share one encoding.
-        first: dict[str, int] = {}
-        slots = [first.setdefault(text, len(first)) for text in texts]
-        unique = list(first)
+        unique, slots = _distinct(texts)
         vectors: list[np.ndarray | None] = [None] * len(unique)
         keys = self.keys(unique) if self.cache is not None else []
         if self.cache is not None:
@@ -190,9 +187,7 @@ class Encoder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
-        first: dict[str, int] = {}
-        slots = [first.setdefault(text, len(first)) for text in texts]
-        unique = list(first)
+        unique, slots = _distinct(texts)
         keys = self.keys(unique) if self.cache is not None else None
         tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float16)] * len(unique)
         vectors = self._encode_missing(unique, batch_size, show_progress, keys, tokens=tokens)
@@ -286,6 +281,13 @@ class Encoder:
     def forget_tickets(self, pairs: Sequence[tuple[str | None, str | None]]) -> int:
         """Erase the cached vectors of (subject, body) pairs, as prepared by this encoder."""
         return self.forget(self.prepare(pairs))
+
+
+def _distinct(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The distinct texts in first-seen order, and each text's position among them: duplicates encode once."""
+    first: dict[str, int] = {}
+    slots = [first.setdefault(text, len(first)) for text in texts]
+    return list(first), slots
 
 
 @contextmanager

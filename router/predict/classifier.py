@@ -337,7 +337,7 @@ class TicketClassifier:
         return self
 
     def _best(self, oof: _OutOfFold, scorer: str, grid: Sequence[float], y: NDArray[np.int64]) -> float:
-        """The grid value whose out-of-fold scores were most accurate (ties: the stronger regularisation)."""
+        """The grid value whose out-of-fold scores were most accurate (ties: the smaller value)."""
         accuracy = {c: oof.accuracy(f"{scorer}:{c}", y) for c in grid}
         return max(grid, key=lambda c: (accuracy[c], -c))
 
