@@ -2,7 +2,8 @@
 
 Which tickets need a decision (``triage``):
 - finished tickets (solved, closed, deleted, merged, spam) never do;
-- a ticket version already decided does not (the same update seen twice gives one decision);
+- a ticket version (update time and routed state) already decided does not (the same update seen twice gives
+  one decision);
 - a change made by deskroute itself (the change's author is the connector's agent user) does not;
 - once a person has re-routed a ticket after our decision, deskroute records the correction and leaves the
   ticket alone for good;
@@ -12,6 +13,8 @@ Which tickets need a decision (``triage``):
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -76,7 +79,25 @@ class EngineReport:
 
 
 def ticket_version(ticket: Ticket) -> str:
-    return ticket.updated_at.astimezone(UTC).isoformat()
+    """The update time plus a digest of the state a person could change.
+
+    Helpdesk clocks count whole seconds (RT's ``LastUpdated``), so a person's re-routing in the same second as
+    the version deskroute decided on would otherwise look like that version seen again, and the writes still
+    queued for the ticket would undo the person's change.
+    """
+    state = [
+        ticket.status,
+        ticket.priority,
+        ticket.priority_raw,
+        ticket.queue,
+        ticket.assignee,
+        sorted(ticket.tags),
+        ticket.updated_by,
+        ticket.subject,
+        ticket.body,
+    ]
+    digest = hashlib.sha256(json.dumps(state, ensure_ascii=False).encode()).hexdigest()[:12]
+    return f"{ticket.updated_at.astimezone(UTC).isoformat()}#{digest}"
 
 
 def find_customer(session: Session, ticket: Ticket) -> Customer | None:

@@ -85,6 +85,19 @@ def test_person_requeue_is_recorded_and_the_ticket_left_alone(database_url: str)
         assert len(s.exec(select(DecisionRow)).all()) == 1
 
 
+def test_person_requeue_in_the_same_second_as_the_decided_version_still_wins(database_url: str) -> None:
+    # Helpdesk clocks count whole seconds: the person's change can carry the very update time we decided on.
+    store = Store(database_url)
+    with store.session() as s:
+        engine().run(s, [make_ticket()], NOW)  # decided; its writes still wait (as when paused)
+        moved = make_ticket(queue="Sales", updated_by="agent.bob")  # same updated_at as the decided version
+        assert engine().run(s, [moved], NOW).outcomes == {"correction": 1}
+        waiting = [r for r in s.exec(select(OutboxRow)).all() if r.kind != "create_outreach"]
+        feedback = s.exec(select(FeedbackRow)).one()
+    assert (feedback.predicted, feedback.corrected) == ("Billing", "Sales")
+    assert waiting and {r.state for r in waiting} == {"skipped"}
+
+
 def test_customer_reply_may_change_urgency_but_not_the_queue(sqlite_url: str) -> None:
     store = Store(sqlite_url)
     with store.session() as s:
