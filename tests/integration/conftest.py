@@ -7,14 +7,17 @@ Every test works in queues named after a per-run prefix, so runs against the sam
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from connectors.rt.cursor import http_date, parse_time
 from tests.conftest import IN_CI
 
 RT_URL = os.environ.get("DESKROUTE_TEST_RT_URL", "http://127.0.0.1:8081").rstrip("/")
@@ -54,6 +57,20 @@ class RTAdmin:
 
     def history_size(self, ticket_id: str) -> int:
         return int(self.rest("GET", f"ticket/{ticket_id}/history", params={"per_page": 1})["total"])
+
+    def wait_past_last_update(self, query: str, seconds: int = 2) -> None:
+        """Until RT's clock is ``seconds`` past the latest ``LastUpdated`` of these tickets.
+
+        A pull stores the tickets it saw in its last second only once that second is settled; tests that count
+        what a second pull reads wait for it, so the count does not depend on how fast the first pull ran.
+        """
+        times = [parse_time(t["LastUpdated"]) for t in self.tickets(query, fields="LastUpdated")]
+        latest = max(t for t in times if t is not None)
+        while True:
+            now = http_date(self.http.get("/REST/2.0/rt").headers.get("Date"))
+            if now is not None and now >= latest + timedelta(seconds=seconds):
+                return
+            time.sleep(0.2)
 
     def texts(self, ticket_id: str) -> list[str]:
         data = self.rest("GET", f"ticket/{ticket_id}/attachments", params={"fields": "Content", "per_page": 100})

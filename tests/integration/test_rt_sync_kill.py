@@ -55,7 +55,11 @@ app(["sync", "rt"], prog_name="deskroute")
 @pytest.fixture(scope="module")
 def kill_queue(rt: RTAdmin) -> tuple[str, list[str]]:
     queue = rt.queue("kill")
-    return queue, rt.create(queue, TICKETS)
+    ids = rt.create(queue, TICKETS)
+    # The tickets share a second or two; the first pull stores which it saw in that second only once RT's clock
+    # has left it, and the counts below assume it has.
+    rt.wait_past_last_update(f"Queue = '{queue}'")
+    return queue, ids
 
 
 def run_sync(folder: Path, database_url: str, code: str) -> subprocess.CompletedProcess[str]:
