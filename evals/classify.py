@@ -5,6 +5,9 @@ time. In every split the classifier and the baselines (:mod:`evals.baselines`) a
 training part and scored on the same held-out part. Embeddings of all texts (vectors and token embeddings)
 are computed once up front, so the figures for training time and prediction speed exclude the sentence
 encoder; the encoder's own throughput is reported beside them.
+
+Accuracy is also broken down by each ticket's language, detected as the engine detects it: the default
+sentence encoder is English-centric, so how the classifier fares on other languages is worth seeing apart.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from router.predict.classifier import TicketText
 
 TARGET_PRECISION = 0.9
 COVERAGE_KEY = "coverage_at_90_precision"
+UNKNOWN_LANGUAGE = "unknown"
 # Figures averaged over splits (mean and standard deviation); per-label figures are averaged separately.
 SCALAR_METRICS = (
     "accuracy",
@@ -67,6 +71,7 @@ class ClassifyRun:
     vectors: NDArray[np.float32]  # rows: train tickets, then test tickets
     encoder_model_id: str
     tokens: list[TokenMatrix] | None = None  # token embeddings, same rows, for the attention scorer
+    languages: list[str] | None = None  # detected language code per row (UNKNOWN_LANGUAGE when none)
     splits: list[Split] = field(default_factory=list)
 
 
@@ -92,7 +97,11 @@ def cv_splits(labels: Sequence[str], folds: int, repeats: int) -> list[Split]:
 
 
 def _metrics_for(
-    model: Model, tickets: Sequence[TicketText], truth: Sequence[str], predict: Callable[[], NDArray[np.float64]]
+    model: Model,
+    tickets: Sequence[TicketText],
+    truth: Sequence[str],
+    predict: Callable[[], NDArray[np.float64]],
+    languages: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     probabilities = predict()
@@ -107,7 +116,22 @@ def _metrics_for(
         threshold=threshold,
     )
     result["predict_per_second"] = len(tickets) / seconds if seconds > 0 else float("inf")
+    if languages is not None:
+        predicted = np.asarray(model.classes_, dtype=object)[probabilities.argmax(axis=1)]
+        result["by_language"] = by_language(predicted, truth, languages)
     return result
+
+
+def by_language(
+    predicted: Sequence[str] | NDArray[np.object_], truth: Sequence[str], languages: Sequence[str]
+) -> dict[str, dict[str, float | int]]:
+    """Accuracy and ticket count per language code (a test label unseen in training counts as wrong)."""
+    correct = np.asarray(predicted, dtype=object) == np.asarray(truth, dtype=object)
+    codes = np.asarray(languages, dtype=object)
+    return {
+        str(code): {"accuracy": float(correct[codes == code].mean()), "support": int((codes == code).sum())}
+        for code in sorted(set(languages))
+    }
 
 
 def evaluate_split(
@@ -124,6 +148,7 @@ def evaluate_split(
     train_labels = [all_labels[i] for i in split.train]
     test_tickets = [all_tickets[i] for i in split.test]
     test_labels = [all_labels[i] for i in split.test]
+    test_languages = [run.languages[i] for i in split.test] if run.languages is not None else None
     results: dict[str, dict[str, Any]] = {}
 
     say("deskroute classifier")
@@ -144,6 +169,7 @@ def evaluate_split(
         test_tickets,
         test_labels,
         lambda: classifier.predict_proba(test_tickets, vectors=test_vectors, tokens=test_tokens),
+        test_languages,
     )
     results["deskroute"]["train_seconds"] = train_seconds
     results["deskroute"]["hyperparameters"] = dict(classifier.chosen_)
@@ -153,7 +179,9 @@ def evaluate_split(
         started = time.perf_counter()
         baseline.fit(train_tickets, train_labels)
         seconds = time.perf_counter() - started
-        results[name] = _metrics_for(baseline, test_tickets, test_labels, partial(baseline.predict_proba, test_tickets))
+        results[name] = _metrics_for(
+            baseline, test_tickets, test_labels, partial(baseline.predict_proba, test_tickets), test_languages
+        )
         results[name]["train_seconds"] = seconds
         if isinstance(baseline, TfidfBaseline):
             results[name]["hyperparameters"] = {"C": baseline.c_}
@@ -192,11 +220,28 @@ def summarise(per_split: list[dict[str, Any]]) -> dict[str, Any]:
             "support": int(sum(r["support"] for r in rows)),
         }
     out["per_class"] = per_class
+    if any("by_language" in s for s in per_split):
+        out["per_language"] = _per_language([s["by_language"] for s in per_split if "by_language" in s])
     chosen = [s["hyperparameters"] for s in per_split if "hyperparameters" in s]
     if chosen:
         out["hyperparameters"] = {
             key: dict(Counter(str(c[key]) for c in chosen)) for key in sorted({k for c in chosen for k in c})
         }
+    return out
+
+
+def _per_language(splits: list[dict[str, dict[str, float | int]]]) -> dict[str, dict[str, Any]]:
+    """Accuracy per language, mean (and std) over the splits that held tickets in it; support summed."""
+    codes = sorted(
+        {code for s in splits for code in s}, key=lambda c: -sum(s.get(c, {}).get("support", 0) for s in splits)
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for code in codes:
+        rows = [s[code] for s in splits if code in s]
+        mean, std = _mean_std([float(r["accuracy"]) for r in rows])
+        out[code] = {"accuracy": mean, "support": int(sum(r["support"] for r in rows))}
+        if len(splits) > 1:
+            out[code]["accuracy_std"] = std
     return out
 
 
@@ -213,7 +258,10 @@ def report(run: ClassifyRun, per_split: list[dict[str, dict[str, Any]]], *, mode
         **ours,
         "baselines": {name: summarise([s[name] for s in per_split]) for name in per_split[0] if name != "deskroute"},
         "splits": [
-            {name: {k: v for k, v in figures.items() if k != "per_class"} for name, figures in s.items()}
+            {
+                name: {k: v for k, v in figures.items() if k not in ("per_class", "by_language")}
+                for name, figures in s.items()
+            }
             for s in per_split
         ],
     }
@@ -292,12 +340,35 @@ def render(result: dict[str, Any]) -> Any:
             str(figures["support"]),
         )
     encoding = result.get("encoding", {})
+    languages = _language_table(result)
     footer = (
         f"embeddings: {encoding.get('model_id')} — {encoding.get('texts')} texts in {encoding.get('seconds')} s "
         f"({encoding.get('cache_hits')} from the cache); training and prediction figures exclude encoding"
     )
-    parts: list[Any] = [table, per_label]
+    parts: list[Any] = [table, per_label] + ([languages] if languages is not None else [])
     if note:
         parts.append(note)
     parts.append(footer)
     return Group(*parts)
+
+
+def _language_table(result: dict[str, Any]) -> Any:
+    """Accuracy by detected language, deskroute beside each baseline; None when there is one language only."""
+    from rich.table import Table
+
+    ours = result.get("per_language") or {}
+    if len(ours) < 2:
+        return None
+    table = Table(title="accuracy by detected language", title_justify="left")
+    table.add_column("language")
+    table.add_column("tickets", justify="right")
+    table.add_column("deskroute", justify="right")
+    for name in result["baselines"]:
+        table.add_column(f"{name} baseline", justify="right")
+    for code, figures in ours.items():
+        cells = [_cell(figures, "accuracy", "percent")]
+        cells += [
+            _cell(b.get("per_language", {}).get(code, {}), "accuracy", "percent") for b in result["baselines"].values()
+        ]
+        table.add_row(code, str(figures["support"]), *cells)
+    return table

@@ -87,8 +87,10 @@ def classify(
         # Token embeddings too, from the same pass: the classifier's attention scorer reads them.
         vectors, tokens = encoder.encode_tickets_with_tokens(everything, show_progress=err_console.is_terminal)
     encode_seconds = time.perf_counter() - started
+    with err_console.status(f"detecting the language of {len(everything)} tickets"):
+        languages = _languages(everything)
 
-    run = ClassifyRun(train_data, test_data, vectors, encoder.model_id, tokens=tokens)
+    run = ClassifyRun(train_data, test_data, vectors, encoder.model_id, tokens=tokens, languages=languages)
     if cv is not None:
         run.splits = cv_splits(train_labels, cv, repeats)
         mode: dict[str, Any] = {"mode": "cv", "folds": cv, "repeats": repeats}
@@ -133,6 +135,15 @@ def classify(
         except OSError as exc:
             raise fail(f"{json_path}: cannot write the JSON report ({exc.strerror})") from None
         console.print(f"wrote {json_path}")
+
+
+def _languages(tickets: list[tuple[str | None, str | None]]) -> list[str]:
+    """Each ticket's language, read from subject and body as ``deskroute predict`` reads it."""
+    from evals.classify import UNKNOWN_LANGUAGE
+    from router.predict.language import detect_ticket_languages
+
+    found = detect_ticket_languages(tickets)
+    return [language.code if language else UNKNOWN_LANGUAGE for language in found]
 
 
 def _warn_skipped(data: LabelledTickets) -> None:

@@ -251,7 +251,8 @@ def predict(
     config: Path | None = ConfigOption,
 ) -> None:
     """Print one JSON line per ticket: label, probability, top-k, abstained (and why), language, neighbours."""
-    from router.predict import DatasetError, LanguageDetector, parse_columns, read_labelled
+    from router.predict import DatasetError, parse_columns, read_labelled
+    from router.predict.language import detect_ticket_languages
 
     cfg = settings(config)
     classifier = _load_classifier(cfg, target, version)
@@ -269,7 +270,7 @@ def predict(
     bodies = [b for _, b in data.tickets]
     with err_console.status(f"predicting {len(data)} tickets with {classifier.version_}"):
         predictions = classifier.predict_tickets(subjects, bodies, neighbours=neighbours)
-        languages = LanguageDetector().detect_many([f"{s or ''}\n{b or ''}" for s, b in data.tickets])
+        languages = detect_ticket_languages(data.tickets)
     out = sys.stdout
     for ticket_id, prediction, language in zip(data.ids, predictions, languages, strict=True):
         record: dict[str, Any] = {"id": ticket_id, "target": classifier.target, **prediction.as_dict()}

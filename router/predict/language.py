@@ -124,6 +124,11 @@ def default_detector() -> LanguageDetector:
     return _default
 
 
+def detect_ticket_languages(tickets: Sequence[tuple[str | None, str | None]]) -> list[DetectedLanguage | None]:
+    """The language of each (subject, body) ticket, read from both together."""
+    return default_detector().detect_many([f"{subject or ''}\n{body or ''}" for subject, body in tickets])
+
+
 def detect_language(text: str) -> str | None:
     """The ISO 639-1 code of a text's language among the supported ones, or None when unknown."""
     found = default_detector().detect(text)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from evals.classify import by_language
 from router.cli import app
 from tests.predict.conftest import labelled_rows, write_csv
 
@@ -91,6 +92,45 @@ def test_eval_classify_cross_validates_beside_the_baselines(cli_env: Path) -> No
     assert set(result["baselines"]) == {"majority", "tfidf"}
     assert result["baselines"]["majority"]["accuracy"] < result["accuracy"]
     assert "C" in result["baselines"]["tfidf"]["hyperparameters"]
+
+
+_GERMAN = {
+    "Billing": "Die Rechnung ist falsch, Sie haben meine Kreditkarte zweimal belastet. Bitte erstatten Sie den Betrag.",
+    "Access": "Ich kann mich seit gestern nicht mehr anmelden, die E-Mail zum Zurücksetzen des Passworts kommt nie an.",
+    "Shipping": "Mein Paket ist immer noch nicht angekommen und die Sendungsverfolgung zeigt seit einer Woche nichts.",
+}
+
+
+def test_eval_classify_reports_accuracy_per_detected_language(cli_env: Path) -> None:
+    rows = labelled_rows()
+    for row in rows[::3]:  # a third of the tickets in German
+        row["subject"], row["body"] = "Hilfe", _GERMAN[row["queue"]]
+    data = write_csv(cli_env / "mixed.csv", rows)
+    report = cli_env / "eval.json"
+    out = _ok(
+        [
+            "eval", "classify", "--train", str(data), "--cv", "3", "--text", "subject,body", "--label", "queue",
+            "--json", str(report),
+        ]
+    )  # fmt: skip
+    assert "accuracy by detected language" in " ".join(out.split())
+    result = json.loads(report.read_text())
+    german = len(rows[::3])
+    assert {code: f["support"] for code, f in result["per_language"].items()} == {"en": 42 - german, "de": german}
+    for figures in (result["per_language"], result["baselines"]["tfidf"]["per_language"]):
+        assert set(figures) == {"en", "de"}
+        assert all(0.0 <= f["accuracy"] <= 1.0 and "accuracy_std" in f for f in figures.values())
+
+
+def test_accuracy_by_language_counts_each_language_apart() -> None:
+    predicted = ["Billing", "Access", "Access", "Shipping", "Billing"]
+    truth = ["Billing", "Billing", "Access", "Shipping", "Legal"]  # 'Legal' was never predictable: wrong
+    languages = ["en", "en", "de", "unknown", "de"]
+    assert by_language(predicted, truth, languages) == {
+        "de": {"accuracy": 0.5, "support": 2},
+        "en": {"accuracy": 0.5, "support": 2},
+        "unknown": {"accuracy": 1.0, "support": 1},
+    }
 
 
 def test_eval_classify_with_a_test_file_warns_about_unseen_labels(cli_env: Path) -> None:
