@@ -7,11 +7,11 @@ What it learns, for any label column:
    kernel (one-vs-rest linear SVMs instead above ``kernel_limit`` tickets, or as well when asked), an
    attention network over the encoder's token embeddings (:mod:`router.predict.attention`), and the votes
    of the most similar past tickets from the vector index (:mod:`router.predict.neighbours`).
-3. Inner cross-validation on the training tickets only: the embedding's weight in the kernel and each
-   scorer's C (or ridge penalty) are chosen on out-of-fold accuracy; the out-of-fold scores then fit the blend (evidence
-   weights and one bias per label) that turns them into calibrated probabilities, and the
-   abstention threshold that keeps automatic routing at the target precision. Neighbour votes in a fold come
-   from that fold's training part only, so no ticket ever finds itself.
+3. Inner cross-validation on the training tickets only (five folds up to 5,000 tickets, three above): the
+   embedding's weight in the kernel and each scorer's C (or ridge penalty) are chosen on out-of-fold accuracy;
+   the out-of-fold scores then fit the blend (evidence weights and one bias per label) that turns them into
+   calibrated probabilities, and the abstention threshold that keeps automatic routing at the target precision.
+   Neighbour votes in a fold come from that fold's training part only, so no ticket ever finds itself.
 4. The chosen scorers are refitted on all training tickets.
 
 Only text known when a ticket arrives is read: subject and body.
@@ -65,6 +65,11 @@ _VOTE_FLOOR = 0.01
 # the others) for a blend of their own: misdetected short texts in an English dataset stay with the rest.
 _MIN_GROUP = 100
 _MIN_FOREIGN_SHARE = 0.05
+# Inner folds when not set: on few tickets, five folds give held-out scores from models trained on 80% of them,
+# nearer the final model than 67% and so a better fit for the blend and the choices (support-ticket queue,
+# 5-fold x 3 CV, 3,348 tickets: 44.1% -> 44.4%); on many, three keep training within two minutes on two cores.
+_SMALL_DATA = 5_000
+_INNER_FOLDS_SMALL, _INNER_FOLDS_LARGE = 5, 3
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ class TicketClassifier:
         embedding_weights: Sequence[float] = (0.25, 0.5, 1.0),
         linear_c: Sequence[float] = (0.1, 0.5),
         neighbours: int = 10,
-        inner_folds: int = 3,
+        inner_folds: int | None = None,
         target_precision: float = 0.9,
         top_k: int = 3,
         kernel_limit: int = 12_000,
@@ -166,6 +171,8 @@ class TicketClassifier:
             raise ValueError("ridge_alpha needs at least one value, each above zero")
         if not pairwise_c or not embedding_weights or min(embedding_weights) < 0:
             raise ValueError("pairwise_c and embedding_weights need at least one value; weights are not negative")
+        if inner_folds is not None and inner_folds < 2:
+            raise ValueError(f"inner_folds must be at least 2 (or unset: chosen by the data's size), got {inner_folds}")
         if not 0.0 < target_precision < 1.0:
             raise ValueError(f"target precision must lie between 0 and 1, got {target_precision}")
         self.target = target
@@ -480,7 +487,10 @@ class TicketClassifier:
     def _inner_folds(self, y: NDArray[np.int64]) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
         from sklearn.model_selection import StratifiedKFold
 
-        splits = max(2, min(self.inner_folds, len(y) // 2))
+        wanted = self.inner_folds
+        if wanted is None:
+            wanted = _INNER_FOLDS_SMALL if len(y) <= _SMALL_DATA else _INNER_FOLDS_LARGE
+        splits = max(2, min(wanted, len(y) // 2))
         folds = StratifiedKFold(splits, shuffle=True, random_state=self.random_state)
         with warnings.catch_warnings():
             # A label with fewer tickets than folds is simply absent from some folds' training part.

@@ -50,6 +50,17 @@ def test_cross_validated_figures_are_recorded(fitted: TicketClassifier) -> None:
     for key in ("accuracy", "macro_f1", "top3_accuracy", "ece", "coverage_at_90_precision"):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["accuracy"] > 0.8  # the three queues use different words
+    assert metrics["inner_folds"] == 5  # few tickets: five inner folds unless told otherwise
+
+
+def test_inner_folds_are_five_on_few_tickets_three_on_many_unless_set() -> None:
+    def folds(n: int, **kw: int) -> list[int]:
+        y = np.arange(n) % 2
+        return [len(held_out) for _, held_out in TicketClassifier(**kw)._inner_folds(y)]
+
+    assert len(folds(5_000)) == 5 and len(folds(5_001)) == 3
+    assert len(folds(600, inner_folds=3)) == 3 and len(folds(6)) == 3  # never more folds than pairs of tickets
+    assert sum(folds(5_001)) == 5_001
 
 
 def test_abstains_when_confidence_is_below_the_learnt_threshold(fitted: TicketClassifier) -> None:
