@@ -4,6 +4,8 @@
 - ``tfidf``: word 1–2-grams and character 2–5-grams (within word boundaries), sublinear TF, one linear SVM
   per label whose C is chosen by inner cross-validation on the training part; probabilities are a softmax
   of its margins with a temperature fitted on the same inner folds (so ECE and coverage compare fairly).
+  C is chosen on the figure the label is judged by: accuracy, or macro-F1 for priority levels (where deskroute
+  decides for balance, :mod:`router.predict.decision`), so the baseline is tuned for the same goal.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sklearn.svm import LinearSVC
 
 from router.predict import ScoreBlend, ticket_text
 from router.predict.classifier import TicketText
+from router.predict.decision import decision_for, macro_f1
 
 TFIDF_C_GRID = (0.03, 0.1, 0.3, 1.0)
 
@@ -70,8 +73,14 @@ class TfidfBaseline:
                     margins = model.decision_function(x[test])
                     scores[:, present] = margins if margins.ndim == 2 else np.column_stack([-margins, margins])
                 held_out[c][test] = scores
-        accuracy = {c: float((held_out[c].argmax(axis=1) == y).mean()) for c in self.c_grid}
-        self.c_ = max(self.c_grid, key=lambda c: (accuracy[c], -c))
+        self.objective_ = "macro_f1" if decision_for(self.classes_) == "balanced" else "accuracy"
+        score = {
+            c: macro_f1(held_out[c].argmax(axis=1), y, len(classes))
+            if self.objective_ == "macro_f1"
+            else float((held_out[c].argmax(axis=1) == y).mean())
+            for c in self.c_grid
+        }
+        self.c_ = max(self.c_grid, key=lambda c: (score[c], -c))
         self.calibration_ = ScoreBlend().fit([held_out[self.c_]], y)
         self.svm_ = LinearSVC(C=self.c_).fit(x, y)
         return self

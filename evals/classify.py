@@ -107,6 +107,8 @@ def _metrics_for(
     probabilities = predict()
     seconds = time.perf_counter() - started
     threshold = getattr(model, "threshold_", None)
+    # The classifier may act on a label other than the most probable one (priority levels: balanced decision).
+    decided = model.decided(probabilities) if isinstance(model, TicketClassifier) else probabilities.argmax(axis=1)
     result = classification_metrics(
         truth,
         probabilities,
@@ -114,10 +116,11 @@ def _metrics_for(
         target_precision=TARGET_PRECISION,
         abstention=isinstance(model, TicketClassifier),
         threshold=threshold,
+        predicted=decided,
     )
     result["predict_per_second"] = len(tickets) / seconds if seconds > 0 else float("inf")
     if languages is not None:
-        predicted = np.asarray(model.classes_, dtype=object)[probabilities.argmax(axis=1)]
+        predicted = np.asarray(model.classes_, dtype=object)[decided]
         result["by_language"] = by_language(predicted, truth, languages)
     return result
 
@@ -172,7 +175,7 @@ def evaluate_split(
         test_languages,
     )
     results["deskroute"]["train_seconds"] = train_seconds
-    results["deskroute"]["hyperparameters"] = dict(classifier.chosen_)
+    results["deskroute"]["hyperparameters"] = {**classifier.chosen_, "decision": classifier.decision_}
 
     for name, baseline in (("majority", MajorityBaseline()), ("tfidf", TfidfBaseline())):
         say(f"{name} baseline")
@@ -184,7 +187,7 @@ def evaluate_split(
         )
         results[name]["train_seconds"] = seconds
         if isinstance(baseline, TfidfBaseline):
-            results[name]["hyperparameters"] = {"C": baseline.c_}
+            results[name]["hyperparameters"] = {"C": baseline.c_, "chosen_on": baseline.objective_}
     for figures in results.values():
         figures["n_train"] = len(split.train)
         figures["n_test"] = len(split.test)

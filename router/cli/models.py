@@ -34,6 +34,7 @@ class TrainRequest:
     source: str | None
     text_columns: tuple[str, ...]
     settings: Settings
+    decision: str = "auto"
 
 
 Trainer = Callable[[TrainRequest], None]
@@ -136,7 +137,7 @@ def train_text_classifier(request: TrainRequest) -> None:
         err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
     labels = data.labelled()
     encoder = build_encoder(request.settings)
-    classifier = TicketClassifier(target=request.target.lower())
+    classifier = TicketClassifier(target=request.target.lower(), decision=request.decision)
     with err_console.status(f"training '{request.target}' on {len(labels)} tickets") as status:
         try:
             classifier.fit(
@@ -176,7 +177,8 @@ def train_text_classifier(request: TrainRequest) -> None:
         highlight=False,
     )
     console.print(
-        f"inner cross-validation: accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['macro_f1']:.3f}, "
+        f"inner cross-validation ({_decision_words(classifier)}): "
+        f"accuracy {metrics['accuracy']:.1%}, macro-F1 {metrics['macro_f1']:.3f}, "
         f"top-3 {metrics['top3_accuracy']:.1%}, ECE {metrics['ece']:.3f}; "
         + (
             f"routes {metrics['auto_coverage']:.0%} of tickets automatically above confidence {threshold:.2f}"
@@ -185,6 +187,13 @@ def train_text_classifier(request: TrainRequest) -> None:
         ),
         highlight=False,
     )
+
+
+def _decision_words(classifier: TicketClassifier) -> str:
+    if classifier.decision_ == "accuracy":
+        return "acts on the most probable label"
+    weights = ", ".join(f"{label} x{w:.2f}" for label, w in (classifier.label_weights() or {}).items())
+    return f"balanced decision, label weights {weights}"
 
 
 # Targets with a model of their own; every other target is a text classifier over subject and body.
@@ -199,13 +208,22 @@ def train(
     ),
     text: str = typer.Option("subject,body", "--text", help="Text column(s) of the file the model reads."),
     source: str | None = typer.Option(None, "--source", help="With --from-store: only tickets of this source."),
+    decision: str = typer.Option(
+        "auto",
+        "--decision",
+        help="Which label a text model acts on: accuracy (the most probable), balanced (label weights learnt for "
+        "macro-F1, so rarer levels are predicted), auto (balanced for priority levels, accuracy otherwise).",
+    ),
     config: Path | None = ConfigOption,
 ) -> None:
     """Fit a model for TARGET and save it as a new version in the data dir's models folder."""
     from router.predict import DatasetError, parse_columns
+    from router.predict.decision import DECISIONS
 
     if from_store == bool(file):
         raise fail("give either --from-store or --file FILE (one of them)")
+    if decision not in DECISIONS:
+        raise fail(f"--decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
     try:
         columns = parse_columns(text)
     except DatasetError as exc:
@@ -217,6 +235,7 @@ def train(
         source=source,
         text_columns=columns,
         settings=settings(config),
+        decision=decision,
     )
     TRAINERS.get(request.target.lower(), train_text_classifier)(request)
 

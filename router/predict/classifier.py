@@ -41,6 +41,7 @@ from embeddings import prepare_ticket_text
 from router.predict.abstention import threshold_for_precision
 from router.predict.attention import AttentionHead, TokenMatrix
 from router.predict.calibration import ScoreBlend
+from router.predict.decision import balanced_weights, decide, decision_for
 from router.predict.features import TicketFeatures, TicketMatrix
 from router.predict.metrics import classification_metrics
 from router.predict.neighbours import NeighbourVote
@@ -83,7 +84,11 @@ class NeighbourTicket:
 
 @dataclass(frozen=True)
 class TextPrediction:
-    """One ticket's predicted label with its calibrated probability, alternatives and abstention verdict."""
+    """One ticket's predicted label with its calibrated probability, alternatives and abstention verdict.
+
+    ``top_k`` lists the most probable labels; ``label`` is the one to act on, which for a balanced decision
+    (priority levels) can be a less probable but rarer level than ``top_k[0]``.
+    """
 
     label: str
     probability: float
@@ -160,6 +165,7 @@ class TicketClassifier:
         random_state: int = 0,
         label_bias: bool = True,
         encoder_languages: Sequence[str] = ("en",),
+        decision: str = "auto",
     ):
         unknown = set(scorers) - set(SCORERS)
         if unknown or not set(scorers) & {"pairwise", "linear"}:
@@ -173,6 +179,7 @@ class TicketClassifier:
             raise ValueError("pairwise_c and embedding_weights need at least one value; weights are not negative")
         if inner_folds is not None and inner_folds < 2:
             raise ValueError(f"inner_folds must be at least 2 (or unset: chosen by the data's size), got {inner_folds}")
+        decision_for(("a", "b"), decision)  # refuses an unknown rule before any work
         if not 0.0 < target_precision < 1.0:
             raise ValueError(f"target precision must lie between 0 and 1, got {target_precision}")
         self.target = target
@@ -189,6 +196,7 @@ class TicketClassifier:
         self.random_state = random_state
         self.label_bias = label_bias
         self.encoder_languages = tuple(encoder_languages)
+        self.decision = decision
         self.version_: str | None = None
         self._encoder: Encoder | None = None
 
@@ -337,8 +345,11 @@ class TicketClassifier:
                 ScoreBlend(label_bias=self.label_bias).fit([b[~native] for b in blocks], y[~native]),
             )
         held_out_p = self._blend(blocks, native)
-        confidence = held_out_p.max(axis=1)
-        correct = held_out_p.argmax(axis=1) == y
+        self.decision_ = decision_for(self.classes_, self.decision)
+        self.label_weights_ = balanced_weights(held_out_p, y) if self.decision_ == "balanced" else None
+        decided = self.decided(held_out_p)
+        confidence = held_out_p[np.arange(len(y)), decided]
+        correct = decided == y
         self.threshold_ = threshold_for_precision(confidence, correct, self.target_precision)
         self.cv_metrics_ = classification_metrics(
             labels,
@@ -347,6 +358,7 @@ class TicketClassifier:
             target_precision=self.target_precision,
             abstention=True,
             threshold=self.threshold_,
+            predicted=decided,
         )
         self.cv_metrics_["inner_folds"] = len(folds)
 
@@ -572,6 +584,14 @@ class TicketClassifier:
             return np.zeros((0, len(self.classes_)))
         return self._probabilities(tickets, vectors, tokens)[0]
 
+    def decided(self, probabilities: NDArray[np.floating]) -> NDArray[np.int64]:
+        """The label (index into ``classes_``) to act on for each row of probabilities.
+
+        The most probable label, or for a balanced decision (priority levels, see
+        :mod:`router.predict.decision`) the most probable after the label weights learnt in cross-validation.
+        """
+        return decide(probabilities, getattr(self, "label_weights_", None))
+
     def predict(
         self,
         tickets: Sequence[TicketText],
@@ -579,9 +599,9 @@ class TicketClassifier:
         vectors: NDArray[np.floating] | None = None,
         tokens: Sequence[TokenMatrix] | None = None,
     ) -> list[str]:
-        """The most likely label of each ticket."""
+        """The label to act on for each ticket (see ``decided``)."""
         probabilities = self.predict_proba(tickets, vectors=vectors, tokens=tokens)
-        return [self.classes_[i] for i in probabilities.argmax(axis=1)]
+        return [self.classes_[i] for i in self.decided(probabilities)]
 
     def predict_tickets(
         self,
@@ -602,14 +622,14 @@ class TicketClassifier:
         probabilities, matrix = self._probabilities(tickets, vectors, tokens)
         hits = self.vote_.search(matrix.vectors, neighbours) if neighbours > 0 else [[] for _ in tickets]
         out = []
-        for row, found in zip(probabilities, hits, strict=True):
+        for row, chosen, found in zip(probabilities, self.decided(probabilities), hits, strict=True):
             order = np.argsort(-row, kind="stable")[: max(self.top_k, 1)]
-            best = float(row[order[0]])
+            best = float(row[chosen])
             abstained, reason = self._abstain(best)
             codes = self.vote_.label_codes_of([ticket for ticket, _ in found])
             out.append(
                 TextPrediction(
-                    label=self.classes_[order[0]],
+                    label=self.classes_[chosen],
                     probability=best,
                     top_k=tuple((self.classes_[i], float(row[i])) for i in order),
                     abstained=abstained,
@@ -648,11 +668,20 @@ class TicketClassifier:
             "hyperparameters": dict(self.chosen_),
             "blend_weights": [float(w) for w in self.blend_.weights_],
             "language_aware": bool(getattr(self, "language_aware_", False)),
+            "decision": getattr(self, "decision_", "accuracy"),
+            "label_weights": self.label_weights(),
             "abstention_threshold": self.threshold_,
             "target_precision": self.target_precision,
             "cv_metrics": self.cv_metrics_,
             "fit_seconds": round(self.fit_seconds_, 2),
         }
+
+    def label_weights(self) -> dict[str, float] | None:
+        """The balanced decision's weight per label (None when the classifier acts on the most probable)."""
+        weights: NDArray[np.float64] | None = getattr(self, "label_weights_", None)
+        if weights is None:
+            return None
+        return {label: round(float(w), 4) for label, w in zip(self.classes_, weights, strict=True)}
 
     def _used(self) -> dict[str, bool]:
         return {

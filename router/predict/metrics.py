@@ -20,12 +20,15 @@ def classification_metrics(
     target_precision: float = 0.9,
     abstention: bool = False,
     threshold: float | None = None,
+    predicted: NDArray[np.integer] | None = None,
 ) -> dict[str, Any]:
     """Accuracy, macro-F1, top-3 accuracy, ECE, coverage at the target precision and per-label figures.
 
     ``probabilities`` is (n, len(classes)). A true label outside ``classes`` (never seen in training) counts
     as wrong everywhere. With ``abstention``, also the share of tickets the model's own ``threshold`` would route
-    automatically and their precision (a None threshold routes none).
+    automatically and their precision (a None threshold routes none). ``predicted`` is the label index the
+    model acts on per ticket when that is not the most probable one (a balanced decision); confidence is then
+    that label's probability. Top-3 accuracy and ECE read the probabilities as they are.
     """
     from sklearn.metrics import precision_recall_fscore_support
 
@@ -40,7 +43,10 @@ def classification_metrics(
     if n == 0:
         raise ValueError("no tickets to evaluate")
     order = np.argsort(-p, axis=1, kind="stable")
-    predicted = order[:, 0]
+    if predicted is None:
+        predicted = order[:, 0]
+    elif len(predicted) != n:
+        raise ValueError(f"{n} probability rows but {len(predicted)} predicted labels")
     correct = predicted == codes
     confidence = p[np.arange(n), predicted]
     top3 = (order[:, :3] == codes[:, None]).any(axis=1)

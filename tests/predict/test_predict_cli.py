@@ -49,6 +49,17 @@ def test_train_then_predict_writes_one_json_line_per_ticket(cli_env: Path, ticke
     assert [line["language"] for line in lines] == ["en", "de"]
 
 
+def test_a_priority_model_decides_for_balance_unless_told_otherwise(cli_env: Path, tickets_csv: Path) -> None:
+    out = " ".join(_ok(["train", "--target", "priority", "--file", str(tickets_csv)]).split())
+    assert "balanced decision, label weights high x" in out
+    metadata = json.loads((cli_env / "data" / "models" / "text" / "priority" / "v1" / "metadata.json").read_text())
+    assert metadata["decision"] == "balanced" and set(metadata["label_weights"]) == {"high", "low", "normal"}
+    out = " ".join(_ok(["train", "--target", "priority", "--file", str(tickets_csv), "--decision", "accuracy"]).split())
+    assert "acts on the most probable label" in out
+    message = _refused(["train", "--target", "priority", "--file", str(tickets_csv), "--decision", "fairest"])
+    assert "--decision must be one of auto, accuracy, balanced, got 'fairest'" in message
+
+
 def test_predict_refuses_a_tampered_model(cli_env: Path, tickets_csv: Path) -> None:
     _ok(["train", "--target", "queue", "--file", str(tickets_csv)])
     artefact = cli_env / "data" / "models" / "text" / "queue" / "v1" / "model.skops"
@@ -92,6 +103,9 @@ def test_eval_classify_cross_validates_beside_the_baselines(cli_env: Path) -> No
     assert set(result["baselines"]) == {"majority", "tfidf"}
     assert result["baselines"]["majority"]["accuracy"] < result["accuracy"]
     assert "C" in result["baselines"]["tfidf"]["hyperparameters"]
+    # Queues are decided by probability, and the baseline's C is chosen on accuracy: the figure they are judged by.
+    assert result["hyperparameters"]["decision"] == {"accuracy": 6}
+    assert result["baselines"]["tfidf"]["hyperparameters"]["chosen_on"] == {"accuracy": 6}
 
 
 _GERMAN = {
