@@ -265,6 +265,9 @@ class TicketClassifier:
         self.classes_ = [str(c) for c in classes]
         y = y.astype(np.int64)
         n_classes = len(self.classes_)
+        # Known before any scorer is fitted: a balanced decision also trains the SVMs with balanced label costs.
+        self.decision_ = decision_for(self.classes_, self.decision)
+        balanced = self.decision_ == "balanced"
         if encoder is not None:
             self._encoder = encoder
         self.uses_attention_ = "attention" in self.scorers
@@ -318,7 +321,7 @@ class TicketClassifier:
             say(f"inner cross-validation, fold {number} of {len(folds)}")
             if stacked is not None:
                 for c in self.linear_c:
-                    linear = OneVsRestSVM(c).fit(stacked[train], y[train], n_classes)
+                    linear = OneVsRestSVM(c, balanced=balanced).fit(stacked[train], y[train], n_classes)
                     oof.put(f"linear:{c}", held_out, linear.scores(stacked[held_out], len(held_out)))
             if self.uses_neighbours_:
                 vote = NeighbourVote(self.neighbours).fit(
@@ -345,8 +348,7 @@ class TicketClassifier:
                 ScoreBlend(label_bias=self.label_bias).fit([b[~native] for b in blocks], y[~native]),
             )
         held_out_p = self._blend(blocks, native)
-        self.decision_ = decision_for(self.classes_, self.decision)
-        self.label_weights_ = balanced_weights(held_out_p, y) if self.decision_ == "balanced" else None
+        self.label_weights_ = balanced_weights(held_out_p, y) if balanced else None
         decided = self.decided(held_out_p)
         confidence = held_out_p[np.arange(len(y)), decided]
         correct = decided == y
@@ -367,7 +369,7 @@ class TicketClassifier:
         self.ridge_: KernelRidge | None = None
         self.linear_: OneVsRestSVM | None = None
         if gram is not None:
-            self.pairwise_ = PairwiseSVM(self.chosen_["pairwise"]).fit_gram(gram, y, n_classes)
+            self.pairwise_ = PairwiseSVM(self.chosen_["pairwise"], balanced=balanced).fit_gram(gram, y, n_classes)
             if self.uses_ridge_:
                 self.ridge_ = KernelRidge(self.chosen_["ridge"]).fit_gram(gram, y, n_classes)
             del gram
@@ -375,7 +377,7 @@ class TicketClassifier:
             self.reference_ = matrix
             self.reference_native_ = native
         if stacked is not None:
-            self.linear_ = OneVsRestSVM(self.chosen_["linear"]).fit(stacked, y, n_classes)
+            self.linear_ = OneVsRestSVM(self.chosen_["linear"], balanced=balanced).fit(stacked, y, n_classes)
         self.vote_ = NeighbourVote(self.neighbours).fit(ticket_ids, vectors, y, n_classes, self.encoder_model_id_)
         self.n_train_ = len(texts)
         self.fit_seconds_ = time.perf_counter() - started
@@ -417,7 +419,7 @@ class TicketClassifier:
                 say(f"inner cross-validation ({step}), fold {number} of {len(folds)}")
                 inner, outer = gram[np.ix_(train, train)], gram[np.ix_(held_out, train)]
                 for c in grid:
-                    model = PairwiseSVM(c).fit_gram(inner, y[train], n_classes)
+                    model = PairwiseSVM(c, balanced=self.decision_ == "balanced").fit_gram(inner, y[train], n_classes)
                     oof.put(f"kernel:{weight}:{c}", held_out, model.scores_gram(outer))
 
         for weight in weights:

@@ -62,6 +62,7 @@ def test_a_priority_classifier_acts_on_its_balanced_decision() -> None:
     tickets = [(r["subject"], r["body"]) for r in rows]
     model = TicketClassifier(target="priority").fit(tickets, labels)
     assert model.decision_ == "balanced" and model.label_weights_ is not None
+    assert model.pairwise_ is not None and model.pairwise_.balanced  # label costs balanced in training too
     described = model.describe()
     assert described["decision"] == "balanced"
     assert set(described["label_weights"]) == {"high", "low", "normal"}
@@ -75,3 +76,4 @@ def test_a_priority_classifier_acts_on_its_balanced_decision() -> None:
     # Asked for the most probable label, the same data gives plain argmax decisions.
     plain = TicketClassifier(target="priority", decision="accuracy").fit(tickets, labels)
     assert plain.label_weights_ is None and plain.describe()["label_weights"] is None
+    assert plain.pairwise_ is not None and not plain.pairwise_.balanced
