@@ -8,7 +8,7 @@ macro-F1 (every level's precision and recall count equally); the probabilities t
 are reported unchanged.
 
 Measured by 5-fold cross-validation × 3 on the support-ticket priority label (``deskroute eval classify``):
-see the README's evaluation table.
+macro-F1 0.435 → 0.466 (recall of "low" 0.10 → 0.32), accuracy 52.0% → 49.5%.
 """
 
 from __future__ import annotations
