@@ -60,7 +60,9 @@ def test_a_priority_classifier_acts_on_its_balanced_decision() -> None:
     level = {"Billing": "high", "Access": "normal", "Shipping": "low"}
     labels = [level[r["queue"]] if i % 4 else "normal" for i, r in enumerate(rows)]
     tickets = [(r["subject"], r["body"]) for r in rows]
-    model = TicketClassifier(target="priority").fit(tickets, labels)
+    # The SVMs and neighbour votes suffice to show the decision (the attention network would only add minutes).
+    evidence = ("pairwise", "neighbours")
+    model = TicketClassifier(target="priority", scorers=evidence).fit(tickets, labels)
     assert model.decision_ == "balanced" and model.label_weights_ is not None
     assert model.pairwise_ is not None and model.pairwise_.balanced  # label costs balanced in training too
     described = model.describe()
@@ -74,6 +76,6 @@ def test_a_priority_classifier_acts_on_its_balanced_decision() -> None:
     for prediction, row in zip(predictions, probabilities, strict=True):
         assert prediction.probability == pytest.approx(row[model.classes_.index(prediction.label)])
     # Asked for the most probable label, the same data gives plain argmax decisions.
-    plain = TicketClassifier(target="priority", decision="accuracy").fit(tickets, labels)
+    plain = TicketClassifier(target="priority", scorers=evidence, decision="accuracy").fit(tickets, labels)
     assert plain.label_weights_ is None and plain.describe()["label_weights"] is None
     assert plain.pairwise_ is not None and not plain.pairwise_.balanced
