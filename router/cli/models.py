@@ -218,12 +218,14 @@ def train(
 ) -> None:
     """Fit a model for TARGET and save it as a new version in the data dir's models folder."""
     from router.predict import DatasetError, parse_columns
-    from router.predict.decision import DECISIONS
+    from router.predict.decision import check_decision
 
     if from_store == bool(file):
         raise fail("give either --from-store or --file FILE (one of them)")
-    if decision not in DECISIONS:
-        raise fail(f"--decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
+    try:
+        check_decision(decision)
+    except ValueError as exc:
+        raise fail(f"--{exc}") from None
     try:
         columns = parse_columns(text)
     except DatasetError as exc:

@@ -41,7 +41,7 @@ from embeddings import prepare_ticket_text
 from router.predict.abstention import threshold_for_precision
 from router.predict.attention import AttentionHead, TokenMatrix
 from router.predict.calibration import ScoreBlend
-from router.predict.decision import balanced_weights, decide, decision_for
+from router.predict.decision import balanced_weights, check_decision, decide, decision_for
 from router.predict.features import TicketFeatures, TicketMatrix
 from router.predict.metrics import classification_metrics
 from router.predict.neighbours import NeighbourVote
@@ -179,7 +179,7 @@ class TicketClassifier:
             raise ValueError("pairwise_c and embedding_weights need at least one value; weights are not negative")
         if inner_folds is not None and inner_folds < 2:
             raise ValueError(f"inner_folds must be at least 2 (or unset: chosen by the data's size), got {inner_folds}")
-        decision_for(("a", "b"), decision)  # refuses an unknown rule before any work
+        check_decision(decision)  # an unknown rule is refused before any work
         if not 0.0 < target_precision < 1.0:
             raise ValueError(f"target precision must lie between 0 and 1, got {target_precision}")
         self.target = target

@@ -29,11 +29,16 @@ _LOG_WEIGHTS = np.linspace(-1.5, 1.5, 31)
 _ROUNDS = 3
 
 
+def check_decision(requested: str) -> str:
+    """``requested`` when it names a decision rule; a ValueError that lists the rules otherwise."""
+    if requested not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {requested!r}")
+    return requested
+
+
 def decision_for(classes: Sequence[str], requested: str = "auto") -> Decision:
     """The decision rule for these labels: ``auto`` balances priority levels and takes the most probable else."""
-    if requested not in DECISIONS:
-        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}; got {requested!r}")
-    if requested != "auto":
+    if check_decision(requested) != "auto":
         return "balanced" if requested == "balanced" else "accuracy"
     return "balanced" if all(normalise_priority(c) is not None for c in classes) else "accuracy"
 
