@@ -7,6 +7,22 @@ contain a credential.
 
 from __future__ import annotations
 
+import re
+
+# How much of a vendor's text (an error body, a header, a field) a message may quote.
+EXCERPT_CHARS = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """A vendor's text as one short line for a message: control characters and runs of white space become one
+    space, and anything past ``limit`` characters is cut off with "…" (a 80 MB body must not become an 80 MB
+    log line or terminal flood)."""
+    raw = text if isinstance(text, str) else str(text)
+    # Only the start can be shown: never clean more than that of a huge body.
+    line = " ".join(_CONTROL.sub(" ", raw[: limit * 4]).split())
+    return line if len(line) <= limit and len(raw) <= limit * 4 else line[: limit - 1].rstrip() + "…"
+
 
 class ConnectorError(Exception):
     """A connector could not do what was asked."""
@@ -44,6 +60,25 @@ class MalformedResponse(ConnectorError):
 
     # Usually a proxy's error page or a truncated body: worth another try later.
     retryable = True
+
+
+class ResponseTooLarge(MalformedResponse):
+    """The answer is larger than the connector's ``max_response_bytes``: reading on would exhaust memory."""
+
+    # The same page will be as large next time; raising the limit (or a smaller page_size) is the fix.
+    retryable = False
+
+
+class Redirected(ConnectorError):
+    """The helpdesk answered an API call with a redirect (often http -> https, or a login page in front of it).
+
+    Redirects are not followed, so credentials never travel to another address; ``location`` is where it
+    pointed, without credentials or query string.
+    """
+
+    def __init__(self, message: str, *, connector: str = "", status: int | None = None, location: str = ""):
+        self.location = location
+        super().__init__(message, connector=connector, status=status)
 
 
 class RequestRejected(ConnectorError):

@@ -2,7 +2,10 @@
 
 It owns what every vendor needs and every popular client gets wrong somewhere:
 
-- timeouts on every request;
+- a deadline for every request as a whole (connecting, sending, and reading the last byte of the answer),
+  so a server that drips one byte a second cannot hold a sync for ever (:mod:`connectors.deadline`);
+- a cap on the size of every answer (``max_response_bytes``), read as a stream and abandoned past the cap;
+  error bodies, headers and other vendor text reach messages only as a short excerpt;
 - retries with exponential backoff and jitter on 429, 5xx and connection errors, honouring ``Retry-After``,
   but never blocking the caller longer than ``max_retry_after``: beyond that it raises :class:`RateLimited`
   with the wait, so a scheduler or the outbox can come back later instead of sleeping in a library;
@@ -11,6 +14,7 @@ It owns what every vendor needs and every popular client gets wrong somewhere:
 - a per-connector :class:`RateBudget` that paces requests before the vendor's limit, from its own count and
   from the vendor's remaining-quota headers;
 - no retries on 401/403: a :class:`CredentialsError` that says which credentials to check;
+- redirects are not followed (credentials must not travel elsewhere): a :class:`Redirected` that says where to;
 - pagination as a generator of pages (:meth:`HttpClient.pages`): the caller checkpoints each page, so a failure
   on page 7 keeps pages 1-6;
 - secrets never reach logs, exception messages or reprs (credentials are ``SecretStr``; messages name the
@@ -25,6 +29,7 @@ import base64
 import logging
 import math
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping
@@ -35,13 +40,17 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from connectors.deadline import DeadlineTransport, deadline
 from connectors.errors import (
     ConnectorError,
     CredentialsError,
     MalformedResponse,
     RateLimited,
+    Redirected,
     RequestRejected,
+    ResponseTooLarge,
     Unavailable,
+    excerpt,
 )
 
 logger = logging.getLogger("deskroute.connectors.http")
@@ -54,6 +63,15 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _REMAINING_HEADERS = ("ratelimit-remaining", "x-rate-limit-remaining", "x-ratelimit-remaining")
 _LIMIT_HEADERS = ("ratelimit-limit", "x-rate-limit", "x-ratelimit-limit", "x-ratelimit-total")
 _RESET_HEADERS = ("ratelimit-reset", "x-rate-limit-reset", "x-ratelimit-reset")
+
+# A JSON page of a helpdesk API is kilobytes to a few megabytes; past this an answer is refused.
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+# Of an error answer only the start is read: the message quotes an excerpt of it anyway.
+_ERROR_BODY_BYTES = 16 * 1024
+# The longest wait a Retry-After or a quota reset header is believed for (a day): beyond it, a mistake.
+MAX_SERVER_WAIT = 86_400.0
+# Non-negative delta-seconds; RFC 9110 says digits only, fractions are accepted as some vendors send them.
+_DELTA_SECONDS = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")
 
 
 class BasicCredentials(httpx.Auth):
@@ -101,20 +119,25 @@ class Backoff:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or bad."""
+    """Seconds to wait from a ``Retry-After`` header: non-negative delta-seconds or an HTTP date, capped at
+    :data:`MAX_SERVER_WAIT`. None when absent or not one of those ("-5", "nan", "inf", "soon"): the caller
+    then backs off as it would without the header."""
     if value is None:
         return None
     text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
+    if _DELTA_SECONDS.fullmatch(text):
+        return min(float(text), MAX_SERVER_WAIT)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    try:
+        seconds = when.timestamp() - current
+    except (OverflowError, OSError, ValueError):
+        return None
+    # A date already past means "now": the caller's backoff still spaces the retries.
+    return min(max(0.0, seconds), MAX_SERVER_WAIT)
 
 
 def _header_number(headers: Mapping[str, str], names: tuple[str, ...]) -> float | None:
@@ -124,9 +147,12 @@ def _header_number(headers: Mapping[str, str], names: tuple[str, ...]) -> float 
             continue
         try:
             # Some vendors send "100, 100;w=60" (IETF draft with policies): the first number is the value.
-            return float(raw.split(",")[0].split(";")[0].strip())
+            number = float(raw.split(",")[0].split(";")[0].strip())
         except ValueError:
             continue
+        # "nan", "inf" and negative counts are no quota a pace can be computed from.
+        if math.isfinite(number) and number >= 0:
+            return number
     return None
 
 
@@ -199,7 +225,7 @@ class RateBudget:
         else:
             # Epoch seconds (some vendors) or seconds until the reset (IETF draft, Zendesk's ratelimit-reset).
             seconds = reset - self._wall_clock() if reset > 1e9 else reset
-            self._reset_at = self._clock() + max(0.0, seconds)
+            self._reset_at = self._clock() + min(max(0.0, seconds), MAX_SERVER_WAIT)
 
     def __repr__(self) -> str:
         return f"RateBudget(per_minute={self.per_minute}, remaining={self._remaining})"
@@ -243,29 +269,43 @@ def next_from_field(*path: str) -> Callable[[Page], PageRequest | None]:
 
 
 def _vendor_message(response: httpx.Response) -> str:
-    """A short reason from an error body, for people; bounded so a whole HTML page never lands in a log."""
+    """A short reason from an error body, for people; an excerpt, so a whole HTML page never lands in a log."""
     try:
         body = response.json()
     except ValueError:
-        text = response.text.strip().replace("\n", " ")
-        return text[:160]
+        return excerpt(response.text)
     if isinstance(body, Mapping):
         for key in ("message", "error", "description", "errors"):
             if key in body:
-                return str(body[key])[:160]
-    return str(body)[:160]
+                return excerpt(body[key])
+    return excerpt(body)
+
+
+def shown_location(response: httpx.Response) -> str:
+    """Where a redirect points, as ``scheme://host[:port]/path``: never its credentials, query or fragment."""
+    raw = response.headers.get("Location")
+    if not raw:
+        return "nowhere (no Location header)"
+    try:
+        url = response.request.url.join(raw.strip())
+        shown = str(url.copy_with(username=None, password=None, query=None, fragment=None))
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return "an unreadable Location header"
+    return excerpt(shown)
 
 
 def _describe(exc: httpx.HTTPError) -> str:
     kind = type(exc).__name__
-    detail = str(exc).strip()
-    return f"{kind} ({detail[:120]})" if detail else kind
+    detail = excerpt(str(exc), 120)
+    return f"{kind} ({detail})" if detail else kind
 
 
 class HttpClient:
-    """A vendor API's HTTP client: base URL, auth, timeouts, retries, pacing and pagination.
+    """A vendor API's HTTP client: base URL, auth, a deadline and a size cap per request, retries, pacing and
+    pagination.
 
-    One instance per connector; ``close()`` it (or use it as a context manager) when done.
+    One instance per connector; ``close()`` it (or use it as a context manager) when done. ``timeout`` is the
+    budget of one request as a whole, from connecting to the last byte of the answer; each retry has its own.
     """
 
     def __init__(
@@ -275,6 +315,7 @@ class HttpClient:
         connector: str,
         auth: httpx.Auth | None = None,
         timeout: float = 30.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_retries: int = 4,
         max_retry_after: float = 120.0,
         backoff: Backoff | None = None,
@@ -285,7 +326,13 @@ class HttpClient:
         transport: httpx.BaseTransport | None = None,
         credentials_hint: str = "",
     ):
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if max_response_bytes <= 0:
+            raise ValueError(f"max_response_bytes must be positive, not {max_response_bytes!r}")
         self.connector = connector
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.max_retries = max_retries
         self.max_retry_after = max_retry_after
         self.backoff = backoff or Backoff()
@@ -300,9 +347,10 @@ class HttpClient:
         self._client = httpx.Client(
             base_url=url,
             auth=auth,
+            # Each phase's own limit; the deadline around each exchange bounds them together.
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             headers={"User-Agent": "deskroute", "Accept": "application/json", **(headers or {})},
-            transport=transport,
+            transport=transport or DeadlineTransport(),
             follow_redirects=False,
         )
 
@@ -328,6 +376,77 @@ class HttpClient:
         if seconds > 0:
             logger.debug("%s: waiting %.2fs (%s)", self.connector, seconds, why)
             self._sleep(seconds)
+
+    def _exchange(self, request: httpx.Request, where: str, accept: Collection[int]) -> httpx.Response:
+        """Send ``request`` and read its answer within the deadline and the size cap; a complete response.
+
+        The body is read as a stream: an answer larger than ``max_response_bytes`` is abandoned there (its
+        announced length is refused before reading), and the deadline is checked between chunks too, for
+        transports that do not enforce it on their sockets.
+        """
+        with deadline(self.timeout) as at:
+            response = self._client.send(request, stream=True)
+            try:
+                status = response.status_code
+                if 200 <= status < 300 or status in accept:
+                    limit, strict = self.max_response_bytes, True
+                else:
+                    # Errors and redirects are read only for a short excerpt in the message.
+                    limit, strict = _ERROR_BODY_BYTES, False
+                announced = response.headers.get("Content-Length", "")
+                if strict and announced.isdigit() and int(announced) > limit:
+                    raise self._too_large(where, f"announces {int(announced)} bytes")
+                chunks: list[bytes] = []
+                size = 0
+                # Decoded bytes are counted: a compressed answer is capped at what it unpacks to.
+                for chunk in response.iter_bytes():
+                    if time.monotonic() > at:
+                        raise httpx.ReadTimeout("the deadline of the whole request has passed", request=request)
+                    size += len(chunk)
+                    if size > limit:
+                        if strict:
+                            raise self._too_large(where, "is larger")
+                        chunks.append(chunk[: len(chunk) - (size - limit)])
+                        break
+                    chunks.append(chunk)
+            finally:
+                response.close()
+        # The body is decoded already: its encoding and length headers no longer describe it.
+        kept = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            status,
+            headers=kept,
+            content=b"".join(chunks),
+            request=request,
+            extensions=response.extensions,
+        )
+
+    def _too_large(self, where: str, how: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"{where}: the answer {how} than max_response_bytes ({self.max_response_bytes} bytes); "
+            "raise max_response_bytes for this connector if its pages are really that large, "
+            "or lower page_size",
+            connector=self.connector,
+        )
+
+    def _timed_out(self, exc: httpx.TimeoutException, where: str, attempts: int) -> Unavailable:
+        host = self.base_url.split("://", 1)[-1].split("/", 1)[0]
+        if isinstance(exc, httpx.ConnectTimeout) and "deadline" not in str(exc):
+            what = f"could not connect to {host} within {min(10.0, self.timeout):g} s"
+        else:
+            what = (
+                f"{host} did not answer in full within {self.timeout:g} s (timeout_seconds, "
+                "the budget of a whole request)"
+            )
+        return Unavailable(
+            f"{where}: {what}, {attempts} attempt(s); it is slow or unreachable: try again later, "
+            "or raise timeout_seconds",
+            connector=self.connector,
+        )
 
     def request(
         self,
@@ -362,7 +481,7 @@ class HttpClient:
             self.budget.sent()
             started = time.monotonic()
             try:
-                response = self._client.send(request)
+                response = self._exchange(request, where, accept)
             except httpx.HTTPError as exc:  # transport-level: refused, reset, timed out
                 sent = not isinstance(exc, _NOT_SENT)
                 if attempt < self.max_retries and (retry_when_sent or not sent):
@@ -379,6 +498,8 @@ class HttpClient:
                     self._wait(delay, "backoff")
                     attempt += 1
                     continue
+                if isinstance(exc, httpx.TimeoutException):
+                    raise self._timed_out(exc, where, attempt + 1) from None
                 raise Unavailable(
                     f"{where} failed after {attempt + 1} attempt(s): {_describe(exc)}. "
                     f"Check that {self.base_url} is reachable.",
@@ -399,13 +520,16 @@ class HttpClient:
                 )
             if status == 429 or (status >= 500 and retry_when_sent):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                delay = retry_after if retry_after is not None else self.backoff.delay(attempt, self._rng)
                 if status == 429 and retry_after is not None and retry_after > self.max_retry_after:
                     raise RateLimited(
                         f"{where}: rate limited; the helpdesk asks to wait {retry_after:.0f}s",
                         connector=self.connector,
                         retry_after=retry_after,
                     )
+                # At least what the helpdesk asked for, and never less than the backoff: a "Retry-After: 0"
+                # (or a date already past) must not turn into retries in a tight loop.
+                backoff = self.backoff.delay(attempt, self._rng)
+                delay = max(retry_after, backoff) if retry_after is not None else backoff
                 if attempt < self.max_retries:
                     logger.warning(
                         "%s: %s -> %d; retry %d/%d in %.1fs",
@@ -457,14 +581,25 @@ class HttpClient:
         return self.json("GET", url, params=params, accept=accept)
 
     def decode(self, response: httpx.Response) -> Any:
-        """The JSON body of ``response``, or MalformedResponse naming the request."""
+        """The JSON body of ``response``; Redirected for a redirect, MalformedResponse when it is not JSON."""
+        where = f"{response.request.method} {response.request.url.path}"
+        if 300 <= response.status_code < 400:
+            location = shown_location(response)
+            raise Redirected(
+                f"{where}: the helpdesk redirected ({response.status_code}) to {location}; redirects are not "
+                "followed, so credentials stay with base_url: set base_url to the API's real address "
+                "(e.g. https:// instead of http://), or check that no login page or proxy stands in front of it",
+                connector=self.connector,
+                status=response.status_code,
+                location=location,
+            )
         try:
             return response.json()
         except ValueError:
-            kind = response.headers.get("Content-Type", "no content type")
+            kind = excerpt(response.headers.get("Content-Type", "no content type"), 60)
             raise MalformedResponse(
-                f"{response.request.method} {response.request.url.path}: answered {response.status_code} with "
-                f"a body that is not JSON ({kind}, {len(response.content)} bytes)",
+                f"{where}: answered {response.status_code} with a body that is not JSON "
+                f"({kind}, {len(response.content)} bytes: {excerpt(response.text, 80)})",
                 connector=self.connector,
                 status=response.status_code,
             ) from None
@@ -495,6 +630,8 @@ class HttpClient:
 
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "MAX_SERVER_WAIT",
     "Backoff",
     "BasicCredentials",
     "ConnectorError",
@@ -506,4 +643,5 @@ __all__ = [
     "next_from_field",
     "next_from_link_header",
     "parse_retry_after",
+    "shown_location",
 ]
