@@ -395,7 +395,7 @@ class HttpClient:
                     limit, strict = _ERROR_BODY_BYTES, False
                 announced = response.headers.get("Content-Length", "")
                 if strict and announced.isdigit() and int(announced) > limit:
-                    raise self._too_large(where, f"announces {int(announced)} bytes")
+                    raise self._too_large(where, f"announces {int(announced)} bytes, more")
                 chunks: list[bytes] = []
                 size = 0
                 # Decoded bytes are counted: a compressed answer is capped at what it unpacks to.
@@ -405,7 +405,7 @@ class HttpClient:
                     size += len(chunk)
                     if size > limit:
                         if strict:
-                            raise self._too_large(where, "is larger")
+                            raise self._too_large(where, "is larger")  # than announced, or announced nothing
                         chunks.append(chunk[: len(chunk) - (size - limit)])
                         break
                     chunks.append(chunk)

@@ -39,7 +39,12 @@ class ConnectorSettings(BaseModel):
     password_env: str | None = None
     token_env: str | None = None
     poll_interval_seconds: float = Field(default=60.0, gt=0)
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="the most one request may take, from connecting to the last byte"
+    )
+    max_response_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="the largest answer read from the helpdesk; larger ones fail"
+    )
     rate_limit_per_minute: int | None = Field(default=None, gt=0)
     queue_map: dict[str, str] = Field(default_factory=dict, description="canonical queue -> vendor queue")
     priority_map: dict[str, str] = Field(default_factory=dict, description="canonical priority -> vendor value")

@@ -59,6 +59,7 @@ def _rt(
         password=password,
         token=token,
         timeout=settings.timeout_seconds,
+        max_response_bytes=settings.max_response_bytes,
         rate_limit_per_minute=settings.rate_limit_per_minute,
         page_size=settings.page_size,
         ticket_filter=settings.ticket_filter,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import SecretStr
 
-from connectors.errors import ConnectorError, MalformedResponse
+from connectors.errors import ConnectorError, excerpt
 from connectors.http import HttpClient, Page, PageRequest
+from connectors.rt import payload
 from connectors.rt.vocabulary import priority_names_from_form
 
 # What a ticket listing returns per ticket; nested objects are expanded to the sub-fields named here.
@@ -36,32 +37,36 @@ def segment(name: str) -> str:
     return urllib.parse.quote(name, safe="@")
 
 
-def _next_page(params: Mapping[str, Any]) -> Any:
-    """Follow RT's page numbers (not its ``next_page`` URL, so only our own parameters are ever sent)."""
+Check = Callable[[list[dict[str, Any]], str, str], None]
+
+
+def _next_page(params: Mapping[str, Any], where: str, connector: str) -> Callable[[Page], PageRequest | None]:
+    """Follow RT's page numbers (not its ``next_page`` URL, so only our own parameters are ever sent).
+
+    The page asked for is counted here, not read back from the answer: a server that keeps answering
+    ``"page": 1`` must not make the pull ask for page 2 for ever. An empty page ends the listing whatever the
+    answer says about more pages.
+    """
 
     def follow(page: Page) -> PageRequest | None:
-        data = page.data if isinstance(page.data, Mapping) else {}
-        number = int(data.get("page") or page.number)
-        if "pages" in data and data["pages"] is not None:
-            more = number < int(data["pages"])
+        items, paging = payload.collection(page.data, where, connector)
+        if paging.pages is not None:
+            more = page.number < paging.pages
         else:
-            more = bool(data.get("next_page")) or len(data.get("items") or []) >= int(data.get("per_page") or 0) > 0
-        if not more:
+            more = paging.next_page or len(items) >= (paging.per_page or 0) > 0
+        if not more or not items:
             return None
-        return PageRequest(page.response.request.url.path, {**params, "page": number + 1})
+        return PageRequest(page.response.request.url.path, {**params, "page": page.number + 1})
 
     return follow
 
 
-def items_of(data: Any, where: str, connector: str) -> list[dict[str, Any]]:
-    """The ``items`` of a REST 2 collection, checked to be a list of objects."""
-    items = data.get("items") if isinstance(data, Mapping) else None
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise MalformedResponse(f"{where}: expected a collection with 'items'", connector=connector)
-    return items
-
-
 REST = "REST/2.0/"
+
+
+def _messages(data: Any) -> list[str]:
+    """RT's answer to a write (one message per change), each as a short line: they end up in action details."""
+    return [excerpt(m) for m in data[:50]] if isinstance(data, list) else [excerpt(data)]
 
 
 class RTApi:
@@ -123,7 +128,7 @@ class RTApi:
 
     def version(self) -> str:
         data = self.get("rt")
-        return str(data.get("Version", "unknown")) if isinstance(data, Mapping) else "unknown"
+        return excerpt(data.get("Version", "unknown"), 60) if isinstance(data, Mapping) else "unknown"
 
     def search_tickets(
         self,
@@ -150,9 +155,10 @@ class RTApi:
         self._session()
         response = self.http.request("GET", REST + "tickets", params=params)
         data = self.http.decode(response)
-        items_of(data, "GET /tickets", self.connector)
+        items, paging = payload.collection(data, "GET /tickets", self.connector)
+        payload.tickets(items, "GET /tickets", self.connector)
         # RT's clock when it answered: tells whether a second can still receive updates (see the connector).
-        return {**data, "_server_time": response.headers.get("Date")}
+        return {**data, "items": items, "total": paging.total, "_server_time": response.headers.get("Date")}
 
     def ticket(self, ticket_id: str) -> dict[str, Any] | None:
         """One ticket in the listing's shape (names expanded), or None when it does not exist."""
@@ -162,16 +168,26 @@ class RTApi:
         items = data["items"]
         return items[0] if items else None
 
-    def _collection(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    def _collection(self, path: str, params: Mapping[str, Any], check: Check | None = None) -> Iterator[dict[str, Any]]:
         self._session()
         first = {**params, "page": 1, "per_page": MAX_PER_PAGE}
-        for page in self.http.pages(PageRequest(REST + path, first), _next_page(first)):
-            yield from items_of(page.data, f"GET /{path}", self.connector)
+        where = f"GET /{path}"
+        for page in self.http.pages(PageRequest(REST + path, first), _next_page(first, where, self.connector)):
+            items, _ = payload.collection(page.data, where, self.connector)
+            if check is not None:
+                check(items, where, self.connector)
+            yield from items
 
     def messages(self, ticket_id: str) -> list[dict[str, Any]]:
         """The ticket's Create, Correspond and Comment transactions, oldest first, with their creator."""
         query = json.dumps([{"field": "Type", "operator": "IN", "value": list(MESSAGE_TYPES)}])
-        return list(self._collection(f"ticket/{ticket_id}/history", {"query": query, "fields": "Type,Creator,Created"}))
+        return list(
+            self._collection(
+                f"ticket/{ticket_id}/history",
+                {"query": query, "fields": "Type,Creator,Created"},
+                payload.transactions,
+            )
+        )
 
     def texts(self, ticket_id: str) -> list[dict[str, Any]]:
         """The ticket's text attachments (plain and HTML) with their content and transaction."""
@@ -180,16 +196,23 @@ class RTApi:
             self._collection(
                 f"ticket/{ticket_id}/attachments",
                 {"query": query, "fields": "TransactionId,ContentType,Content,Created"},
+                payload.attachments,
             )
         )
 
+    def _record(self, path: str) -> dict[str, Any] | None:
+        """One record by name, None when RT says there is none (404, or an answer with only a message)."""
+        data = self.get(path, accept=(404,))
+        if not isinstance(data, dict) or not data.get("id") or "message" in data:
+            return None
+        payload.created_id(data, f"GET /{path}", self.connector)
+        return data
+
     def user(self, name: str) -> dict[str, Any] | None:
-        data = self.get(f"user/{segment(name)}", accept=(404,))
-        return data if isinstance(data, dict) and data.get("id") and "message" not in data else None
+        return self._record(f"user/{segment(name)}")
 
     def queue(self, name: str) -> dict[str, Any] | None:
-        data = self.get(f"queue/{segment(name)}", accept=(404,))
-        return data if isinstance(data, dict) and data.get("id") and "message" not in data else None
+        return self._record(f"queue/{segment(name)}")
 
     def queues(self) -> list[dict[str, Any]]:
         return list(self._collection("queues/all", {"fields": "Name,Disabled"}))
@@ -207,21 +230,19 @@ class RTApi:
     def update(self, ticket_id: str, fields: Mapping[str, Any]) -> list[str]:
         """PUT fields; RT answers 200 with one message per change, failures included."""
         data = self.send("PUT", f"ticket/{ticket_id}", dict(fields))
-        return [str(m) for m in data] if isinstance(data, list) else [str(data)]
+        return _messages(data)
 
     def comment(self, ticket_id: str, content: str, *, subject: str | None = None, html: bool = False) -> list[str]:
         """An internal comment: not sent to the requestor."""
-        payload: dict[str, Any] = {"Content": content, "ContentType": "text/html" if html else "text/plain"}
+        body: dict[str, Any] = {"Content": content, "ContentType": "text/html" if html else "text/plain"}
         if subject:
-            payload["Subject"] = subject
-        data = self.send("POST", f"ticket/{ticket_id}/comment", payload)
-        return [str(m) for m in data] if isinstance(data, list) else [str(data)]
+            body["Subject"] = subject
+        data = self.send("POST", f"ticket/{ticket_id}/comment", body)
+        return _messages(data)
 
-    def create_ticket(self, payload: Mapping[str, Any]) -> str:
-        data = self.send("POST", "ticket", dict(payload))
-        if not isinstance(data, Mapping) or not data.get("id"):
-            raise MalformedResponse("POST /ticket: the answer names no ticket id", connector=self.connector)
-        return str(data["id"])
+    def create_ticket(self, fields: Mapping[str, Any]) -> str:
+        data = self.send("POST", "ticket", dict(fields))
+        return payload.created_id(data, "POST /ticket", self.connector)
 
     # -- the web form -----------------------------------------------------------------------------------
 

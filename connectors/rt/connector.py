@@ -27,7 +27,13 @@ from pydantic import SecretStr
 from connectors.actions import Action, ActionResult
 from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch
 from connectors.errors import ConnectorError, MalformedResponse, RequestRejected
-from connectors.http import BasicCredentials, HttpClient, RateBudget, TokenCredentials
+from connectors.http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BasicCredentials,
+    HttpClient,
+    RateBudget,
+    TokenCredentials,
+)
 from connectors.records import Comment, Customer, RecordError, Ticket
 from connectors.rt.api import MAX_PER_PAGE, RTApi, quote
 from connectors.rt.clock import TicketSqlClock
@@ -50,6 +56,7 @@ class RTSettings:
     password: SecretStr | None = None
     token: SecretStr | None = None
     timeout: float = 30.0
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     rate_limit_per_minute: int | None = None
     page_size: int = MAX_PER_PAGE
     ticket_filter: str | None = None
@@ -104,6 +111,7 @@ class RTConnector(Connector):
             connector=name,
             auth=auth,
             timeout=settings.timeout,
+            max_response_bytes=settings.max_response_bytes,
             budget=RateBudget(settings.rate_limit_per_minute),
             sleep=sleep,
             transport=transport,
