@@ -70,6 +70,11 @@ class PriorityScale:
         return ", ".join(f"{name} {value}" for name, value in self.names) + f" ({self.origin})"
 
 
+# A priority menu is a handful of short names: options past the hundredth, or longer names, are not read.
+_MAX_PRIORITY_NAMES = 100
+_MAX_PRIORITY_NAME = 100
+
+
 class _PrioritySelect(HTMLParser):
     """Reads ``<select name="InitialPriority">`` options from RT's ticket form: the instance's names."""
 
@@ -87,7 +92,10 @@ class _PrioritySelect(HTMLParser):
             self._in_select = True
         elif tag == "option" and self._in_select:
             raw = (attributes.get("value") or "").strip()
-            self._value = int(raw) if raw.lstrip("-").isdigit() else None
+            number = raw.removeprefix("-")
+            # ASCII digits only ("²".isdigit() holds, int() refuses it), and no more than a priority needs.
+            readable = number.isascii() and number.isdigit() and len(number) <= 9
+            self._value = int(raw) if readable and len(self.names) < _MAX_PRIORITY_NAMES else None
             self._text = []
 
     def handle_data(self, data: str) -> None:
@@ -97,7 +105,7 @@ class _PrioritySelect(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "option" and self._in_select and self._value is not None:
             label = "".join(self._text).strip()
-            if label:
+            if label and len(label) <= _MAX_PRIORITY_NAME:
                 self.names.append((label, self._value))
             self._value = None
         elif tag == "select" and self._in_select:

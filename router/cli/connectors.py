@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, excerpt
 from router.cli.common import ConfigOption, console, fail, open_store, settings, user_errors
 from router.connectors import build_connector, connector_settings
 from router.sync import stored_cursor
@@ -19,6 +19,10 @@ from router.sync import stored_cursor
 app = typer.Typer(
     help="Helpdesk connectors defined as \\[connectors.NAME] tables in deskroute.toml.", no_args_is_help=True
 )
+
+
+# The longest line a check prints: vendor text in it is an excerpt already, this bounds the rest.
+_LINE = 1000
 
 
 @contextlib.contextmanager
@@ -29,7 +33,7 @@ def connector_errors(name: str) -> Iterator[None]:
             yield
         except ConnectorError as exc:
             again = " (temporary: try again later)" if exc.retryable else ""
-            raise fail(f"{exc}{again}") from None
+            raise fail(excerpt(f"{exc}{again}", _LINE)) from None
 
 
 def _cursor_summary(cursor: dict[str, Any] | None) -> str:
@@ -77,8 +81,10 @@ def check_cmd(
         with build_connector(name, conn_settings) as connector:
             report = connector.check()
     for item in report.items:
-        mark = "[green]ok[/]  " if item.ok else "[red]FAIL[/]"
-        console.print(f"{mark} {item.name}: {item.detail}", highlight=False, soft_wrap=True)
+        # Plain text: the detail holds what the helpdesk answered, which must not be read as markup.
+        mark = "ok  " if item.ok else "FAIL"
+        line = excerpt(f"{item.name}: {item.detail}", _LINE)
+        console.print(f"{mark} {line}", markup=False, highlight=False, soft_wrap=True)
     if not report.ok:
         raise fail(f"connector '{name}' is not ready; fix the items marked FAIL")
     console.print(f"connector '{name}' ({conn_settings.type}, mode {conn_settings.mode}) is ready")
