@@ -435,15 +435,15 @@ class HttpClient:
 
     def _timed_out(self, exc: httpx.TimeoutException, where: str, attempts: int) -> Unavailable:
         host = self.base_url.split("://", 1)[-1].split("/", 1)[0]
-        if isinstance(exc, httpx.ConnectTimeout) and "deadline" not in str(exc):
+        if isinstance(exc, httpx.ConnectTimeout):
             what = f"could not connect to {host} within {min(10.0, self.timeout):g} s"
         else:
             what = (
-                f"{host} did not answer in full within {self.timeout:g} s (timeout_seconds, "
-                "the budget of a whole request)"
+                f"{host} did not answer in full within {self.timeout:g} s (timeout_seconds: the budget of a "
+                "whole request)"
             )
         return Unavailable(
-            f"{where}: {what}, {attempts} attempt(s); it is slow or unreachable: try again later, "
+            f"{where}: {what} after {attempts} attempt(s); it is slow or unreachable: try again later, "
             "or raise timeout_seconds",
             connector=self.connector,
         )

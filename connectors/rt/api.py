@@ -66,7 +66,7 @@ REST = "REST/2.0/"
 
 def _messages(data: Any) -> list[str]:
     """RT's answer to a write (one message per change), each as a short line: they end up in action details."""
-    return [excerpt(m) for m in data[:50]] if isinstance(data, list) else [excerpt(data)]
+    return [excerpt(m) for m in data[:10]] if isinstance(data, list) else [excerpt(data)]
 
 
 class RTApi:

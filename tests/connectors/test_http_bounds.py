@@ -5,10 +5,12 @@ Time and size on the wire need a real socket: tests/connectors/loopback.py serve
 
 from __future__ import annotations
 
+import gzip
 import math
 import random
 import time
 import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -58,8 +60,8 @@ def test_a_server_dripping_its_body_fails_within_the_budget_and_is_retried() -> 
     assert server.connections == 2 and len(sleeps.calls) == 1 and sleeps.calls[0] > 0
     message = str(caught.value)
     host = server.url.removeprefix("http://")
-    assert f"{host} did not answer in full within 2 s (timeout_seconds" in message, message
-    assert "GET /tickets" in message and "2 attempt(s)" in message and caught.value.retryable
+    assert f"GET /tickets: {host} did not answer in full within 2 s (timeout_seconds" in message, message
+    assert "after 2 attempt(s)" in message and caught.value.retryable
 
 
 def test_a_server_dripping_its_status_line_and_headers_fails_within_the_budget() -> None:
@@ -104,6 +106,32 @@ def test_an_answer_announcing_80_mb_is_refused_before_it_is_read() -> None:
         with pytest.raises(ResponseTooLarge, match=refused):
             client(server.url, Sleeps()).get("tickets")
         assert time.monotonic() - started < 1.5
+
+
+def test_a_compressed_answer_is_capped_at_what_it_unpacks_to() -> None:
+    bomb = gzip.compress(b"[" + b" " * 20_000_000 + b"]", compresslevel=9)
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
+    )
+    http = client(BASE, Sleeps(), transport=transport, max_response_bytes=1_000_000)
+    with pytest.raises(ResponseTooLarge, match=r"is larger than max_response_bytes \(1000000 bytes\)"):
+        http.get("tickets")
+    assert len(bomb) < 1_000_000
+
+
+def test_a_transport_that_streams_slowly_is_held_to_the_deadline_too() -> None:
+    # A transport given to the client (a proxy's, a test's) need not enforce the deadline on its sockets: the
+    # answer is read in chunks and the deadline checked between them.
+    def slowly() -> Iterator[bytes]:
+        for part in (b"[1", b", 2", b", 3", b"]"):
+            time.sleep(0.4)
+            yield part
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=slowly()))
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match=r"did not answer in full within 0\.5 s"):
+        client(BASE, Sleeps(), transport=transport, timeout=0.5).get("tickets")
+    assert time.monotonic() - started < 1.5
 
 
 def test_an_error_page_reaches_the_message_as_a_short_clean_excerpt() -> None:
