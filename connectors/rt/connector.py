@@ -166,9 +166,11 @@ class RTConnector(Connector):
         state = PullCursor.load(cursor)
         per_page = max(1, min(self.settings.page_size, MAX_PER_PAGE))
         page = 1
+        previous: list[str] = []
         while True:
             data = self.api.search_tickets(self._query(state.since), page=page, per_page=per_page)
             items = data["items"]
+            ids = [str(item["id"]) for item in items]
             fresh: list[tuple[dict[str, Any], datetime]] = []
             problems: list[str] = []
             for item in items:
@@ -205,6 +207,14 @@ class RTConnector(Connector):
                 )
             if len(items) < per_page:
                 return
+            if not fresh and page > 1 and ids == previous:
+                # Paging on would ask for page after page of the same tickets, for ever.
+                raise MalformedResponse(
+                    f"GET /tickets: page {page} holds the same tickets as page {page - 1}: RT, or a proxy in "
+                    "front of it, ignores the page parameter",
+                    connector=self.name,
+                )
+            previous = ids
             # New tickets moved the cursor: search again from it. A full page of already-seen tickets (many
             # updated in one second) means the next page of the same search.
             page = 1 if fresh else page + 1

@@ -136,6 +136,24 @@ def test_a_listing_that_always_answers_page_one_is_not_followed_for_ever() -> No
 
 
 @respx.mock
+def test_a_search_that_ignores_the_page_asked_for_is_not_followed_for_ever() -> None:
+    rt = FakeRT()
+    for n in (1, 2):
+        rt.add(n, T0)
+    same_page = rt._search({"query": ["id > 0"], "per_page": ["2"]})
+    route = respx.get(f"{ROOT}/REST/2.0/tickets").mock(return_value=httpx.Response(200, json=same_page))
+    respx.route(host="rt.example.com").mock(side_effect=rt)
+    conn = RTConnector(
+        "rt",
+        RTSettings(base_url=ROOT, username="u", password=SecretStr("pw"), timezone="UTC", page_size=2),
+        sleep=lambda s: None,
+    )
+    with pytest.raises(MalformedResponse, match="page 2 holds the same tickets as page 1"):
+        list(conn.pull({"since": "2026-06-01T12:00:00Z", "seen": ["1", "2"]}))
+    assert route.call_count == 2
+
+
+@respx.mock
 def test_rts_own_number_formats_are_accepted() -> None:
     # RT writes "pages": 0.0 for an empty search and ids as strings; counts as digit strings are read too.
     rt = FakeRT()
