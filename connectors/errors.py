@@ -16,7 +16,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202
 
 def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
     """A vendor's text as one short line for a message: control characters and runs of white space become one
-    space, and anything past ``limit`` characters is cut off with "…" (a 80 MB body must not become an 80 MB
+    space, and anything past ``limit`` characters is cut off with "…" (an 80 MB body must not become an 80 MB
     log line or terminal flood)."""
     raw = text if isinstance(text, str) else str(text)
     # Only the start can be shown: never clean more than that of a huge body.
