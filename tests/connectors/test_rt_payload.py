@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from connectors.errors import MalformedResponse
 from connectors.rt import RTConnector, RTSettings
+from connectors.rt.vocabulary import priority_names_from_form
 from router.cli import app
 from tests.connectors.fake_rt import ROOT, T0, FakeRT
 
@@ -200,3 +201,14 @@ def test_sync_reports_the_endpoint_and_field_in_one_line(cli_env: Path, monkeypa
     text = result.output.replace("\n", " ")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "GET /tickets: field 'page' is 'x', expected a whole number" in text, text
+
+
+def test_a_priority_form_with_hostile_options_gives_only_plausible_names() -> None:
+    options = (
+        '<option value="²">Squared</option>'  # a digit to str.isdigit, not to int()
+        f'<option value="{"9" * 5000}">Huge</option>'  # past int()'s digit limit
+        f'<option value="7">{"x" * 101}</option>'
+        '<option value="0">Low</option>' + "".join(f'<option value="{n}">P{n}</option>' for n in range(1, 200))
+    )
+    names = priority_names_from_form(f'<select name="InitialPriority">{options}</select>')
+    assert names[0] == ("Low", 0) and len(names) == 100 and names[-1] == ("P99", 99)
