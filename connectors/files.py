@@ -195,15 +195,20 @@ def _csv_rows(path: Path, encoding: str, on_read: Callable[[int], None] | None) 
                     continue
                 yield line, dict(zip(header, values, strict=True))
         except csv.Error as exc:
-            raise FileFormatError(f"{path}:{start}: {_csv_problem(str(exc), start)}") from None
+            raise FileFormatError(f"{path}:{start}: {_csv_problem(str(exc), start, reader.line_num)}") from None
 
 
-def _csv_problem(error: str, start: int) -> str:
-    """The csv module's complaint about the record starting at line ``start``, in words that say what to fix."""
+def _csv_problem(error: str, start: int, end: int | None = None) -> str:
+    """The csv module's complaint about the record on lines ``start``..``end``, in words that say what to fix."""
     if "unexpected end of data" in error:
         return (
             f'unterminated quote starting at line {start}: a field opened with " never closes, so every row '
             'after it would be read into that field; close the quote (a quote inside a field is written "")'
+        )
+    if "expected after" in error and end is not None and end > start:
+        return (
+            f"unterminated quote starting at line {start}: the field opened there only closes on line {end}, "
+            'swallowing the rows between; close the quote (a quote inside a field is written "")'
         )
     if "expected after" in error:
         return f"text after a closing quote in the row starting at line {start}; quote the whole field"
