@@ -35,8 +35,10 @@ def _storable(text: str, limit: int) -> str:
 
 
 def quarantine_id(external_id: str) -> str:
-    """The id under which a refused record is kept: itself, or when too long for the index, its start and
-    a digest (so two long ids that start alike stay apart and the same one always maps to the same row)."""
+    """The id under which a refused record is kept: itself without NULs (as a valid version of it would be
+    stored, which then releases it), or when too long for the index, its start and a digest (so two long ids
+    that start alike stay apart and the same one always maps to the same row)."""
+    external_id = external_id.replace("\x00", "")
     text = _storable(external_id, 10 * MAX_ID_CHARS)
     if len(text) <= MAX_ID_CHARS:
         return text
