@@ -239,6 +239,9 @@ def _jsonl_rows(
             except RecursionError:
                 yield number, {"__error__": "JSON nested too deeply to read (a record nests a few levels at most)"}
                 continue
+            except ValueError as exc:  # e.g. an integer of more digits than Python converts
+                yield number, {"__error__": f"not readable JSON ({exc})"}
+                continue
             if not isinstance(obj, dict):
                 yield number, {"__error__": "expected a JSON object per line"}
                 continue

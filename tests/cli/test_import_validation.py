@@ -84,11 +84,13 @@ def test_a_line_nested_100000_deep_is_a_bad_row(cli_env: Path, db_env: str) -> N
     nested: dict = {"leaf": 1}
     for _ in range(40):
         nested = {"level": nested}
-    name = jsonl(cli_env, [GOOD, deep, {**GOOD, "id": "nested", "extra": nested}])
+    huge_number = '{"id": "n", "subject": "s", "body": "b", "extra": ' + "9" * 5_000 + "}"
+    name = jsonl(cli_env, [GOOD, deep, {**GOOD, "id": "nested", "extra": nested}, huge_number])
     code, out = imported("tickets", name, "--on-error", "skip")
     assert code == 0, out
     assert "t.jsonl:2: JSON nested too deeply" in out
     assert "t.jsonl:3: field 'custom_fields': extra.level" in out and "nested more than 16 levels" in out
+    assert "t.jsonl:4: not readable JSON (Exceeds the limit" in out
     assert ticket_count() == 1
 
 
