@@ -139,7 +139,7 @@ def clean_json(value: dict[str, Any]) -> dict[str, Any]:
     ValueError naming the path of the offending key or value.
     """
 
-    def clean(node: Any, path: str, depth: int, stack: list[tuple[Any, str, int, Any, Any]]) -> Any:
+    def clean(node: Any, path: str, depth: int, stack: list[tuple[Any, str, int, Any]]) -> Any:
         if isinstance(node, str):
             try:
                 return clean_text(node, limit=MAX_JSON_CHARS)
@@ -155,14 +155,14 @@ def clean_json(value: dict[str, Any]) -> dict[str, Any]:
             if depth >= MAX_JSON_DEPTH:
                 raise ValueError(f"{path or 'value'}: nested more than {MAX_JSON_DEPTH} levels deep")
             out: Any = {} if isinstance(node, dict) else []
-            stack.append((node, path, depth + 1, out, None))
+            stack.append((node, path, depth + 1, out))
             return out
         raise ValueError(f"{path or 'value'}: a {type(node).__name__} is not a JSON value")
 
-    stack: list[tuple[Any, str, int, Any, Any]] = []
+    stack: list[tuple[Any, str, int, Any]] = []
     root = clean(value, "", 0, stack)
     while stack:
-        node, path, depth, out, _ = stack.pop()
+        node, path, depth, out = stack.pop()
         if isinstance(node, dict):
             for key, item in node.items():
                 if not isinstance(key, str):
