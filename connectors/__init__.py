@@ -9,7 +9,8 @@ Public contract (imported by every other package):
   ``create_outreach``, each with an idempotency key; :class:`ActionResult`.
 - :class:`RecordError`: a validation error naming the record and field at fault.
 - The connector contract: :class:`Connector` (``pull``, ``customer_history``, ``apply``, ``check``,
-  ``verify_webhook``), :class:`PullBatch`, :class:`CustomerHistory`, :class:`CheckReport`, and the errors
+  ``verify_webhook``), :class:`PullBatch` (with :class:`Refused` records, kept in quarantine),
+  :class:`CustomerHistory`, :class:`CheckReport`, and the errors
   every adapter raises (:class:`ConnectorError` and its kinds, each saying whether a retry can help).
   Adapters: ``connectors.rt`` (Request Tracker 5), ``connectors.file``; HTTP for all: ``connectors.http``.
 
@@ -17,7 +18,7 @@ This package imports nothing else of deskroute's.
 """
 
 from connectors.actions import ACTION_KINDS, SUGGEST_KINDS, Action, ActionKind, ActionResult
-from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch
+from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch, Refused
 from connectors.errors import (
     ConnectorError,
     CredentialsError,
@@ -68,6 +69,7 @@ __all__ = [
     "RateLimited",
     "RecordError",
     "Redirected",
+    "Refused",
     "RequestRejected",
     "ResponseTooLarge",
     "SatisfactionRating",

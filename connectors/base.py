@@ -37,11 +37,30 @@ Cursor = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A record the helpdesk sent that does not validate: the caller keeps it in quarantine, never drops it.
+
+    ``kind`` is the record's kind (``ticket``, ``customer``, ...), ``reason`` names the record and the field at
+    fault, ``payload`` is what the helpdesk sent (for a person to look at).
+    """
+
+    kind: str
+    external_id: str
+    reason: str
+    field: str | None = None
+    payload: Any = None
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True)
 class PullBatch:
     """Records pulled together and the cursor after them; commit both at once.
 
     ``remaining`` is the vendor's count of records still to pull after this batch, where it says (for
-    progress bars); ``problems`` lists records that could not be read, each naming the record and field.
+    progress bars); ``refused`` holds the records that did not validate, which are stored in quarantine
+    with the batch's cursor; ``problems`` lists anything else worth saying about the batch.
     """
 
     cursor: Cursor
@@ -52,6 +71,7 @@ class PullBatch:
     events: Sequence[BehaviorEvent] = ()
     problems: Sequence[str] = ()
     remaining: int | None = None
+    refused: Sequence[Refused] = ()
 
     @property
     def size(self) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from connectors.actions import Action, ActionResult
-from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch
+from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch, Refused
 from connectors.files import FileFormatError, ParsedRow, RowError, RowMapper, read_rows
 from connectors.records import Comment, Ticket, as_utc
 
@@ -106,21 +106,29 @@ class FileConnector(Connector):
             state["since"] = since.isoformat()
         tickets: list[Ticket] = []
         comments: list[Comment] = []
-        problems: list[str] = []
+        refused: list[Refused] = []
         rows = 0
         for parsed in self._parsed(path, after):
             rows += 1
             state["line"] = parsed.line
             if isinstance(parsed, RowError):
-                problems.append(str(parsed))
+                refused.append(
+                    Refused(
+                        kind="ticket",
+                        external_id=parsed.external_id or f"{path.name}:{parsed.line}",
+                        reason=str(parsed),
+                        field=parsed.field,
+                        payload=dict(parsed.row) if parsed.row is not None else None,
+                    )
+                )
             elif isinstance(parsed.record, Ticket) and (since is None or parsed.record.updated_at >= since):
                 tickets.append(parsed.record)
                 comments.extend(parsed.comments)
             if rows >= self.settings.page_size:
-                yield PullBatch(cursor=dict(state), tickets=tickets, comments=comments, problems=problems)
-                tickets, comments, problems, rows = [], [], [], 0
+                yield PullBatch(cursor=dict(state), tickets=tickets, comments=comments, refused=refused)
+                tickets, comments, refused, rows = [], [], [], 0
         if rows:
-            yield PullBatch(cursor=dict(state), tickets=tickets, comments=comments, problems=problems)
+            yield PullBatch(cursor=dict(state), tickets=tickets, comments=comments, refused=refused)
 
     def cursor_since(self, since: datetime) -> Cursor:
         return {"since": as_utc(since).isoformat()}

@@ -41,24 +41,48 @@ def import_file(
 ) -> ImportReport:
     """Validate every row of ``path``, then write the good ones in one transaction.
 
-    With ``on_error="abort"`` a single bad row means nothing of the file is written.
+    With ``on_error="abort"`` a single bad row means nothing of the file is written. A row repeating an id
+    of an earlier row is a bad row that names the earlier line.
     """
     mapper = RowMapper(kind, path=path, source=source, mapping=mapping)
     report = ImportReport(path=path, kind=kind)
     parsed: list[ParsedRow] = []
     header_checked = False
+    seen_columns: set[str] = set()
+    first_line: dict[str, int] = {}
     for line, row in read_rows(path, encoding=encoding, on_read=on_read):
-        if not header_checked and "__error__" not in row:
-            problems = mapper.check_columns(set(row))
-            if problems:
-                raise FileFormatError(f"{path}: " + "; ".join(problems))
-            header_checked = True
+        if "__error__" not in row:
+            seen_columns.update(row)
+            if not header_checked:
+                problems = mapper.check_columns(set(row))
+                if problems:
+                    raise FileFormatError(f"{path}: " + "; ".join(problems))
+                header_checked = True
         report.rows += 1
         result = mapper.map(line, row)
         if isinstance(result, RowError):
             report.errors.append(result)
-        else:
-            parsed.append(result)
+            continue
+        # One record per id in a file: a second row with the same id would silently replace the first.
+        record_id = result.record.external_id
+        if record_id in first_line:
+            same = "the same event as" if kind == "events" and mapper.mapping["external_id"] not in row else "also on"
+            report.errors.append(
+                RowError(
+                    path,
+                    line,
+                    f"field 'external_id': {record_id[:80]!r} is {same} line {first_line[record_id]}; "
+                    "give each record once per file (keep the row you mean)",
+                    external_id=record_id,
+                    field="external_id",
+                )
+            )
+            continue
+        first_line[record_id] = line
+        parsed.append(result)
+    missing = mapper.missing_columns(seen_columns) if not mapper.has_header else []
+    if missing:
+        raise FileFormatError(f"{path}: " + "; ".join(missing))
     if report.errors and on_error == "abort":
         report.aborted = True
         return report

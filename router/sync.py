@@ -2,7 +2,9 @@
 
 A sync killed at any point resumes from the last committed batch: the records of a batch and the cursor
 after it are committed together or not at all, and upserts by (source, external_id) make a re-pulled record
-replace itself rather than appear twice.
+replace itself rather than appear twice. A record the helpdesk sent that does not validate goes into the
+quarantine in the same transaction, so the cursor never moves past a record that is neither stored nor kept
+there; a later good version of it is stored and leaves the quarantine.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.base import Connector, Cursor, PullBatch
-from router.store import Store, get_cursor, set_cursor, upsert
+from connectors.base import Connector, Cursor, PullBatch, Refused
+from router.store import Store, get_cursor, quarantine, release, set_cursor, upsert
 
 
 @dataclass
@@ -33,6 +35,8 @@ class SyncReport:
     events: int = 0
     own_changes: int = 0
     problems: list[str] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
+    released: int = 0
 
     @property
     def records(self) -> int:
@@ -45,14 +49,26 @@ def stored_cursor(store: Store, connector: str) -> Cursor | None:
         return get_cursor(session, connector)
 
 
-def _write(store: Store, connector: str, batch: PullBatch) -> None:
-    kinds: list[Any] = [batch.tickets, batch.comments, batch.customers, batch.ratings, batch.events]
+def _write(store: Store, connector: str, batch: PullBatch) -> int:
+    """Store the batch, its refused records and its cursor in one transaction; returns how many quarantined
+    records the batch's good ones replaced."""
+    kinds: list[tuple[str, Any]] = [
+        ("ticket", batch.tickets),
+        ("comment", batch.comments),
+        ("customer", batch.customers),
+        ("rating", batch.ratings),
+        ("event", batch.events),
+    ]
+    released = 0
     with store.session() as session, session.begin():
-        for records in kinds:
+        for kind, records in kinds:
             rows: list[BaseModel] = list(records)
             if rows:
                 upsert(session, rows)
+                released += release(session, connector, kind, (r.external_id for r in records))
+        quarantine(session, connector, batch.refused)
         set_cursor(session, connector, batch.cursor)
+    return released
 
 
 def sync(
@@ -75,7 +91,7 @@ def sync(
         start = stored_cursor(store, connector.name)
     report = SyncReport(connector=connector.name, started_from=start, cursor=start)
     for batch in connector.pull(start):
-        _write(store, connector.name, batch)
+        report.released += _write(store, connector.name, batch)
         report.batches += 1
         report.cursor = batch.cursor
         report.tickets += len(batch.tickets)
@@ -85,6 +101,7 @@ def sync(
         report.events += len(batch.events)
         report.own_changes += sum(1 for t in batch.tickets if connector.is_own_change(t))
         report.problems.extend(batch.problems)
+        report.refused.extend(batch.refused)
         if on_batch is not None:
             on_batch(batch, report)
     return report

@@ -25,7 +25,7 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.actions import Action, ActionResult
-from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch
+from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch, Refused
 from connectors.errors import ConnectorError, MalformedResponse, RequestRejected
 from connectors.http import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -172,11 +172,19 @@ class RTConnector(Connector):
             items = data["items"]
             ids = [str(item["id"]) for item in items]
             fresh: list[tuple[dict[str, Any], datetime]] = []
-            problems: list[str] = []
+            unreadable: list[Refused] = []
             for item in items:
                 updated = parse_time(item.get("LastUpdated"))
                 if updated is None:
-                    problems.append(f"RT ticket {item.get('id')}: field 'LastUpdated': missing or unreadable")
+                    unreadable.append(
+                        Refused(
+                            "ticket",
+                            str(item.get("id")),
+                            f"RT ticket {item.get('id')}: field 'LastUpdated': missing or unreadable",
+                            "LastUpdated",
+                            item,
+                        )
+                    )
                     continue
                 if state.is_new(str(item.get("id")), updated):
                     fresh.append((item, updated))
@@ -186,8 +194,8 @@ class RTConnector(Connector):
                     int(str(pair[0].get("id", "0"))) if str(pair[0].get("id", "")).isdigit() else 0,
                 )
             )
-            if fresh or problems:
-                tickets, comments, customers, more_problems = self._records([item for item, _ in fresh])
+            if fresh or unreadable:
+                tickets, comments, customers, refused = self._records([item for item, _ in fresh])
                 for item, updated in fresh:
                     state.advance(str(item["id"]), updated)
                 state.observe_clock(http_date(data.get("_server_time")))
@@ -202,7 +210,7 @@ class RTConnector(Connector):
                     tickets=tickets,
                     comments=comments,
                     customers=customers,
-                    problems=[*problems, *more_problems],
+                    refused=[*unreadable, *refused],
                     remaining=remaining,
                 )
             if len(items) < per_page:
@@ -221,28 +229,35 @@ class RTConnector(Connector):
 
     def _records(
         self, items: Sequence[dict[str, Any]]
-    ) -> tuple[list[Ticket], list[Comment], list[Customer], list[str]]:
+    ) -> tuple[list[Ticket], list[Comment], list[Customer], list[Refused]]:
+        """Canonical records for listing items; an item that does not validate is refused whole (its ticket
+        with its messages), naming the ticket and field, for the caller to keep in quarantine."""
         tickets: list[Ticket] = []
         comments: list[Comment] = []
         customers: dict[str, Customer] = {}
-        problems: list[str] = []
+        refused: list[Refused] = []
         for item in items:
             ticket_id = str(item.get("id"))
             try:
                 ticket, ticket_comments = self._ticket(item)
             except RecordError as exc:
-                problems.append(str(exc))
+                refused.append(Refused("ticket", ticket_id, str(exc), exc.field, item))
                 continue
             except MalformedResponse as exc:
-                problems.append(f"RT ticket {ticket_id}: {exc}")
+                refused.append(Refused("ticket", ticket_id, f"RT ticket {ticket_id}: {exc}", None, item))
                 continue
             tickets.append(ticket)
             comments.extend(ticket_comments)
             for person in item.get("Requestor") or []:
-                customer = customer_from(person, self.name)
+                try:
+                    customer = customer_from(person, self.name)
+                except RecordError as exc:
+                    key = (person.get("EmailAddress") or name_of(person)) if isinstance(person, Mapping) else None
+                    refused.append(Refused("customer", str(key), str(exc), exc.field, person))
+                    continue
                 if customer is not None:
                     customers[customer.external_id] = customer
-        return tickets, comments, list(customers.values()), problems
+        return tickets, comments, list(customers.values()), refused
 
     def _ticket(self, item: Mapping[str, Any]) -> tuple[Ticket, list[Comment]]:
         """A listing item with its messages (two more requests) as a canonical ticket and comments."""
@@ -272,7 +287,10 @@ class RTConnector(Connector):
         person = next((c for c in customers if (c.email or c.external_id).lower() == customer.lower()), None)
         if person is None:
             found = self.api.user(customer)
-            person = customer_from(found, self.name) if found else None
+            try:
+                person = customer_from(found, self.name) if found else None
+            except RecordError:
+                person = None  # history without the person's record, as for an unknown user
         return CustomerHistory(customer=person, tickets=tickets, comments=comments)
 
     # -- writing ----------------------------------------------------------------------------------------

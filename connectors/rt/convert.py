@@ -35,19 +35,25 @@ def queue_id_of(item: Mapping[str, Any]) -> str | None:
 
 
 def customer_from(person: Any, source: str) -> Customer | None:
-    """A requestor reference (expanded with EmailAddress, RealName, Organization) as a customer."""
+    """A requestor reference (expanded with EmailAddress, RealName, Organization) as a customer.
+
+    Raises RecordError naming the requestor and field when RT's data does not validate.
+    """
     if not isinstance(person, Mapping):
         return None
     email = person.get("EmailAddress") or None
     key = email or name_of(person)
     if not key:
         return None
-    return Customer(
-        source=source,
-        external_id=str(key),
-        email=str(email) if email else None,
-        name=str(person["RealName"]) if person.get("RealName") else None,
-        organization=str(person["Organization"]) if person.get("Organization") else None,
+    return Customer.parse(
+        {
+            "source": source,
+            "external_id": str(key),
+            "email": str(email) if email else None,
+            "name": str(person["RealName"]) if person.get("RealName") else None,
+            "organization": str(person["Organization"]) if person.get("Organization") else None,
+        },
+        where=f"RT requestor {str(key)[:80]!r}",
     )
 
 
@@ -96,15 +102,18 @@ def ticket_from(
             continue
         author = name_of(message.get("Creator"))
         comments.append(
-            Comment(
-                source=source,
-                external_id=txn_id,
-                ticket_external_id=ticket_id,
-                author=author,
-                author_is_customer=bool(author and author.lower() in requester_ids),
-                public=message.get("Type") == "Correspond",
-                body=texts.get(txn_id, ""),
-                created_at=created,
+            Comment.parse(
+                {
+                    "source": source,
+                    "external_id": txn_id,
+                    "ticket_external_id": ticket_id,
+                    "author": author,
+                    "author_is_customer": bool(author and author.lower() in requester_ids),
+                    "public": message.get("Type") == "Correspond",
+                    "body": texts.get(txn_id, ""),
+                    "created_at": created,
+                },
+                where=f"RT ticket {ticket_id} transaction {txn_id}",
             )
         )
     raw_priority = str(item.get("Priority", "")).strip()

@@ -8,6 +8,7 @@ from typing import Literal
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from connectors.files import RecordKind, parse_mapping
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, user_errors
@@ -63,7 +64,7 @@ def _run_import(
                 on_read=lambda n: progress.advance(task, n),
             )
     for error in report.errors[:20]:
-        err_console.print(f"[red]bad row[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"bad row {error}", highlight=False, soft_wrap=True, markup=False)
     if len(report.errors) > 20:
         err_console.print(f"... and {len(report.errors) - 20} more bad rows", highlight=False)
     if report.aborted:
@@ -73,7 +74,7 @@ def _run_import(
         )
     extra = f" and {report.comments} comments" if report.comments else ""
     skipped = f", skipped {len(report.errors)} bad row(s)" if report.errors else ""
-    console.print(f"{file}: {report.rows} rows read, {report.written} {kind}{extra} stored{skipped}")
+    console.print(f"{file}: {report.rows} rows read, {report.written} {kind}{extra} stored{skipped}", markup=False)
 
 
 @import_app.command("tickets")
@@ -125,7 +126,8 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Summarise what is stored: counts per table, and tickets per source, queue, priority and language."""
+    """Summarise what is stored: counts per table, tickets per source, queue, priority and language, and the
+    records a sync kept in quarantine (with why)."""
     cfg = settings(config)
     store = open_store(cfg)
     with store.session() as session:
@@ -146,5 +148,22 @@ def stats(
         table.add_column(key.rsplit("_", 1)[-1])
         table.add_column("tickets", justify="right")
         for name, n in summary[key].items():
-            table.add_row(str(name), str(n))
+            table.add_row(Text(str(name)), str(n))
         console.print(table)
+    held = summary["quarantine"]
+    if not held["count"]:
+        console.print("quarantine: empty (every record synced validated)", highlight=False)
+        return
+    table = Table(title=f"quarantine: {held['count']} record(s) refused by validation; the latest")
+    for column in ("source", "record", "field", "when", "times", "reason"):
+        table.add_column(column, overflow="fold")
+    for entry in held["recent"]:
+        table.add_row(
+            Text(entry["source"]),
+            Text(f"{entry['kind']} {entry['external_id']}"),
+            Text(entry["field"] or ""),
+            entry["quarantined_at"][:16].replace("T", " "),
+            str(entry["times"]),
+            Text(entry["reason"]),
+        )
+    console.print(table)

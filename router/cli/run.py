@@ -60,7 +60,8 @@ def print_cycle(report: CycleReport) -> None:
     s = report.sync
     table.add_row(
         "sync",
-        f"{s.tickets} tickets, {s.comments} comments, {s.customers} customers pulled",
+        f"{s.tickets} tickets, {s.comments} comments, {s.customers} customers pulled"
+        + (f"; {len(s.refused)} did not validate, kept in quarantine (deskroute stats)" if s.refused else ""),
         f"{report.seconds['sync']:.2f}",
     )
     outcomes = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(report.engine.outcomes.items())) or "-"

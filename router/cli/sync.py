@@ -79,12 +79,26 @@ def sync(
                     f"`deskroute sync {name}` resumes after them."
                 ) from None
     for problem in report.problems[:20]:
-        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
+        err_console.print(f"note: {problem}", highlight=False, soft_wrap=True, markup=False)
     if len(report.problems) > 20:
         err_console.print(f"... and {len(report.problems) - 20} more", highlight=False)
+    for refused in report.refused[:20]:
+        err_console.print(f"quarantined: {refused.reason}", highlight=False, soft_wrap=True, markup=False)
+    if len(report.refused) > 20:
+        err_console.print(f"... and {len(report.refused) - 20} more quarantined", highlight=False)
     own = f" ({report.own_changes} last changed by deskroute)" if report.own_changes else ""
     console.print(
         f"{name}: {report.tickets} tickets{own}, {report.comments} comments, {report.customers} customers "
         f"stored in {report.batches} batch(es); cursor {report.cursor or '(start)'}",
         highlight=False,
+        markup=False,
     )
+    if report.refused:
+        console.print(
+            f"{name}: {len(report.refused)} record(s) did not validate and are kept in quarantine "
+            "(see `deskroute stats`); a corrected version in the helpdesk replaces them at the next sync",
+            highlight=False,
+            markup=False,
+        )
+    if report.released:
+        console.print(f"{name}: {report.released} quarantined record(s) replaced by valid versions", highlight=False)

@@ -1,10 +1,12 @@
 """The store: SQL tables for the canonical records (SQLite by default, PostgreSQL too).
 
 ``Store(url)`` opens a database and brings its schema to the latest Alembic migration; ``upsert`` writes
-records idempotently by ``(source, external_id)``; cursors are committed with the records they cover.
+records idempotently by ``(source, external_id)``; cursors are committed with the records they cover, and
+with the refused records a sync keeps in quarantine.
 """
 
 from router.store.engine import Store, StoreError, current_revision, head_revision, upgrade
+from router.store.quarantine import quarantine, quarantine_summary, release
 from router.store.records import (
     count,
     get_cursor,
@@ -19,6 +21,7 @@ from router.store.tables import (
     BehaviorEventRow,
     CommentRow,
     CustomerRow,
+    QuarantineRow,
     SatisfactionRatingRow,
     SyncCursorRow,
     TicketRow,
@@ -28,6 +31,7 @@ __all__ = [
     "BehaviorEventRow",
     "CommentRow",
     "CustomerRow",
+    "QuarantineRow",
     "SatisfactionRatingRow",
     "Store",
     "StoreError",
@@ -39,6 +43,9 @@ __all__ = [
     "get_ticket",
     "head_revision",
     "iter_tickets",
+    "quarantine",
+    "quarantine_summary",
+    "release",
     "set_cursor",
     "store_stats",
     "to_record",

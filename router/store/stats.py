@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from router.store.quarantine import quarantine_summary
 from router.store.records import count
 from router.store.tables import (
     BehaviorEventRow,
@@ -23,7 +24,7 @@ def _group(session: Session, column: Any) -> dict[str, int]:
 
 
 def store_stats(session: Session) -> dict[str, Any]:
-    """Row counts per table and ticket counts per source, queue, priority and language."""
+    """Row counts per table, ticket counts per source, queue, priority and language, and the quarantine."""
     return {
         "counts": {
             "tickets": count(session, TicketRow),
@@ -36,4 +37,5 @@ def store_stats(session: Session) -> dict[str, Any]:
         "tickets_by_queue": _group(session, TicketRow.queue),
         "tickets_by_priority": _group(session, TicketRow.priority),
         "tickets_by_language": _group(session, TicketRow.language),
+        "quarantine": quarantine_summary(session),
     }

@@ -217,3 +217,27 @@ class AgentStateRow(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     updated_at: datetime = Field(sa_column=_ts())
+
+
+class QuarantineRow(SQLModel, table=True):
+    """A record a helpdesk sent that did not validate: kept for a person to see, never dropped silently.
+
+    One row per (source, kind, external id); a later good version of the record removes it.
+    """
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "kind", "external_id", name="uq_quarantine_record"),
+        sa.Index("ix_quarantine_time", "quarantined_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    kind: str = Field(description="ticket | comment | customer | event | rating")
+    external_id: str = Field(description="the helpdesk's id, cut to fit an index when it is longer")
+    field: str | None = Field(default=None, description="the first field at fault")
+    reason: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    payload: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    first_seen_at: datetime = Field(sa_column=_ts())
+    quarantined_at: datetime = Field(sa_column=_ts())
+    times: int = Field(default=1, description="how many pulls refused it")

@@ -43,7 +43,7 @@ def test_bad_rows_are_reported_with_their_line_and_skipped(tmp_path: Path) -> No
     path.write_text(HEADER + "1,Ok,Body,a@example.com,Billing,high,2026-01-01\n2,Bad,Body,b@x,Billing,sky-high,\n")
     (batch,) = list(FileConnector("dry", FileSettings(path=path)).pull(None))
     assert [t.external_id for t in batch.tickets] == ["1"]
-    assert len(batch.problems) == 1 and "tickets.csv:3" in batch.problems[0] and "priority" in batch.problems[0]
+    assert len(batch.refused) == 1 and "tickets.csv:3" in str(batch.refused[0]) and batch.refused[0].field == "priority"
 
 
 def test_customer_history_and_since(tmp_path: Path) -> None:
