@@ -112,8 +112,8 @@ def test_a_tickets_messages_in_the_wrong_shape_are_its_problem(path: str, mutate
     respx.route(host="rt.example.com").mock(side_effect=corrupting(rt, f"/ticket/1{path}", mutate))
     batches = list(connector().pull(None))
     assert [t.external_id for b in batches for t in b.tickets] == ["2"]
-    problems = [p for b in batches for p in b.problems]
-    assert len(problems) == 1 and problem in problems[0] and problems[0].startswith("RT ticket 1:"), problems
+    refused = [str(r) for b in batches for r in b.refused]
+    assert len(refused) == 1 and problem in refused[0] and refused[0].startswith("RT ticket 1:"), refused
 
 
 @respx.mock
