@@ -42,4 +42,5 @@ def settings(config: Path | None) -> Settings:
 
 def open_store(cfg: Settings) -> Store:
     with user_errors():
-        return Store(cfg.database_url)
+        # deskroute creates its own data folder (the default store lives there); any other must exist.
+        return Store(cfg.database_url, create_folder=cfg.data_dir)
