@@ -7,10 +7,12 @@ the example policy, print each queue's prioritised list with its explanations, a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,34 @@ def demo(
     ),
 ) -> None:
     """Fit models on the sample's history, route held-back tickets through the example policy, report."""
+    tickets_csv = sample / "tickets.csv"
+    if not tickets_csv.is_file():
+        raise fail(f"{tickets_csv}: sample not found; run the demo from a clone of the repository or pass --sample")
+    out = claim_folder(out)
+    db = out / "deskroute.db"
+    for stale in DEMO_FILES:
+        (out / stale).unlink(missing_ok=True)
+    # The demo's own store and data, for this run only: the caller's environment is left as it was.
+    with _environment(DESKROUTE_DATABASE_URL=f"sqlite:///{db}", DESKROUTE_DATA_DIR=str(out / "data")):
+        _run(out, tickets_csv=tickets_csv, held_back=held_back, seed=seed, target_precision=target_precision)
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_precision: float) -> None:
+    """The demo's steps, in ``out`` (claimed, with the previous run's store removed)."""
     from evals.replay import simulate
     from evals.report import RoutedTicket, write_report
     from policies import load_policy
@@ -152,15 +182,6 @@ def demo(
     from router.training import train_text_model
 
     started = time.perf_counter()
-    tickets_csv = sample / "tickets.csv"
-    if not tickets_csv.is_file():
-        raise fail(f"{tickets_csv}: sample not found; run the demo from a clone of the repository or pass --sample")
-    out = claim_folder(out)
-    db = out / "deskroute.db"
-    for stale in DEMO_FILES:
-        (out / stale).unlink(missing_ok=True)
-    os.environ["DESKROUTE_DATABASE_URL"] = f"sqlite:///{db}"
-    os.environ["DESKROUTE_DATA_DIR"] = str(out / "data")
     cfg = Settings()
     policy = load_policy(STARTER_POLICY)
 
