@@ -154,7 +154,15 @@ def _alembic_config(engine: sa.Engine) -> Config:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` through the migrations."""
-    command.upgrade(_alembic_config(engine), revision)
+    from alembic.util import CommandError
+
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except CommandError as exc:
+        raise StoreError(
+            f"cannot upgrade the schema to {revision!r}: {str(exc).splitlines()[0].rstrip('.')}. Name a revision "
+            f"this deskroute knows (head, the latest, is {head_revision()}) or leave it out to upgrade to the latest"
+        ) from None
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:

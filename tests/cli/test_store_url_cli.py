@@ -113,3 +113,7 @@ def test_db_upgrade_and_current_work_on_both_databases(
     current = runner.invoke(app, ["db", "current"])
     assert current.exit_code == 0, current.output
     assert "database: 0002; latest: 0002" in current.output
+    unknown = runner.invoke(app, ["db", "upgrade", "no-such-revision"])
+    assert unknown.exit_code == 1 and "Traceback" not in unknown.output
+    assert "cannot upgrade the schema to 'no-such-revision'" in " ".join(unknown.output.split())
+    assert "(head, the latest, is 0002)" in " ".join(unknown.output.split())
