@@ -79,11 +79,14 @@ def claim_folder(out: Path) -> Path:
                 f"--out: {out} already holds files the demo did not create ({shown}); the demo replaces its "
                 f"database in its folder on each run, so it only writes into a folder of its own: {what_to_do}"
             )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text(
-        "Created by `deskroute demo`: each run replaces the demo's database and action files in this folder.\n",
-        encoding="utf-8",
-    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text(
+            "Created by `deskroute demo`: each run replaces the demo's database and action files in this folder.\n",
+            encoding="utf-8",
+        )
+    except OSError as exc:
+        raise fail(f"--out: cannot create the demo's folder {out}: {exc.strerror or exc}; {what_to_do}") from None
     return out
 
 

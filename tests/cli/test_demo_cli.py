@@ -72,6 +72,7 @@ def test_a_folder_with_files_the_demo_did_not_write_is_refused(cli_env: Path) ->
     assert sorted(p.name for p in mine.iterdir()) == ["actions.jsonl", "deskroute.db", "incoming.jsonl"]
     (cli_env / "a-file").write_text("keep")
     assert "a-file is a file, not a folder" in refused(["--out", "a-file"])
+    assert "cannot create the demo's folder" in refused(["--out", "a-file/demo"])
     assert (cli_env / "a-file").read_text() == "keep"
 
 
