@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, user_errors
+from router.cli.options import output_file
 from router.store import TicketRow, iter_tickets
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def rebuild(
     from embeddings import VectorIndex
 
     cfg = settings(config)
+    output_file(cfg.index_path, "data_dir")  # before minutes of encoding, not after
     store = open_store(cfg)
     started = time.perf_counter()
     with embedding_errors():

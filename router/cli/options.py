@@ -52,7 +52,7 @@ def output_file(path: Path, option: str) -> Path:
     ``write_output`` does), so the nearest existing one must be a folder this process can write in.
     """
     if path.is_dir():
-        raise fail(f"{option}: {path} is a folder; name a file to write, e.g. {path / 'report.json'}")
+        raise fail(f"{option}: {path} is a folder; name a file to write")
     if path.exists():
         if not os.access(path, os.W_OK):
             raise fail(f"{option}: {path} exists and cannot be written; choose another file or change its permissions")

@@ -126,3 +126,14 @@ def test_describe_reports_a_damaged_index_and_how_to_repair_it(cli_env: Path) ->
         text = " ".join(result.output.split())
         assert f"vector index {path} is damaged ({expected}" in text
         assert "rebuild it with `deskroute index rebuild`" in text
+
+
+def test_rebuild_checks_where_it_will_write_before_encoding(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (cli_env / "t.csv").write_text(TICKETS, encoding="utf-8")
+    assert runner.invoke(app, ["import", "tickets", "t.csv"]).exit_code == 0
+    (cli_env / "not-a-folder").write_text("keep")
+    monkeypatch.setenv("DESKROUTE_DATA_DIR", str(cli_env / "not-a-folder"))
+    result = runner.invoke(app, ["index", "rebuild"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"data_dir: cannot create {cli_env / 'not-a-folder' / 'index'}" in " ".join(result.output.split())
+    assert (cli_env / "not-a-folder").read_text() == "keep"
