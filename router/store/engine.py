@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -62,11 +62,11 @@ def _parse(url: str) -> sa.URL:
     return parsed
 
 
-def _sqlite_file(parsed: sa.URL, create_folder: Path | None) -> Path | None:
+def _sqlite_file(parsed: sa.URL, create_folders: Collection[Path]) -> Path | None:
     """The SQLite file a URL names (None for an in-memory database), its folder checked.
 
-    SQLite would create a missing file but not its folder; deskroute creates only its own data folder
-    (``create_folder``), so a mistyped path is an error instead of a silently new tree of folders.
+    SQLite would create a missing file but not its folder; deskroute creates only its own data folders
+    (``create_folders``), so a mistyped path is an error instead of a silently new tree of folders.
     """
     database = parsed.database or ""
     if database in ("", ":memory:") or parsed.query.get("uri") == "true" or database.startswith("file:"):
@@ -76,7 +76,7 @@ def _sqlite_file(parsed: sa.URL, create_folder: Path | None) -> Path | None:
     if path.is_dir():
         raise StoreError(f"the SQLite database {path} is a folder. {_CHECK_URL} and name a file in it")
     if not folder.is_dir():
-        if create_folder is not None and folder.resolve() == Path(create_folder).resolve():
+        if folder.resolve() in {Path(own).resolve() for own in create_folders}:
             folder.mkdir(parents=True, exist_ok=True)
         else:
             raise StoreError(
@@ -85,15 +85,15 @@ def _sqlite_file(parsed: sa.URL, create_folder: Path | None) -> Path | None:
     return path
 
 
-def make_engine(url: str, *, create_folder: Path | None = None) -> sa.Engine:
+def make_engine(url: str, *, create_folders: Collection[Path] = ()) -> sa.Engine:
     """An engine for ``url``: SQLite (with WAL, so a reader never blocks a writer) or PostgreSQL.
 
     Refuses malformed URLs, unsupported databases and SQLite files in a folder that does not exist, except
-    ``create_folder`` (deskroute's data folder), which it creates. Nothing is connected yet.
+    ``create_folders`` (deskroute's data folders), which it creates. Nothing is connected yet.
     """
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        _sqlite_file(parsed, create_folder)
+        _sqlite_file(parsed, create_folders)
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
@@ -181,9 +181,9 @@ def head_revision() -> str | None:
 class Store:
     """The database: one engine, sessions, and the schema kept at the latest migration."""
 
-    def __init__(self, url: str, *, auto_upgrade: bool = True, create_folder: Path | None = None):
+    def __init__(self, url: str, *, auto_upgrade: bool = True, create_folders: Collection[Path] = ()):
         self.url = url
-        self.engine = make_engine(url, create_folder=create_folder)
+        self.engine = make_engine(url, create_folders=create_folders)
         with database_errors(self.engine):
             if auto_upgrade and current_revision(self.engine) != head_revision():
                 upgrade(self.engine)

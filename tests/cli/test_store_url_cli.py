@@ -117,3 +117,12 @@ def test_db_upgrade_and_current_work_on_both_databases(
     assert unknown.exit_code == 1 and "Traceback" not in unknown.output
     assert "cannot upgrade the schema to 'no-such-revision'" in " ".join(unknown.output.split())
     assert "(head, the latest, is 0002)" in " ".join(unknown.output.split())
+
+
+def test_the_default_store_folder_is_created_beside_another_data_folder(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DESKROUTE_DATABASE_URL")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert (cli_env / ".deskroute" / "deskroute.db").is_file()
