@@ -534,6 +534,15 @@ class VectorIndex:
                 total += hnsw.neighbors.size() * 4 + hnsw.levels.size() * 4 + hnsw.offsets.size() * 8
             return int(total)
 
+    def verify(self) -> None:
+        """Check a loaded index's file against its checksum before use (IndexFileError when damaged).
+
+        An index already in memory was checked when it was read; one not yet read is checked on disk.
+        """
+        with self._lock:
+            if self._pending is not None:
+                self._pending.verify()
+
     def describe(self) -> dict[str, Any]:
         """The index's model, size, kind of search, why, and its measured recall@10."""
         if self._pending is not None:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from router.cli.common import console, err_console, fail
+from router.cli.options import output_file, write_output
 
 app = typer.Typer(help="Performance benchmarks; figures as a table and, with --json, a file.", no_args_is_help=True)
 
@@ -31,6 +32,8 @@ def embeddings(
     ),
 ) -> None:
     """Encoder throughput (ours against raw sentence-transformers), speed levers, and the vector index."""
+    if json_path is not None:
+        output_file(json_path, "--json")
     import argparse
     import json
 
@@ -54,8 +57,7 @@ def embeddings(
     report = run(config, log=lambda line: err_console.print(line, highlight=False))
     console.print(render_table(report), highlight=False, soft_wrap=True)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        write_output(json_path, json.dumps(report, indent=2), "--json")
         err_console.print(f"wrote {json_path}", highlight=False)
 
 
@@ -74,6 +76,8 @@ def bench_policy(
     json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:
     """Decisions per second of policies.decide for a 30-rule policy on one core (CPU time, median)."""
+    if json_path is not None:
+        output_file(json_path, "--json")
     from rich.progress import Progress
 
     from evals.bench_policy import default_dataset, run_policy_benchmark
@@ -108,7 +112,7 @@ def bench_policy(
     table.add_row("CPU affinity", ",".join(map(str, result.cpu_affinity)) or "not pinned")
     console.print(table)
     if json_path is not None:
-        json_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
+        write_output(json_path, json.dumps(result.as_dict(), indent=2) + "\n", "--json")
         console.print(f"wrote {json_path}")
 
 

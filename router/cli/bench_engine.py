@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from router.cli.common import ConfigOption, console, err_console, fail, settings
+from router.cli.options import output_file, write_output
 
 
 def engine(
@@ -35,6 +36,8 @@ def engine(
 
     Each cycle starts from an empty temporary store; RT keeps a corpus queue that later runs reuse.
     """
+    if json_path is not None:
+        output_file(json_path, "--json")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from evals.bench_engine import DATASETS, DEFAULT_RT_URL, BenchError, config_from_env, render_table, run
@@ -61,6 +64,5 @@ def engine(
             raise fail(str(exc)) from None
     console.print(render_table(report), highlight=False, soft_wrap=True)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        write_output(json_path, json.dumps(report, indent=2), "--json")
         err_console.print(f"wrote {json_path}", highlight=False)

@@ -42,4 +42,10 @@ def settings(config: Path | None) -> Settings:
 
 def open_store(cfg: Settings) -> Store:
     with user_errors():
-        return Store(cfg.database_url)
+        return Store(cfg.database_url, create_folders=own_folders(cfg))
+
+
+def own_folders(cfg: Settings) -> tuple[Path, ...]:
+    """The folders deskroute creates for a SQLite store: the configured data folder and the default one
+    (where the default store lives); a store anywhere else must be in a folder that exists."""
+    return (cfg.data_dir, Settings.model_fields["data_dir"].default)

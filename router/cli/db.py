@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from router.cli.common import ConfigOption, console, settings, user_errors
+from router.cli.common import ConfigOption, console, own_folders, settings, user_errors
 from router.store import current_revision, head_revision, upgrade
-from router.store.engine import make_engine
+from router.store.engine import database_errors, make_engine
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -21,10 +21,11 @@ def upgrade_cmd(
     """Create or evolve the schema to the latest migration (SQLite or PostgreSQL)."""
     cfg = settings(config)
     with user_errors():
-        engine = make_engine(cfg.database_url)
-        before = current_revision(engine)
-        upgrade(engine, revision)
-        after = current_revision(engine)
+        engine = make_engine(cfg.database_url, create_folders=own_folders(cfg))
+        with database_errors(engine):
+            before = current_revision(engine)
+            upgrade(engine, revision)
+            after = current_revision(engine)
     console.print(f"database schema: {before or '(empty)'} -> {after}")
 
 
@@ -33,5 +34,7 @@ def current_cmd(config: Path | None = ConfigOption) -> None:
     """Show the schema revision of the database and the latest one this version knows."""
     cfg = settings(config)
     with user_errors():
-        engine = make_engine(cfg.database_url)
-        console.print(f"database: {current_revision(engine) or '(empty)'}; latest: {head_revision()}")
+        engine = make_engine(cfg.database_url, create_folders=own_folders(cfg))
+        with database_errors(engine):
+            revision = current_revision(engine)
+    console.print(f"database: {revision or '(empty)'}; latest: {head_revision()}")

@@ -7,10 +7,12 @@ the example policy, print each queue's prioritised list with its explanations, a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,65 @@ SAMPLE_DIR = REPO_ROOT / "examples" / "sample"
 STARTER_POLICY = REPO_ROOT / "policies" / "examples" / "starter.yaml"
 CONNECTOR = "helpdesk"
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3, None: 4}
+
+
+# Marks a folder as the demo's own: only there does a run replace the files a previous run wrote.
+MARKER = ".deskroute-demo"
+# What each run starts afresh (the store with its WAL files, the helpdesk's export, the written actions);
+# models and caches under data/ are kept and reused.
+DEMO_FILES = ("deskroute.db", "deskroute.db-wal", "deskroute.db-shm", "actions.jsonl", "incoming.jsonl")
+
+
+def _configured_folders() -> set[Path]:
+    """The folders of the store and data deskroute is configured to use outside the demo."""
+    import sqlalchemy as sa
+
+    from router.config import ConfigError, load_settings
+
+    try:
+        cfg = load_settings(None)
+        database = sa.make_url(cfg.database_url).database if cfg.database_url.startswith("sqlite") else None
+    except (ConfigError, sa.exc.ArgumentError, ValueError):
+        return set()  # a broken configuration holds no store the demo could overwrite
+    folders = {cfg.data_dir.resolve()}
+    if database and database != ":memory:":
+        folders.add(Path(database).resolve().parent)
+    return folders
+
+
+def claim_folder(out: Path) -> Path:
+    """The demo's output folder, made (or confirmed) its own; anything else is refused before it is touched.
+
+    The demo replaces its database and action files on each run, so it writes only into a folder it created
+    (marked by MARKER), a new one, or an empty one, never where deskroute keeps its real store.
+    """
+    out = out.resolve()
+    what_to_do = "choose an empty or new folder with --out"
+    if out.exists() and not out.is_dir():
+        raise fail(f"--out: {out} is a file, not a folder; {what_to_do}")
+    if out in _configured_folders():
+        raise fail(
+            f"--out: {out} holds deskroute's configured store or data, which the demo must not replace; {what_to_do}"
+        )
+    if (out / MARKER).is_file():
+        return out
+    if out.is_dir():
+        present = sorted(entry.name for entry in out.iterdir())
+        if present:
+            shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
+            raise fail(
+                f"--out: {out} already holds files the demo did not create ({shown}); the demo replaces its "
+                f"database in its folder on each run, so it only writes into a folder of its own: {what_to_do}"
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER).write_text(
+            "Created by `deskroute demo`: each run replaces the demo's database and action files in this folder.\n",
+            encoding="utf-8",
+        )
+    except OSError as exc:
+        raise fail(f"--out: cannot create the demo's folder {out}: {exc.strerror or exc}; {what_to_do}") from None
+    return out
 
 
 def _sample_tickets(path: Path) -> list[Ticket]:
@@ -64,7 +125,11 @@ def _write_incoming(path: Path, tickets: list[Ticket]) -> None:
 
 
 def demo(
-    out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for the demo's database, models and report."),
+    out: Path = typer.Option(
+        Path("demo-out"),
+        "--out",
+        help="Folder for the demo's database, models and report: a new or empty folder, or one a demo run made.",
+    ),
     sample: Path = typer.Option(SAMPLE_DIR, "--sample", help="Folder holding the sample tickets.csv."),
     held_back: int = typer.Option(60, "--held-back", min=10, help="Sample tickets routed live (the rest is history)."),
     seed: int = typer.Option(7, "--seed", help="Seed for the split and the synthetic customers."),
@@ -77,6 +142,34 @@ def demo(
     ),
 ) -> None:
     """Fit models on the sample's history, route held-back tickets through the example policy, report."""
+    tickets_csv = sample / "tickets.csv"
+    if not tickets_csv.is_file():
+        raise fail(f"{tickets_csv}: sample not found; run the demo from a clone of the repository or pass --sample")
+    out = claim_folder(out)
+    db = out / "deskroute.db"
+    for stale in DEMO_FILES:
+        (out / stale).unlink(missing_ok=True)
+    # The demo's own store and data, for this run only: the caller's environment is left as it was.
+    with _environment(DESKROUTE_DATABASE_URL=f"sqlite:///{db}", DESKROUTE_DATA_DIR=str(out / "data")):
+        _run(out, tickets_csv=tickets_csv, held_back=held_back, seed=seed, target_precision=target_precision)
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_precision: float) -> None:
+    """The demo's steps, in ``out`` (claimed, with the previous run's store removed)."""
     from evals.replay import simulate
     from evals.report import RoutedTicket, write_report
     from policies import load_policy
@@ -92,16 +185,6 @@ def demo(
     from router.training import train_text_model
 
     started = time.perf_counter()
-    tickets_csv = sample / "tickets.csv"
-    if not tickets_csv.is_file():
-        raise fail(f"{tickets_csv}: sample not found; run the demo from a clone of the repository or pass --sample")
-    out = out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    db = out / "deskroute.db"
-    for stale in (db, out / "actions.jsonl", out / "incoming.jsonl"):
-        stale.unlink(missing_ok=True)
-    os.environ["DESKROUTE_DATABASE_URL"] = f"sqlite:///{db}"
-    os.environ["DESKROUTE_DATA_DIR"] = str(out / "data")
     cfg = Settings()
     policy = load_policy(STARTER_POLICY)
 

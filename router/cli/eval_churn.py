@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from router.cli.common import console, err_console, fail, user_errors
+from router.cli.options import output_file, write_output
 
 
 def _drop_list(spec: str | None) -> list[str]:
@@ -62,6 +63,8 @@ def churn(
         raise fail("give exactly one of --test FILE or --cv K")
     if cv is not None and cv < 2:
         raise fail(f"--cv must be at least 2, not {cv}")
+    if json_path is not None:
+        output_file(json_path, "--json")
     from evals.churn import evaluate_churn
 
     with (
@@ -86,7 +89,5 @@ def churn(
     console.print(_metrics_table(report))
     console.print(_reasons_table(report))
     if json_path is not None:
-        with user_errors():
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        write_output(json_path, json.dumps(report, indent=2), "--json")
         console.print(f"report written to {json_path}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from router.cli.common import console, err_console, fail
+from router.cli.options import output_file, write_output
 
 if TYPE_CHECKING:
     from router.predict import LabelledTickets
@@ -42,6 +43,8 @@ def classify(
         raise fail(f"--repeats must be at least 1, got {repeats}")
     if cv is None and repeats != 1:
         raise fail("--repeats applies to --cv only")
+    if json_path is not None:
+        output_file(json_path, "--json")
 
     import numpy as np
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -129,11 +132,7 @@ def classify(
     result = report(run, per_split, mode=mode)
     console.print(render(result))
     if json_path is not None:
-        try:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"{json_path}: cannot write the JSON report ({exc.strerror})") from None
+        write_output(json_path, json.dumps(result, indent=2, sort_keys=False) + "\n", "--json")
         console.print(f"wrote {json_path}")
 
 

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, user_errors
+from router.cli.options import output_file
 from router.store import TicketRow, iter_tickets
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def rebuild(
     from embeddings import VectorIndex
 
     cfg = settings(config)
+    output_file(cfg.index_path, "data_dir")  # before minutes of encoding, not after
     store = open_store(cfg)
     started = time.perf_counter()
     with embedding_errors():
@@ -138,13 +140,19 @@ def describe(
     as_json: bool = typer.Option(False, "--json", help="Print the description as JSON."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """What the index holds: model, size, exact or approximate search and why, measured recall@10."""
+    """What the index holds: model, size, exact or approximate search and why, measured recall@10.
+
+    The file is checked against its checksum first; a damaged one is an error that says to rebuild it.
+    """
     from embeddings import VectorIndex
     from embeddings.model import resolve_model
 
     cfg = settings(config)
     with embedding_errors():
-        info = VectorIndex.load(cfg.index_path).describe()
+        index = VectorIndex.load(cfg.index_path)
+        # The header alone would describe a damaged file as healthy: check the whole file first.
+        index.verify()
+        info = index.describe()
         info["path"] = str(cfg.index_path)
         configured = resolve_model(cfg.embeddings.model, allow_download=cfg.embeddings.allow_download)
     if as_json:

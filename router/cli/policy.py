@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from connectors import Customer, RecordError, Ticket, as_utc
+from connectors import Customer, RecordError, Ticket
 from policies import (
     PolicyError,
     RoutingPolicy,
@@ -22,6 +22,7 @@ from policies import (
 )
 from policies.signals import Decision
 from router.cli.common import console, err_console, fail
+from router.cli.options import output_file, parse_moment, write_output
 
 app = typer.Typer(help="Routing policies: validate, explain a decision, run the policy's tests.", no_args_is_help=True)
 
@@ -79,10 +80,7 @@ def _json_option(value: str | None, option: str) -> dict[str, Any] | None:
 def _now_option(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise fail(f"--now: {value!r} is not an ISO date and time, e.g. 2025-01-06T10:00:00+01:00") from None
+    return parse_moment(value, "--now")
 
 
 def _records(
@@ -207,6 +205,8 @@ def simulate(
     from evals.replay import simulate as run_simulation
     from router.cli.common import user_errors
 
+    if json_path is not None:
+        output_file(json_path, "--json")
     policy = load_or_exit(file)
     with user_errors():
         report, _ = run_simulation(policy, file.name, dataset, label=label, signals_for=_signals_for(config, models))
@@ -237,7 +237,7 @@ def simulate(
     if report.bad_rows:
         err_console.print(f"[yellow]{len(report.bad_rows)} bad row(s) skipped[/], first: {report.bad_rows[0]}")
     if json_path is not None:
-        json_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        write_output(json_path, json.dumps(figures, indent=2) + "\n", "--json")
         console.print(f"wrote {json_path}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -12,19 +11,10 @@ from connectors.base import PullBatch
 from connectors.errors import ConnectorError
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings
 from router.cli.connectors import connector_errors
+from router.cli.options import parse_moment
 from router.connectors import build_connector, connector_settings
 from router.sync import SyncReport
 from router.sync import sync as run_sync
-
-
-def _since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise fail(f"--since {value!r} is not an ISO 8601 time (e.g. 2026-01-31 or 2026-01-31T09:30:00Z)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def sync(
@@ -41,7 +31,7 @@ def sync(
     """
     if full and since:
         raise fail("--full and --since exclude each other: --full pulls everything, --since from a time")
-    start = _since(since)
+    start = parse_moment(since, "--since") if since is not None else None
     cfg = settings(config)
     store = open_store(cfg)
     report: SyncReport | None = None

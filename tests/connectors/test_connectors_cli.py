@@ -99,7 +99,7 @@ def test_user_errors_are_one_clear_line(cli_env: Path, monkeypatch) -> None:
         (["sync", "nope"], "no connector named 'nope' (configured: desk, dry, zd)"),
         (["sync", "desk"], "DESK_TEST_USER (username_env) is not set"),
         (["sync", "zd"], "type 'zendesk' is not available yet"),
-        (["sync", "dry", "--since", "last tuesday"], "is not an ISO 8601 time"),
+        (["sync", "dry", "--since", "last tuesday"], "is not an ISO 8601 date or time"),
         (["sync", "dry", "--since", "2026-01-01", "--full"], "exclude each other"),
     ]
     monkeypatch.delenv("DESK_TEST_USER", raising=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -101,3 +102,38 @@ def test_bench_embeddings_rejects_bad_sizes(cli_env: Path) -> None:
     result = runner.invoke(app, ["bench", "embeddings", "--sizes", "lots"])
     assert result.exit_code == 1
     assert "'lots' is not a size" in result.output
+
+
+def test_describe_reports_a_damaged_index_and_how_to_repair_it(cli_env: Path) -> None:
+    rng = np.random.default_rng(3)
+    index = VectorIndex(384, "sentence-transformers/all-MiniLM-L6-v2")
+    index.add([f"file:{i}" for i in range(30)], rng.normal(size=(30, 384)).astype(np.float32))
+    path = cli_env / "data" / "index"
+    index.save(path)
+    healthy = runner.invoke(app, ["index", "describe", "--json"])
+    assert healthy.exit_code == 0, healthy.output
+    assert json.loads(healthy.stdout)["count"] == 30
+
+    data = path.read_bytes()
+    for damage, expected in (
+        (data[: len(data) // 2], "cut short or overwritten at the end"),
+        (data[:-100] + bytes([data[-100] ^ 1]) + data[-99:], "its content does not match its SHA-256 checksum"),
+    ):
+        path.write_bytes(damage)
+        result = runner.invoke(app, ["index", "describe"])
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        text = " ".join(result.output.split())
+        assert f"vector index {path} is damaged ({expected}" in text
+        assert "rebuild it with `deskroute index rebuild`" in text
+
+
+def test_rebuild_checks_where_it_will_write_before_encoding(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (cli_env / "t.csv").write_text(TICKETS, encoding="utf-8")
+    assert runner.invoke(app, ["import", "tickets", "t.csv"]).exit_code == 0
+    (cli_env / "not-a-folder").write_text("keep")
+    monkeypatch.setenv("DESKROUTE_DATA_DIR", str(cli_env / "not-a-folder"))
+    result = runner.invoke(app, ["index", "rebuild"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"data_dir: cannot create {cli_env / 'not-a-folder' / 'index'}" in " ".join(result.output.split())
+    assert (cli_env / "not-a-folder").read_text() == "keep"

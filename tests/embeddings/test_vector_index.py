@@ -179,7 +179,7 @@ def test_bad_files_get_clear_errors(tmp_path: Path) -> None:
     index, _, _ = build("exact", n=20)
     index.save(junk)
     junk.write_bytes(junk.read_bytes()[:40])
-    with pytest.raises(IndexFileError, match="truncated"):
+    with pytest.raises(IndexFileError, match=r"damaged \(cut short in its header\).*deskroute index rebuild"):
         VectorIndex.load(junk)
 
 
@@ -206,3 +206,42 @@ def test_growing_past_the_threshold_switches_to_hnsw_and_back_after_erasure() ->
     index.erase(ids[:300])
     assert index.describe()["kind"] == "exact"
     assert [row[0][0] for row in index.search(vectors[300:310], k=1)] == ids[300:310]
+
+
+def test_a_damaged_file_is_refused_with_the_rebuild_command(tmp_path: Path) -> None:
+    index, vectors, _ = build("exact", n=50)
+    good = tmp_path / "good.vix"
+    index.save(good)
+    data = good.read_bytes()
+    rebuild = r"deskroute index rebuild"
+
+    cut = tmp_path / "cut.vix"
+    cut.write_bytes(data[: len(data) - 1000])  # cut inside the FAISS part: the header alone still reads
+    with pytest.raises(IndexFileError, match=rf"is damaged \(cut short or overwritten at the end.*{rebuild}"):
+        VectorIndex.load(cut)
+
+    grown = tmp_path / "grown.vix"
+    grown.write_bytes(data[:-48] + b"\0" * 16 + data[-48:])
+    with pytest.raises(IndexFileError, match=rf"damaged \({len(data) + 16:,} bytes where it was written with "):
+        VectorIndex.load(grown)
+
+    flipped = tmp_path / "flipped.vix"
+    middle = len(data) - 48 - 64 * 4 * 10  # inside the stored vectors
+    flipped.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :])
+    loaded = VectorIndex.load(flipped)  # same size: only the checksum can tell
+    with pytest.raises(IndexFileError, match=rf"does not match its SHA-256 checksum\): rebuild it with `{rebuild}`"):
+        loaded.verify()
+    with pytest.raises(IndexFileError, match="does not match its SHA-256 checksum"):
+        VectorIndex.load(flipped).search(vectors[:1], k=3)
+
+    healthy = VectorIndex.load(good)
+    healthy.verify()
+    assert len(healthy.search(vectors[:1], k=3)[0]) == 3
+
+
+def test_a_format_1_file_without_a_checksum_asks_for_a_rebuild(tmp_path: Path) -> None:
+    old = tmp_path / "old.vix"
+    header = b'{"format":1,"model_id":"m","dimension":4,"kind":"exact","count":0}'
+    old.write_bytes(b"DRVIDX01" + len(header).to_bytes(8, "little") + header)
+    with pytest.raises(IndexFileError, match=r"format 1 \(written by an older deskroute, without a checksum\)"):
+        VectorIndex.load(old)

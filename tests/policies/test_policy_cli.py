@@ -75,7 +75,7 @@ def test_explain_rejects_bad_input_clearly() -> None:
     bad_signal = runner.invoke(app, ["policy", "explain", STARTER, "--ticket", "{}", "--signals", '{"churn_risk": 7}'])
     assert bad_signal.exit_code == 1 and "--signals: field 'churn_risk'" in bad_signal.output
     bad_now = runner.invoke(app, ["policy", "explain", STARTER, "--ticket", "{}", "--now", "tomorrow"])
-    assert bad_now.exit_code == 1 and "--now: 'tomorrow' is not an ISO date" in bad_now.output
+    assert bad_now.exit_code == 1 and "--now: 'tomorrow' is not an ISO 8601 date or time" in bad_now.output
     assert all("Traceback" not in r.output for r in (bad_json, bad_field, bad_signal, bad_now))
 
 
