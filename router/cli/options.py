@@ -10,12 +10,14 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from connectors.records import LATEST_TIME
 from router.cli.common import fail
 
-# The range of moments a command accepts. Wider than any helpdesk's history or a policy's horizon, narrow
-# enough that a moment shifted by a time zone, a cool-down or a business-hours window stays a valid datetime.
+# The range of moments a command accepts: the records' own range (a --now past it would decide on moments no
+# stored ticket can have), starting with the epoch's first day, which `--since` may well name. Narrow enough
+# that a moment shifted by a time zone, a cool-down or a business-hours window stays a valid datetime.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+LATEST = LATEST_TIME
 _EXAMPLE = "e.g. 2026-01-31, 2026-01-31T09:30:00Z or 2026-01-31T10:30:00+01:00"
 
 

@@ -8,8 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from router.cli import app
+from router.store.engine import head_revision
 
 runner = CliRunner()
+HEAD = head_revision()
 
 # Commands that open the store; each must fail the same clear way.
 STORE_COMMANDS = [["db", "current"], ["db", "upgrade"], ["stats"], ["outbox", "status"]]
@@ -91,7 +93,7 @@ def test_the_default_store_folder_is_created(cli_env: Path, monkeypatch: pytest.
     assert result.exit_code == 0, result.output
     assert (cli_env / ".deskroute" / "deskroute.db").is_file()
     current = runner.invoke(app, ["db", "current"])
-    assert current.exit_code == 0 and "database: 0002" in current.output.replace("\n", " ")
+    assert current.exit_code == 0 and f"database: {HEAD}" in current.output.replace("\n", " ")
 
 
 def test_a_configured_data_folder_holding_the_store_is_created(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,14 +111,14 @@ def test_db_upgrade_and_current_work_on_both_databases(
     monkeypatch.setenv("DESKROUTE_DATABASE_URL", database_url)
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "(empty) -> 0002" in result.output
+    assert f"(empty) -> {HEAD}" in result.output
     current = runner.invoke(app, ["db", "current"])
     assert current.exit_code == 0, current.output
-    assert "database: 0002; latest: 0002" in current.output
+    assert f"database: {HEAD}; latest: {HEAD}" in current.output
     unknown = runner.invoke(app, ["db", "upgrade", "no-such-revision"])
     assert unknown.exit_code == 1 and "Traceback" not in unknown.output
     assert "cannot upgrade the schema to 'no-such-revision'" in " ".join(unknown.output.split())
-    assert "(head, the latest, is 0002)" in " ".join(unknown.output.split())
+    assert f"(head, the latest, is {HEAD})" in " ".join(unknown.output.split())
 
 
 def test_the_default_store_folder_is_created_beside_another_data_folder(
