@@ -1,0 +1,134 @@
+"""A policy that validates decides any ticket in bounded time and memory, with the verdict of its whole text."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from router.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+
+# Patterns that make a backtracking engine take exponential or quadratic time, or that a cut-off text
+# would answer differently ('$' at the cut).
+ADVERSARIAL = [
+    r"(a+)+$",
+    r"a.*b.*c",
+    r"(x|x)*y",
+    r"\w+@\w+\.com",
+    r"(\w+\s?)+$",
+    r"(.*a){12}!",
+    r"^(a|aa)+$",
+    r"(\d+)*x",
+    r"(.*)*z",
+    r"\b(\w+\W*)+q\b",
+    r"([a-z]+)*[0-9]$",
+    r"(ab|a)*c",
+    r"(?s:.*)(.*)(.*)w",
+    r".*.*.*=",
+    r"(a*)*b",
+    r"((a+)+)+c",
+    r"\s*(\s*)*x",
+    r"(a|b|ab)*bc",
+    r"(\w\w?)*@",
+    r"(?m:^(a+)+$)",
+]
+
+
+def _policy(patterns: list[str], field: str = "ticket.body") -> str:
+    rules = [
+        {"name": f"p{i}", "when": {field: {"matches": p}}, "then": {"add_tags": [f"p{i}"]}}
+        for i, p in enumerate(patterns)
+    ]
+    return json.dumps(
+        {
+            "version": 1,
+            "name": "adversarial",
+            "timezone": "Europe/Berlin",
+            "queues": {"Support": {"rt": "Support"}},
+            "defaults": {"triage_queue": "Support", "queue": "Support"},
+            "rules": rules,
+        }
+    )
+
+
+def test_a_pattern_answers_for_the_whole_text_of_a_long_ticket(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(_policy([r"(a+)+$", "needle"]))  # JSON is YAML
+    validated = runner.invoke(app, ["policy", "validate", str(policy)])
+    assert validated.exit_code == 0, validated.output
+
+    def tags(body: str) -> list[str]:
+        ticket = tmp_path / "ticket.json"
+        ticket.write_text(json.dumps({"subject": "s", "body": body}))
+        result = runner.invoke(
+            app, ["policy", "explain", str(policy), "--ticket", str(ticket), "--now", "2025-01-06T10:00:00Z", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        actions = json.loads(result.stdout)["actions"]
+        return [t for a in actions if a["kind"] == "add_tags" for t in a["params"]["tags"]]
+
+    # 'a' * 50,000 + '!' does not end in a's: a search cut at 20,000 characters said it did.
+    assert tags("a" * 50_000 + "!") == []
+    assert tags("a" * 50_000) == ["p0"]
+    assert tags("x" * 200_000 + "needle") == ["p1"]
+
+
+def test_a_dollar_inside_a_pattern_is_refused_at_validation_with_the_reason(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(_policy([r"done$\s*thanks"]))
+    result = runner.invoke(app, ["policy", "validate", str(policy)])
+    assert result.exit_code == 1
+    assert "'$' may only end it" in result.output and "(?m)$" in result.output
+    assert "Traceback" not in result.output
+
+
+_MEASURE = textwrap.dedent(
+    """
+    import json, resource, sys, time, tracemalloc
+    from datetime import UTC, datetime
+    from connectors import Ticket
+    from policies import decide, parse_policy
+
+    policy = parse_policy(open(sys.argv[1]).read(), sys.argv[1])
+    now = datetime(2025, 1, 6, 10, tzinfo=UTC)
+    figures = []
+    for body in ("a" * 1_000_000 + "!", "ab x1_\\n!é" * 100_000):
+        ticket = Ticket(source="t", external_id="1", subject="s", body=body, created_at=now, updated_at=now)
+        # Resident now (kB): the peak after the decision minus this bounds what the decision added.
+        before = int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS:")).split()[1])
+        tracemalloc.start()
+        started = time.process_time()
+        decision = decide(policy, ticket, None, None, now)
+        seconds = time.process_time() - started
+        traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+        figures.append({"seconds": seconds, "traced": traced, "rss_growth": grown, "rules": len(decision.trace)})
+        del ticket, decision
+    print(json.dumps(figures))
+    """
+)
+
+
+def test_twenty_adversarial_patterns_decide_a_megabyte_body_in_a_second_and_100_mb(tmp_path: Path) -> None:
+    # A process of its own: its peak resident memory is this decision's, not the test run's.
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(_policy(ADVERSARIAL))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(policy)], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    for figures in json.loads(done.stdout):
+        assert figures["rules"] >= len(ADVERSARIAL)
+        assert figures["seconds"] <= 1.0, figures
+        assert figures["traced"] <= 100 * 2**20, figures
+        assert figures["rss_growth"] <= 100 * 2**20, figures
