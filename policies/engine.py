@@ -19,6 +19,7 @@ from policies.language import (
     RoutingPolicy,
     SetPriority,
 )
+from policies.moments import moment_of_deciding
 from policies.outreach import OutreachRecord, outreach_refusal
 from policies.signals import Decision, RuleTrace, Signals
 from policies.templates import NoteTemplate, TemplateRenderError
@@ -151,9 +152,10 @@ def decide(
     Pure and deterministic: no I/O and no clock (``now`` is the moment of deciding; a naive ``now`` is
     taken as UTC). ``outreach_history`` lists this customer's past proactive contacts, for the guardrails.
     ``decision_scope`` scopes the actions' idempotency keys; by default the ticket version and policy
-    version (:func:`default_scope`).
+    version (:func:`default_scope`). A ``now`` within a day of year 1 or year 9999 raises MomentError
+    (:func:`moment_of_deciding`).
     """
-    now = as_utc(now)
+    now = moment_of_deciding(now)
     signals = signals if signals is not None else _NO_SIGNALS
     defaults = policy.defaults
     local_now = now.astimezone(policy.timezone)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import ValidationError
 
-from connectors import ACTION_KINDS, PRIORITIES, Customer, RecordError, Ticket, as_utc, normalise_priority
+from connectors import ACTION_KINDS, PRIORITIES, Customer, RecordError, Ticket, normalise_priority
 from policies.conditions import (
     KIND_OPERATORS,
     OPERATORS,
@@ -38,6 +38,7 @@ from policies.language import (
     RuleAction,
     SetPriority,
 )
+from policies.moments import MomentError, moment_of_deciding
 from policies.outreach import OutreachRecord
 from policies.signals import Signals
 from policies.source import MAX_DOCUMENT_BYTES, LocatedDocument, read_yaml
@@ -65,6 +66,8 @@ RULE_KEYS = ("name", "description", "when", "then", "stop", "override", "min_con
 TEST_KEYS = ("name", "ticket", "customer", "signals", "now", "outreach_history", "expect")
 COMBINATORS = ("all", "any", "not")
 MAX_RULES = 500
+# Ten years: a cool-down is a span of time that date arithmetic can add to any moment of a decision.
+MAX_COOLDOWN_HOURS = 87_600
 MAX_TAG_CHARS = 100
 DEFAULT_TEST_NOW = datetime.fromisoformat("2025-01-06T10:00:00+00:00")  # a Monday morning
 
@@ -385,7 +388,12 @@ class _PolicyReader(_Reader):
         tz = self.timezone((*path, "timezone"), data["timezone"]) if "timezone" in data else default_tz
         cooldown = 168.0
         if "cooldown_hours" in data:
-            cooldown = self.number((*path, "cooldown_hours"), data["cooldown_hours"], "cooldown_hours", 0.0) or 0.0
+            cooldown = (
+                self.number(
+                    (*path, "cooldown_hours"), data["cooldown_hours"], "cooldown_hours", 0.0, MAX_COOLDOWN_HOURS
+                )
+                or 0.0
+            )
         cap = 1
         if "daily_cap" in data:
             raw = data["daily_cap"]
@@ -750,15 +758,20 @@ class _PolicyReader(_Reader):
         )
 
     def moment(self, path: DocPath, value: Any) -> datetime | None:
-        if isinstance(value, datetime):
-            return as_utc(value)
+        moment = value
         if isinstance(value, str):
             try:
-                return as_utc(datetime.fromisoformat(value.strip()))
+                moment = datetime.fromisoformat(value.strip())
             except ValueError:
-                pass
-        self.error(path, f"{value!r} is not a date and time; write e.g. 2025-01-06T10:00:00+01:00")
-        return None
+                moment = None
+        if not isinstance(moment, datetime):
+            self.error(path, f"{value!r} is not a date and time; write e.g. 2025-01-06T10:00:00+01:00")
+            return None
+        try:
+            return moment_of_deciding(moment)
+        except MomentError as exc:
+            self.error(path, str(exc))
+            return None
 
     def record(self, path: DocPath, model: Any, data: dict[str, Any]) -> Any:
         try:

@@ -10,13 +10,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from connectors import Customer, RecordError, Ticket, as_utc
+from connectors import Customer, RecordError, Ticket
 from policies import (
+    MomentError,
     PolicyError,
     RoutingPolicy,
     Signals,
     decide,
     load_policy,
+    moment_of_deciding,
     run_policy_tests,
     tests_path_for,
 )
@@ -80,9 +82,13 @@ def _now_option(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
     try:
-        return as_utc(datetime.fromisoformat(value))
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise fail(f"--now: {value!r} is not an ISO date and time, e.g. 2025-01-06T10:00:00+01:00") from None
+    try:
+        return moment_of_deciding(moment)
+    except MomentError as exc:
+        raise fail(f"--now: {exc}") from None
 
 
 def _records(

@@ -132,3 +132,88 @@ def test_twenty_adversarial_patterns_decide_a_megabyte_body_in_a_second_and_100_
         assert figures["seconds"] <= 1.0, figures
         assert figures["traced"] <= 100 * 2**20, figures
         assert figures["rss_growth"] <= 100 * 2**20, figures
+
+
+# --- moments at the edges of the calendar ---------------------------------------------------------------
+
+_BERLIN = """
+version: 1
+name: berlin
+timezone: Europe/Berlin
+queues: {Support: {rt: Support}}
+defaults: {triage_queue: Support, queue: Support}
+business_hours: {start: "08:00", end: "18:00", holidays: ["9999-12-31"]}
+outreach: {cooldown_hours: 87600, quiet_hours: {start: "22:00", end: "07:00"}}
+rules:
+  - name: night
+    when: {time.hour: {lt: 6}}
+    then: {add_tags: [night]}
+  - name: open
+    when: {time.business_hours: {eq: true}}
+    then: {add_tags: [open]}
+  - name: save
+    when: {ticket.subject: {contains: cancel}}
+    then: {create_outreach: {subject: "Hello", template: "We saw {{ ticket.subject }} at {{ now }}"}}
+"""
+
+
+def test_now_at_the_end_of_the_calendar_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    policy = tmp_path / "berlin.yaml"
+    policy.write_text(_BERLIN)
+    for now in ("9999-12-31T23:30:00Z", "0001-01-01T00:30:00+01:00", "0001-01-01T12:00:00"):
+        result = runner.invoke(app, ["policy", "explain", str(policy), "--ticket", '{"subject": "x"}', "--now", now])
+        assert result.exit_code == 1, result.output
+        assert "--now:" in result.output and "outside the moments a policy can decide at" in result.output
+        assert "Traceback" not in result.output and "OverflowError" not in result.output
+
+
+def test_the_last_moments_of_the_calendar_are_decided_in_local_time(tmp_path: Path) -> None:
+    policy = tmp_path / "berlin.yaml"
+    policy.write_text(_BERLIN)
+    result = runner.invoke(
+        app,
+        ["policy", "explain", str(policy), "--ticket", '{"subject": "cancel"}', "--customer", '{"name": "A"}',
+         "--now", "9999-12-30T23:30:00Z", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)
+    fired = {e["rule"]: e for e in decision["trace"]}
+    # 00:30 on 31 December 9999 in Berlin: night, a holiday, inside quiet hours.
+    assert fired["night"]["fired"] and not fired["open"]["fired"]
+    assert any("quiet hours" in effect for effect in fired["save"]["effects"])
+
+
+def test_decide_and_policy_tests_refuse_moments_outside_the_calendar(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from connectors import Customer, Ticket
+    from policies import MomentError, OutreachRecord, PolicyError, decide, parse_policy
+
+    policy = parse_policy(_BERLIN, "berlin.yaml")
+    late = datetime(9999, 12, 30, 23, 0, tzinfo=UTC)
+    ticket = Ticket(source="t", external_id="1", subject="cancel", created_at=late, updated_at=late)
+    with pytest.raises(MomentError, match="outside the moments"):
+        decide(policy, ticket, None, None, datetime(9999, 12, 31, 23, 30, tzinfo=UTC))
+    # A contact late in the calendar: its ten-year cool-down ends after 9999, and is said so.
+    customer = Customer(source="t", external_id="c", name="A")
+    history = [OutreachRecord(sent_at=late - timedelta(hours=13), customer_external_id="c")]
+    decision = decide(policy, ticket, customer, None, datetime(9999, 12, 30, 12, tzinfo=UTC), history)
+    save = next(e for e in decision.trace if e.rule == "save")
+    assert any("until after 9999" in effect for effect in save.effects), save.effects
+
+    tests = (
+        _BERLIN
+        + """
+tests:
+  - name: too late
+    now: "9999-12-31T23:30:00Z"
+    ticket: {subject: x}
+    expect: {queue: Support}
+"""
+    )
+    with pytest.raises(PolicyError, match="outside the moments a policy can decide at"):
+        parse_policy(tests, "berlin.yaml")
+    with pytest.raises(PolicyError, match=r"cooldown_hours inf must be between 0 and 87600"):
+        parse_policy(_BERLIN.replace("cooldown_hours: 87600", "cooldown_hours: .inf"), "berlin.yaml")
