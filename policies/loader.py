@@ -43,7 +43,7 @@ from policies.outreach import OutreachRecord
 from policies.signals import Signals
 from policies.source import MAX_DOCUMENT_BYTES, LocatedDocument, read_yaml
 from policies.source import Path as DocPath
-from policies.templates import DEFAULT_NOTE_LENGTH, NoteTemplate, TemplateProblem
+from policies.templates import DEFAULT_NOTE_LENGTH, MAX_NOTE_LENGTH, NoteTemplate, TemplateProblem
 from policies.testing import EXPECT_KEYS, PolicyTestCase
 
 TOP_KEYS = (
@@ -681,7 +681,7 @@ class _PolicyReader(_Reader):
     def length(self, path: DocPath, data: dict[str, Any], default: int) -> int:
         if "max_length" not in data:
             return default
-        value = self.number((*path, "max_length"), data["max_length"], "max_length", 1, 20_000)
+        value = self.number((*path, "max_length"), data["max_length"], "max_length", 1, MAX_NOTE_LENGTH)
         return int(value) if value is not None else default
 
     def template(self, path: DocPath, value: Any, max_length: int) -> NoteTemplate | None:

@@ -217,3 +217,49 @@ tests:
         parse_policy(tests, "berlin.yaml")
     with pytest.raises(PolicyError, match=r"cooldown_hours inf must be between 0 and 87600"):
         parse_policy(_BERLIN.replace("cooldown_hours: 87600", "cooldown_hours: .inf"), "berlin.yaml")
+
+
+# --- templates --------------------------------------------------------------------------------------------
+
+_NOTE = """
+version: 1
+name: notes
+queues: {Support: {rt: Support}}
+defaults: {triage_queue: Support, queue: Support}
+rules:
+  - name: note
+    then:
+      add_note:
+        max_length: 300
+        template: "{{ TEMPLATE }}"
+"""
+
+
+def test_a_template_that_repeats_text_is_refused_at_validation(tmp_path: Path) -> None:
+    policy = tmp_path / "notes.yaml"
+    policy.write_text(_NOTE.replace("{{ TEMPLATE }}", "Subject: {{ ticket.subject * 100000 }}"))
+    result = runner.invoke(app, ["policy", "validate", str(policy)])
+    assert result.exit_code == 1, result.output
+    assert f"{policy}:11:" in result.output and "'*' takes numbers in templates" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_note_over_a_megabyte_ticket_is_bounded_and_cut_at_its_length(tmp_path: Path) -> None:
+    policy = tmp_path / "notes.yaml"
+    policy.write_text(
+        _NOTE.replace(
+            "{{ TEMPLATE }}",
+            "{{ ticket.body | wordcount }} words; "
+            "{% for c in ticket.body %}{{ ticket.body | truncate(40) }}{% endfor %}",
+        )
+    )
+    assert runner.invoke(app, ["policy", "validate", str(policy)]).exit_code == 0
+    ticket = tmp_path / "ticket.json"
+    ticket.write_text(json.dumps({"subject": "s", "body": "word " * 200_000}))
+    result = runner.invoke(
+        app, ["policy", "explain", str(policy), "--ticket", str(ticket), "--now", "2025-01-06T10:00:00Z", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    note = next(a for a in json.loads(result.stdout)["actions"] if a["kind"] == "add_note")["params"]["body"]
+    # Templates read at most 20,000 characters of a text: the longest note there can be.
+    assert note.startswith("4000 words; word word") and len(note) == 300 and note.endswith("…")
