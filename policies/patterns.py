@@ -18,7 +18,8 @@ kind (:data:`_KIND`, from Python's own ``str.isalnum``/``isdecimal``/``isspace``
   read as a character.
 
 Features that need backtracking by definition (backreferences, lookarounds, conditionals, atomic groups,
-possessive repeats) are refused when the policy loads, as is a ``$`` that does not end the pattern.
+possessive repeats) are refused when the policy loads, as is a ``$`` that does not end the pattern, and a
+pattern whose search needs too many DFA states for RE2 to keep its speed (:mod:`policies.pattern_states`).
 Patterns are case-insensitive (Unicode simple case folding) unless they say otherwise with ``(?-i:...)``.
 """
 
@@ -31,6 +32,8 @@ import threading
 from typing import Any
 
 import re2
+
+from policies.pattern_states import MAX_SEARCH_STATES, StateLimitError, search_states
 
 MAX_PATTERN_CHARS = 2_000
 # RE2's own limit on a counted repeat ({m,n}); checked here to say so in the policy's words.
@@ -326,6 +329,16 @@ class SafePattern:
                     "is too large once its repeats are expanded; use smaller {m,n} counts or fewer alternatives"
                 ) from None
             raise PatternError(f"cannot be run in linear time: {detail}") from None
+        try:
+            states = search_states(tree, tree.state.flags)
+        except StateLimitError as exc:
+            raise PatternError(str(exc)) from None
+        if states > MAX_SEARCH_STATES:
+            raise PatternError(
+                f"needs more than {MAX_SEARCH_STATES:,} states to be searched in one pass, which makes matching "
+                "slow on long texts (a counted repeat of a broad class after another, like a.{20}c); "
+                "narrow the classes or shorten the repeat"
+            )
         # The empty text has no characters to encode; Python's own answer for it is immediate.
         self._empty = compiled.search("") is not None
         # The binding's match call itself: search() would also build a match object, on every rule of
