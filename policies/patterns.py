@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 import re._constants as sre_c  # the parse tree's opcodes; stable across 3.11-3.13
 import re._parser as sre_parse
-import threading
 from typing import Any
 
 import re2
@@ -120,25 +119,21 @@ def _encode(text: str) -> bytes:
     return bytes(out) if raw.isascii() else out.decode("latin-1").encode("utf-8")
 
 
-_cache = threading.local()
+# The last few texts encoded, newest first, as (text, encoded) pairs: the patterns of one decision search the
+# same few fields one after the other, and each is encoded once. Shared by threads without a lock: a pair
+# is only ever used when its text is the very object searched, whatever another thread did to the list.
+_recent: list[tuple[str, bytes]] = []
 _CACHED_TEXTS = 4
 
 
 def encode_text(text: str) -> bytes:
-    """The text as RE2 reads it (see the module's doc).
-
-    The last few texts encoded are kept (by identity, per thread): the patterns of one decision search the
-    same few fields one after the other, and each is encoded once.
-    """
-    recent: list[tuple[str, bytes]] | None = getattr(_cache, "recent", None)
-    if recent is None:
-        recent = _cache.recent = []
-    for seen, encoded in recent:
+    """The text as RE2 reads it (see the module's doc)."""
+    for seen, encoded in _recent:
         if seen is text:
             return encoded
     encoded = _encode(text)
-    recent.insert(0, (text, encoded))
-    del recent[_CACHED_TEXTS:]
+    _recent.insert(0, (text, encoded))
+    del _recent[_CACHED_TEXTS:]
     return encoded
 
 
