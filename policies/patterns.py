@@ -143,6 +143,8 @@ _ANY = "(?s:.)"
 
 
 def _char(code: int) -> str:
+    if 0xD800 <= code <= 0xDFFF:
+        raise PatternError(f"names U+{code:04X}, a surrogate code point, which is not a character; remove it")
     return f"\\x{{{code:x}}}"
 
 

@@ -132,6 +132,8 @@ def test_patterns_are_case_insensitive_unless_they_say_otherwise() -> None:
         (r"(?a)\w", "flags are not supported"),
         (r"(?:ab|a){2000}c*", "too large"),
         (r"a$b", "'$' may only end it"),
+        (r"x\ud800", "surrogate"),
+        (r"[\ud800-\udfff]", "surrogate"),
         (r"(a$)*", "'$' may only end it"),
     ],
 )
