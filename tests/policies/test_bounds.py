@@ -43,10 +43,15 @@ ADVERSARIAL = [
 ]
 
 
-def _policy(patterns: list[str], field: str = "ticket.body") -> str:
+def _policy(patterns: list[str], field: str = "ticket.body", words: list[str] | None = None) -> str:
+    words = words or []
     rules = [
         {"name": f"p{i}", "when": {field: {"matches": p}}, "then": {"add_tags": [f"p{i}"]}}
         for i, p in enumerate(patterns)
+    ]
+    rules += [
+        {"name": f"w{i}", "when": {field: {"contains": words[i : i + 10]}}, "then": {"add_tags": [f"w{i}"]}}
+        for i in range(0, len(words), 10)
     ]
     return json.dumps(
         {
@@ -80,6 +85,18 @@ def test_a_pattern_answers_for_the_whole_text_of_a_long_ticket(tmp_path: Path) -
     assert tags("a" * 50_000 + "!") == []
     assert tags("a" * 50_000) == ["p0"]
     assert tags("x" * 200_000 + "needle") == ["p1"]
+
+
+def test_a_policy_that_would_read_a_text_too_often_is_refused_at_validation(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(_policy([f"word{i}" for i in range(101)]))
+    result = runner.invoke(app, ["policy", "validate", str(policy)])
+    assert result.exit_code == 1 and "more than 100 regular expressions in one policy" in result.output
+    policy.write_text(_policy([], words=[f"word{i}" for i in range(310)]))
+    result = runner.invoke(app, ["policy", "validate", str(policy)])
+    assert result.exit_code == 1 and "more than 300 words tested with 'contains'" in result.output
+    policy.write_text(_policy(MOST_PATTERNS, words=MOST_WORDS))
+    assert runner.invoke(app, ["policy", "validate", str(policy)]).exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -135,20 +152,30 @@ _MEASURE = textwrap.dedent(
 DENSE = [f"[ab]*a[ab]{{10}}{c}" for c in "cdefghijklmnopqrstuv"]
 
 
-@pytest.mark.parametrize("patterns", [ADVERSARIAL, DENSE], ids=["backtracking", "many-states"])
+# The most a policy may read a text: 100 patterns at the state limit and 300 'contains' words that each
+# nearly match all along a random a/b text.
+MOST_PATTERNS = [f"[ab]*a[ab]{{10}}c{i}" for i in range(100)]
+MOST_WORDS = [("ab" * 8)[: 4 + i % 12] + f"c{i}" for i in range(300)]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "words"),
+    [(ADVERSARIAL, []), (DENSE, []), (MOST_PATTERNS, MOST_WORDS)],
+    ids=["backtracking", "many-states", "most-a-policy-may-read"],
+)
 def test_twenty_adversarial_patterns_decide_a_megabyte_body_in_a_second_and_100_mb(
-    tmp_path: Path, patterns: list[str]
+    tmp_path: Path, patterns: list[str], words: list[str]
 ) -> None:
     # A process of its own: its peak resident memory is this decision's, not the test run's.
     policy = tmp_path / "policy.yaml"
-    policy.write_text(_policy(patterns))
+    policy.write_text(_policy(patterns, words=words))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(policy)], capture_output=True, text=True, env=env, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
     for figures in json.loads(done.stdout):
-        assert figures["rules"] >= len(patterns)
+        assert figures["rules"] >= len(patterns) + len(words) // 10
         assert figures["seconds"] <= 1.0, figures
         assert figures["traced"] <= 100 * 2**20, figures
         assert figures["rss_growth"] <= 100 * 2**20, figures
