@@ -10,6 +10,7 @@ from policies.engine import decide, default_scope
 from policies.errors import PolicyError, PolicyIssue
 from policies.language import RoutingPolicy, Rule
 from policies.loader import load_policy, parse_policy, tests_path_for
+from policies.moments import MomentError, moment_of_deciding
 from policies.outreach import OutreachRecord
 from policies.signals import Decision, LabelScore, Neighbour, RuleTrace, Signals
 from policies.testing import PolicyTestCase, PolicyTestResult, check_expectations, run_policy_tests
@@ -17,6 +18,7 @@ from policies.testing import PolicyTestCase, PolicyTestResult, check_expectation
 __all__ = [
     "Decision",
     "LabelScore",
+    "MomentError",
     "Neighbour",
     "OutreachRecord",
     "PolicyError",
@@ -31,6 +33,7 @@ __all__ = [
     "decide",
     "default_scope",
     "load_policy",
+    "moment_of_deciding",
     "parse_policy",
     "run_policy_tests",
     "tests_path_for",

@@ -181,9 +181,7 @@ class Leaf(Condition):
         assert self.pattern is not None
         search = self.pattern.search
         if isinstance(value, str):
-            # Only the DFA engine pre-checks a required literal in the lowered text; for the other the
-            # lowered copy of a long body would be made for nothing.
-            return search(value, facts.lowered(self.spec) if self.pattern.wants_lowered else None)
+            return search(value)
         if isinstance(value, list):
             return any(isinstance(v, str) and search(v) for v in value)
         return search(str(value))

@@ -19,9 +19,10 @@ from policies.language import (
     RoutingPolicy,
     SetPriority,
 )
+from policies.moments import moment_of_deciding
 from policies.outreach import OutreachRecord, outreach_refusal
 from policies.signals import Decision, RuleTrace, Signals
-from policies.templates import NoteTemplate, TemplateRenderError
+from policies.templates import MAX_NOTE_LENGTH, NoteTemplate, TemplateRenderError
 
 _NO_SIGNALS = Signals()
 DEFAULT_ABSTAIN_NOTE = NoteTemplate(
@@ -151,9 +152,10 @@ def decide(
     Pure and deterministic: no I/O and no clock (``now`` is the moment of deciding; a naive ``now`` is
     taken as UTC). ``outreach_history`` lists this customer's past proactive contacts, for the guardrails.
     ``decision_scope`` scopes the actions' idempotency keys; by default the ticket version and policy
-    version (:func:`default_scope`).
+    version (:func:`default_scope`). A ``now`` within a day of year 1 or year 9999 raises MomentError
+    (:func:`moment_of_deciding`).
     """
-    now = as_utc(now)
+    now = moment_of_deciding(now)
     signals = signals if signals is not None else _NO_SIGNALS
     defaults = policy.defaults
     local_now = now.astimezone(policy.timezone)
@@ -408,6 +410,10 @@ def decide(
     )
 
 
+def _cut_texts(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v[:MAX_NOTE_LENGTH] if isinstance(v, str) else v for k, v in values.items()}
+
+
 def _template_context(
     names: frozenset[str],
     policy: RoutingPolicy,
@@ -427,14 +433,16 @@ def _template_context(
 
     Only the parts the templates name are built (``names``: their free variables, found when they
     compiled); a template cannot reach a part it does not name, so it renders the same either way.
+    Texts are cut at MAX_NOTE_LENGTH characters, the longest note there can be: a template over a
+    megabyte body would otherwise spend time and memory on text no note can show.
     """
     context: dict[str, Any] = {}
     if "ticket" in names:
         context["ticket"] = {
             "external_id": ticket.external_id,
             "source": ticket.source,
-            "subject": ticket.subject,
-            "body": ticket.body,
+            "subject": ticket.subject[:MAX_NOTE_LENGTH],
+            "body": ticket.body[:MAX_NOTE_LENGTH],
             "channel": ticket.channel,
             "language": ticket.language,
             "tags": list(ticket.tags),
@@ -444,7 +452,7 @@ def _template_context(
             "requester": ticket.requester,
             "organization": ticket.organization,
             "age_hours": round((local_now - as_utc(ticket.created_at)).total_seconds() / 3600.0, 1),
-            "custom_fields": dict(ticket.custom_fields),
+            "custom_fields": _cut_texts(ticket.custom_fields),
         }
     if "customer" in names:
         context["customer"] = {
@@ -453,7 +461,7 @@ def _template_context(
             "email": customer.email if customer else None,
             "organization": customer.organization if customer else None,
             "plan": customer.attributes.get("plan") if customer else None,
-            "attributes": dict(customer.attributes) if customer else {},
+            "attributes": _cut_texts(customer.attributes) if customer else {},
             "opted_out": customer.opted_out if customer else None,
         }
     if "signals" in names:

@@ -9,7 +9,6 @@ from operator import attrgetter
 from typing import Any, Literal
 
 from connectors import Customer, Ticket, as_utc
-from policies.patterns import MAX_MATCH_CHARS
 from policies.signals import Signals
 
 FieldKind = Literal["text", "keyword", "keywords", "number", "probability", "priority", "bool", "weekday", "any"]
@@ -48,7 +47,7 @@ def show_value(value: Any, limit: int = 80) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, str):
-        text = f"'{value[:limit]}'"  # cut first: a body can be 20,000 characters
+        text = f"'{value[:limit]}'"  # cut first: a body can be megabytes long
     elif isinstance(value, list):
         # Short text items (tags, reasons) inline: what show_value would write for them.
         shown = [f"'{v}'" if type(v) is str and len(v) < limit - 1 else show_value(v, limit) for v in value]
@@ -69,7 +68,6 @@ class Facts:
         "intent",
         "intent_probability",
         "local_now",
-        "lowered_values",
         "now",
         "shown_values",
         "signals",
@@ -104,7 +102,6 @@ class Facts:
         self.values: dict[str, Any] = {}
         self.folded_values: dict[str, Any] = {}
         self.shown_values: dict[str, str] = {}
-        self.lowered_values: dict[str, str | None] = {}
 
     def value(self, spec: FieldSpec) -> Any:
         """The field's value for this decision, or ABSENT (read once, then cached)."""
@@ -126,7 +123,7 @@ class Facts:
         if value is _MISSING:
             value = values[name] = spec.read(self)
         if isinstance(value, str):
-            value = value[:MAX_MATCH_CHARS].casefold()
+            value = value.casefold()
         elif isinstance(value, list):
             value = [v.casefold() if isinstance(v, str) else v for v in value]
         cache[name] = value
@@ -141,16 +138,6 @@ class Facts:
             value = self.values.get(name, _MISSING)  # a condition has nearly always read it already
             shown = cache[name] = show_value(self.value(spec) if value is _MISSING else value)
         return shown
-
-    def lowered(self, spec: FieldSpec) -> str | None:
-        """The text lowered (not case-folded) for the regex engine's literal pre-check."""
-        cache = self.lowered_values
-        name = spec.name
-        if name in cache:
-            return cache[name]
-        value = self.value(spec)
-        result = cache[name] = value[:MAX_MATCH_CHARS].lower() if isinstance(value, str) else None
-        return result
 
 
 @dataclass(frozen=True)

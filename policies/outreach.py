@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from connectors import Customer, as_utc
 from policies.language import OutreachGuardrails
@@ -19,16 +19,24 @@ class OutreachRecord:
     channel: str | None = None
 
 
+def _utc(moment: datetime) -> datetime:
+    """In UTC; a moment whose UTC time falls before year 1 is the earliest one (it is past all the same)."""
+    try:
+        return as_utc(moment)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def past_contacts(history: Iterable[OutreachRecord | datetime], customer: Customer, now: datetime) -> list[datetime]:
     """This customer's past contacts up to ``now`` (later ones do not exist yet when replaying history)."""
     times: list[datetime] = []
     for item in history:
         if isinstance(item, datetime):
-            sent = as_utc(item)
+            sent = _utc(item)
         else:
             if item.customer_external_id is not None and item.customer_external_id != customer.external_id:
                 continue
-            sent = as_utc(item.sent_at)
+            sent = _utc(item.sent_at)
         if sent <= now:
             times.append(sent)
     return times
@@ -57,7 +65,10 @@ def outreach_refusal(
         last = max(contacts)
         cooldown = timedelta(hours=rules.cooldown_hours)
         if now - last < cooldown:
-            until = (last + cooldown).isoformat()
+            # The end of the cool-down can lie past year 9999 (a long cool-down late in the calendar).
+            until = (
+                (last + cooldown).isoformat() if datetime.max.replace(tzinfo=UTC) - last >= cooldown else "after 9999"
+            )
             return f"last contact {last.isoformat()} is within the {rules.cooldown_hours:g}h cool-down (until {until})"
         day_ago = now - timedelta(hours=24)
         recent = sum(1 for t in contacts if t > day_ago)

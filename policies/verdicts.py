@@ -21,7 +21,6 @@ from typing import Any
 
 from policies.conditions import All, Always, AnyOf, Condition, Leaf, Not
 from policies.fields import ABSENT, Facts, show_value
-from policies.patterns import MAX_MATCH_CHARS
 
 Verdict = Callable[[Facts], "str | None"]
 _MISSING = object()
@@ -39,7 +38,6 @@ class _Source:
         self.constants: dict[str, Any] = {
             "ABSENT": ABSENT,
             "MISSING": _MISSING,
-            "MAX_MATCH_CHARS": MAX_MATCH_CHARS,
             "show_value": show_value,
         }
         self.count = 0
@@ -69,7 +67,7 @@ class _Source:
             add(f"if {v} is MISSING:", indent + 1)
             add(f"{v} = values[{name}] = {read}(facts)", indent + 2)
             add(f"if isinstance({v}, str):", indent + 1)
-            add(f"{v} = {v}[:MAX_MATCH_CHARS].casefold()", indent + 2)
+            add(f"{v} = {v}.casefold()", indent + 2)
             add(f"elif isinstance({v}, list):", indent + 1)
             add(f"{v} = [x.casefold() if isinstance(x, str) else x for x in {v}]", indent + 2)
             add(f"folded[{name}] = {v}", indent + 1)
@@ -81,16 +79,8 @@ class _Source:
     def holds(self, leaf: Leaf, v: str, ok: str, indent: int) -> None:
         """Set ``ok`` to whether the leaf's test holds for a present value ``v``."""
         if leaf.pattern is not None:
-            regex = leaf.pattern.regex
             self.add(f"if isinstance({v}, str):", indent)
-            if regex is not None:
-                search = self.constant(regex.search)
-                cut = f"{v} if len({v}) <= MAX_MATCH_CHARS else {v}[:MAX_MATCH_CHARS]"
-                self.add(f"{ok} = {search}({cut}) is not None", indent + 1)
-            else:
-                search = self.constant(leaf.pattern.search)
-                lowered = f"facts.lowered({self.constant(leaf.spec)})" if leaf.pattern.wants_lowered else "None"
-                self.add(f"{ok} = {search}({v}, {lowered})", indent + 1)
+            self.add(f"{ok} = {self.constant(leaf.pattern.search)}({v})", indent + 1)
             self.add("else:", indent)
             self.add(f"{ok} = {self.constant(leaf.pattern_holds)}(facts, {v})", indent + 1)
             return

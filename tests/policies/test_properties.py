@@ -174,6 +174,11 @@ rules = st.lists(
 )
 
 
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # drawn actions are shared objects: write each out rather than as YAML aliases
+
+
 @st.composite
 def random_policies(draw: st.DrawFn) -> RoutingPolicy:
     drawn = draw(rules)
@@ -193,7 +198,7 @@ def random_policies(draw: st.DrawFn) -> RoutingPolicy:
         "outreach": {"cooldown_hours": draw(st.integers(0, 500)), "daily_cap": draw(st.integers(0, 3))},
         "rules": drawn,
     }
-    return parse_policy(yaml.safe_dump(document, allow_unicode=True), "random.yaml")
+    return parse_policy(yaml.dump(document, Dumper=_Dumper, allow_unicode=True), "random.yaml")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,6 +7,7 @@ import pytest
 from policies.templates import NoteTemplate, TemplateProblem, TemplateRenderError
 
 CONTEXT = {"ticket": {"subject": "Hi", "body": "x" * 20_000, "tags": ["a", "b"]}, "signals": {"churn_risk": 0.734}}
+NO_RISK = {**CONTEXT, "signals": {"churn_risk": None}}
 
 
 def test_a_template_renders_plain_data_with_filters() -> None:
@@ -31,6 +32,12 @@ def test_output_is_cut_at_the_length_limit() -> None:
         ("{{ x | center(1000000) }}", "unknown filter 'center'"),
         ("{{ x | random }}", "unknown filter 'random'"),
         ("{% if %}", "template syntax error"),
+        ("{{ ticket.subject * 100000 }}", "'*' takes numbers"),
+        ("{{ 'ab' * 3 }}", "'*' takes numbers"),
+        ("{{ (ticket.tags | list) * 3 }}", "'*' takes numbers"),
+        ("{{ '%999999999d' % 1 }}", "'%' takes numbers"),
+        ("{{ ticket.subject ** 2 }}", "takes numbers in templates"),
+        ("{% for t in ticket.tags %}{{ t * 9 }}{% endfor %}", "'*' takes numbers"),
     ],
 )
 def test_dangerous_or_broken_templates_are_refused_at_load(source: str, message: str) -> None:
@@ -41,9 +48,8 @@ def test_dangerous_or_broken_templates_are_refused_at_load(source: str, message:
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("{{ ticket.body * 1000 }}", "only allowed between numbers"),
+        ("{{ signals.churn_risk * 100 }}", "only allowed between numbers"),  # churn_risk is None here
         ("{{ 2 ** 100000 }}", "limited to small numbers"),
-        ("{{ '%999999999d' % 1 }}", "only allowed between numbers"),
         ("{{ ticket.__class__ }}", "unsafe"),
         ("{{ ticket.items }}", "unsafe"),
         ("{{ ticket.body | list | join(ticket.body) }}", "join would produce"),
@@ -52,7 +58,24 @@ def test_dangerous_or_broken_templates_are_refused_at_load(source: str, message:
 )
 def test_dangerous_expressions_fail_when_rendering(source: str, message: str) -> None:
     with pytest.raises(TemplateRenderError, match=message):
-        NoteTemplate(source).render(CONTEXT)
+        NoteTemplate(source).render(NO_RISK)
+
+
+def test_arithmetic_on_numbers_is_allowed() -> None:
+    template = NoteTemplate("{{ (signals.churn_risk * 100) | round }} {{ ticket.tags | length * 2 }} {{ 7 // 2 }}")
+    assert template.render(CONTEXT) == "73.0 4 3"
+    assert (
+        NoteTemplate("{{ ticket.custom_fields.n | int * 3 }}").render({"ticket": {"custom_fields": {"n": "4"}}}) == "12"
+    )
+
+
+def test_a_rendering_that_reads_too_much_data_fails_instead_of_running_on() -> None:
+    # 20,000 turns, each reading the 20,000-character body: 400 million characters.
+    template = NoteTemplate("{% for c in ticket.body %}{% if ticket.body | wordcount > 1 %}x{% endif %}{% endfor %}")
+    with pytest.raises(TemplateRenderError, match="reads more than 1000000 characters"):
+        template.render(CONTEXT)
+    # Reading the body a few times is fine.
+    assert NoteTemplate("{{ ticket.body | length }} {{ ticket.body | wordcount }}").render(CONTEXT) == "20000 1"
 
 
 def test_a_key_named_like_a_dict_method_is_data() -> None:
