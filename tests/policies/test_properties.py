@@ -26,8 +26,8 @@ words = st.sampled_from(
 )
 texts = st.lists(st.one_of(words, st.text(max_size=12)), max_size=12).map(" ".join)
 moments = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
-) | st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1))
+    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
+) | st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
 probabilities = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), probabilities, st.text(max_size=8))
 
@@ -239,7 +239,7 @@ def test_mutations_of_a_valid_policy_give_located_errors(start: int, length: int
 
 
 json_values = st.recursive(
-    scalars | st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    scalars | st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=10,
 )
