@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from router.cli.common import console, err_console, fail
+from router.cli.common import console, err_console, fail, progress
 
 app = typer.Typer(help="Performance benchmarks; figures as a table and, with --json, a file.", no_args_is_help=True)
 
@@ -51,12 +51,12 @@ def embeddings(
         index=index,
         threshold=threshold,
     )
-    report = run(config, log=lambda line: err_console.print(line, highlight=False))
-    console.print(render_table(report), highlight=False, soft_wrap=True)
+    report = run(config, log=lambda line: err_console.print(line, soft_wrap=True))
+    console.print(render_table(report), soft_wrap=True)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        err_console.print(f"wrote {json_path}", highlight=False)
+        err_console.print(f"wrote {json_path}")
 
 
 @app.command("policy")
@@ -74,8 +74,6 @@ def bench_policy(
     json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:
     """Decisions per second of policies.decide for a 30-rule policy on one core (CPU time, median)."""
-    from rich.progress import Progress
-
     from evals.bench_policy import default_dataset, run_policy_benchmark
 
     dataset = None if synthetic else (tickets or default_dataset())
@@ -83,12 +81,12 @@ def bench_policy(
         raise fail(f"--tickets: {dataset} is not a readable file")
 
     # Refreshed by hand, not by rich's background thread, which would compete for the one pinned core.
-    with Progress(console=err_console, transient=True, auto_refresh=False) as progress:
-        task = progress.add_task("deciding", total=repeats)
+    with progress(transient=True, auto_refresh=False) as bar:
+        task = bar.add_task("deciding", total=repeats)
 
         def advance() -> None:
-            progress.advance(task)
-            progress.refresh()
+            bar.advance(task)
+            bar.refresh()
 
         result = run_policy_benchmark(
             decisions=decisions, repeats=repeats, rules=rules, dataset=dataset, on_repeat=advance

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from router.cli.common import ConfigOption, console, err_console, fail, settings
+from router.cli.common import ConfigOption, console, err_console, fail, progress, settings
 
 
 def engine(
@@ -35,7 +35,7 @@ def engine(
 
     Each cycle starts from an empty temporary store; RT keeps a corpus queue that later runs reuse.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from evals.bench_engine import DATASETS, DEFAULT_RT_URL, BenchError, config_from_env, render_table, run
 
@@ -49,18 +49,18 @@ def engine(
         settings=cfg,
     )
     columns = (TextColumn("creating the corpus"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with progress(*columns, transient=True) as bar:
         task = bar.add_task("corpus", total=None)
 
         def created(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         try:
-            report = run(bench, log=lambda line: err_console.print(line, highlight=False), progress=created)
+            report = run(bench, log=lambda line: err_console.print(line, soft_wrap=True), progress=created)
         except BenchError as exc:
             raise fail(str(exc)) from None
-    console.print(render_table(report), highlight=False, soft_wrap=True)
+    console.print(render_table(report), soft_wrap=True)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        err_console.print(f"wrote {json_path}", highlight=False)
+        err_console.print(f"wrote {json_path}")

@@ -12,7 +12,8 @@ import typer
 from rich.table import Table
 
 from connectors.errors import ConnectorError
-from router.cli.common import ConfigOption, console, fail, open_store, settings, user_errors
+from connectors.redaction import mask_url
+from router.cli.common import ConfigOption, console, fail, open_store, settings, styled, user_errors
 from router.connectors import build_connector, connector_settings
 from router.sync import stored_cursor
 
@@ -48,12 +49,12 @@ def list_cmd(config: Path | None = ConfigOption) -> None:
     """List the configured connectors: type, mode, where they point, credentials set or not, last cursor."""
     cfg = settings(config)
     if not cfg.connectors:
-        console.print("no connectors configured; add a [connectors.NAME] table to deskroute.toml", markup=False)
+        console.print("no connectors configured; add a [connectors.NAME] table to deskroute.toml")
         return
     store = open_store(cfg)
     table = Table("name", "type", "mode", "where", "credentials", "sync cursor")
     for name, conn in sorted(cfg.connectors.items()):
-        where = conn.base_url or str(conn.path or conn.actions_path or "")
+        where = mask_url(conn.base_url) if conn.base_url else str(conn.path or conn.actions_path or "")
         creds = []
         for which in ("username", "password", "token"):
             var = getattr(conn, f"{which}_env")
@@ -77,8 +78,8 @@ def check_cmd(
         with build_connector(name, conn_settings) as connector:
             report = connector.check()
     for item in report.items:
-        mark = "[green]ok[/]  " if item.ok else "[red]FAIL[/]"
-        console.print(f"{mark} {item.name}: {item.detail}", highlight=False, soft_wrap=True)
+        mark = ("ok  ", "green") if item.ok else ("FAIL", "red")
+        console.print(styled(mark, f" {item.name}: {item.detail}"), soft_wrap=True)
     if not report.ok:
         raise fail(f"connector '{name}' is not ready; fix the items marked FAIL")
     console.print(f"connector '{name}' ({conn_settings.type}, mode {conn_settings.mode}) is ready")

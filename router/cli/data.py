@@ -6,11 +6,21 @@ from pathlib import Path
 from typing import Literal
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from connectors.files import RecordKind, parse_mapping
-from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, user_errors
+from router.cli.common import (
+    ConfigOption,
+    console,
+    err_console,
+    fail,
+    open_store,
+    progress,
+    settings,
+    styled,
+    user_errors,
+)
 from router.importing import import_file
 from router.store import store_stats
 
@@ -42,16 +52,15 @@ def _run_import(
     with user_errors():
         columns = parse_mapping(mapping)
         size = file.stat().st_size if file.is_file() else 0
-        with Progress(
+        with progress(
             TextColumn(f"importing {kind}"),
             BarColumn(),
             DownloadColumn(),
             TimeRemainingColumn(),
-            console=err_console,
             transient=True,
             disable=size < 256 * 1024,
-        ) as progress:
-            task = progress.add_task("read", total=size)
+        ) as bar:
+            task = bar.add_task("read", total=size)
             report = import_file(
                 store,
                 kind,
@@ -60,12 +69,12 @@ def _run_import(
                 mapping=columns,
                 on_error=on_error,
                 encoding=encoding,
-                on_read=lambda n: progress.advance(task, n),
+                on_read=lambda n: bar.advance(task, n),
             )
     for error in report.errors[:20]:
-        err_console.print(f"[red]bad row[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(styled(("bad row", "red"), f" {error}"), soft_wrap=True)
     if len(report.errors) > 20:
-        err_console.print(f"... and {len(report.errors) - 20} more bad rows", highlight=False)
+        err_console.print(f"... and {len(report.errors) - 20} more bad rows")
     if report.aborted:
         raise fail(
             f"{file}: {len(report.errors)} bad row(s); nothing was written (--on-error abort). "
@@ -131,9 +140,7 @@ def stats(
     with store.session() as session:
         summary = store_stats(session)
     if as_json:
-        import json
-
-        console.print_json(json.dumps(summary))
+        console.print_json(data=summary)
         return
     counts = Table(title=f"deskroute store ({store.safe_url})")
     counts.add_column("records")

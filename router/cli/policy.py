@@ -21,7 +21,7 @@ from policies import (
     tests_path_for,
 )
 from policies.signals import Decision
-from router.cli.common import console, err_console, fail
+from router.cli.common import console, err_console, fail, styled, warn
 
 app = typer.Typer(help="Routing policies: validate, explain a decision, run the policy's tests.", no_args_is_help=True)
 
@@ -35,7 +35,7 @@ def load_or_exit(file: Path) -> RoutingPolicy:
         return load_policy(file)
     except PolicyError as exc:
         for issue in exc.issues:
-            err_console.print(f"[red]{issue}[/]", highlight=False, soft_wrap=True, markup=False)
+            err_console.print(styled((str(issue), "red")), soft_wrap=True)
         n = len(exc.issues)
         raise fail(f"{file}: {n} problem{'s' if n != 1 else ''}; nothing was loaded") from None
 
@@ -45,12 +45,11 @@ def validate(file: Path = PolicyFile) -> None:
     """Check a policy (and the tests beside it) and report every problem with its line and column."""
     policy = load_or_exit(file)
     for warning in policy.warnings:
-        err_console.print(str(warning), highlight=False, soft_wrap=True, markup=False)
+        err_console.print(str(warning), soft_wrap=True)
     tests = f", {len(policy.tests)} test(s)" if policy.tests else ""
     console.print(
         f"{file}: policy '{policy.name}' is valid — version {policy.version}, {len(policy.teams)} queues, "
         f"{len(policy.rules)} rules{tests}",
-        highlight=False,
         soft_wrap=True,
     )
 
@@ -123,14 +122,12 @@ def print_decision(policy: RoutingPolicy, decision: Decision) -> None:
         table.add_row(entry.rule, "yes" if entry.fired else "no", why, "\n".join(entry.effects))
     console.print(table)
     if decision.abstained:
-        console.print(
-            f"abstained ({decision.abstain_source}): {decision.abstain_reason}", highlight=False, soft_wrap=True
-        )
+        console.print(f"abstained ({decision.abstain_source}): {decision.abstain_reason}", soft_wrap=True)
     if not decision.actions:
         console.print("no actions")
     for action in decision.actions:
         params = ", ".join(f"{k}={v!r}" for k, v in action.params.items())
-        console.print(f"{action.kind} → {action.target}: {params}", highlight=False, soft_wrap=True, markup=False)
+        console.print(f"{action.kind} → {action.target}: {params}", soft_wrap=True)
 
 
 @app.command("explain")
@@ -168,17 +165,17 @@ def test(
     for result in results:
         if result.passed:
             if verbose:
-                console.print(f"[green]PASS[/] {result.case.name}", highlight=False, soft_wrap=True)
+                console.print(styled(("PASS", "green"), f" {result.case.name}"), soft_wrap=True)
             continue
-        console.print(f"[red]FAIL[/] {result.case.location}: {result.case.name}", highlight=False, soft_wrap=True)
+        console.print(styled(("FAIL", "red"), f" {result.case.location}: {result.case.name}"), soft_wrap=True)
         for failure in result.failures:
-            console.print(f"     {failure}", highlight=False, soft_wrap=True, markup=False)
+            console.print(f"     {failure}", soft_wrap=True)
         fired = ", ".join(result.decision.fired_rules()) or "none"
-        console.print(f"     fired: {fired}", highlight=False, soft_wrap=True)
+        console.print(f"     fired: {fired}", soft_wrap=True)
     summary = f"{len(results) - len(failed)} passed, {len(failed)} failed — policy '{policy.name}' {policy.version}"
     if failed:
         raise fail(summary)
-    console.print(f"[green]{summary}[/]", highlight=False, soft_wrap=True)
+    console.print(styled((summary, "green")), soft_wrap=True)
 
 
 def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-untyped-def]
@@ -235,7 +232,7 @@ def simulate(
             t.add_row(key, str(value))
         console.print(t)
     if report.bad_rows:
-        err_console.print(f"[yellow]{len(report.bad_rows)} bad row(s) skipped[/], first: {report.bad_rows[0]}")
+        warn(f"{len(report.bad_rows)} bad row(s) skipped, first: {report.bad_rows[0]}")
     if json_path is not None:
         json_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {json_path}")
