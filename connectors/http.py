@@ -43,6 +43,7 @@ from connectors.errors import (
     RequestRejected,
     Unavailable,
 )
+from connectors.redaction import mask_url, redact
 
 logger = logging.getLogger("deskroute.connectors.http")
 
@@ -106,9 +107,12 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     text = value.strip()
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        # "inf" and "nan" parse as floats but are no wait at all: a bad header, like any other.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError):
@@ -124,9 +128,11 @@ def _header_number(headers: Mapping[str, str], names: tuple[str, ...]) -> float 
             continue
         try:
             # Some vendors send "100, 100;w=60" (IETF draft with policies): the first number is the value.
-            return float(raw.split(",")[0].split(";")[0].strip())
+            number = float(raw.split(",")[0].split(";")[0].strip())
         except ValueError:
             continue
+        if math.isfinite(number):
+            return number
     return None
 
 
@@ -247,18 +253,17 @@ def _vendor_message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        text = response.text.strip().replace("\n", " ")
-        return text[:160]
+        return redact(" ".join(response.text.split())[:160])
     if isinstance(body, Mapping):
         for key in ("message", "error", "description", "errors"):
             if key in body:
-                return str(body[key])[:160]
-    return str(body)[:160]
+                return redact(str(body[key])[:160])
+    return redact(str(body)[:160])
 
 
 def _describe(exc: httpx.HTTPError) -> str:
     kind = type(exc).__name__
-    detail = str(exc).strip()
+    detail = redact(str(exc).strip())
     return f"{kind} ({detail[:120]})" if detail else kind
 
 
@@ -294,7 +299,7 @@ class HttpClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         url = httpx.URL(base_url.rstrip("/") + "/")
-        # Credentials pasted into a URL would end up in every log line; drop them from what we show.
+        # Credentials pasted into a URL would end up in every log line; drop them (messages mask the rest).
         self.base_url = str(url.copy_with(username=None, password=None))
         self._origin = (url.scheme, url.host, url.port)
         self._client = httpx.Client(
@@ -307,7 +312,7 @@ class HttpClient:
         )
 
     def __repr__(self) -> str:
-        return f"HttpClient(connector={self.connector!r}, base_url={self.base_url!r})"
+        return f"HttpClient(connector={self.connector!r}, base_url={mask_url(self.base_url)!r})"
 
     def __enter__(self) -> HttpClient:
         return self
@@ -353,7 +358,7 @@ class HttpClient:
             # A next-page link pointing elsewhere must not receive our credentials.
             raise MalformedResponse(
                 f"{where}: refusing to send credentials to {request.url.scheme}://{request.url.host}, "
-                f"which is not the configured {self.base_url}",
+                f"which is not the configured {mask_url(self.base_url)}",
                 connector=self.connector,
             )
         attempt = 0
@@ -381,7 +386,7 @@ class HttpClient:
                     continue
                 raise Unavailable(
                     f"{where} failed after {attempt + 1} attempt(s): {_describe(exc)}. "
-                    f"Check that {self.base_url} is reachable.",
+                    f"Check that {mask_url(self.base_url)} is reachable.",
                     connector=self.connector,
                 ) from None
             self.budget.observe(response.headers)
@@ -458,6 +463,17 @@ class HttpClient:
 
     def decode(self, response: httpx.Response) -> Any:
         """The JSON body of ``response``, or MalformedResponse naming the request."""
+        if response.is_redirect:
+            # Redirects are not followed (credentials must not travel to another address): say where it points.
+            location = response.headers.get("Location")
+            where = f"to {mask_url(location)}" if location else "without saying where (no Location header)"
+            raise MalformedResponse(
+                f"{response.request.method} {response.request.url.path}: answered {response.status_code}, a "
+                f"redirect {where}; set the connector's base_url to the address it redirects to (e.g. https "
+                "instead of http, or the path with a trailing slash)",
+                connector=self.connector,
+                status=response.status_code,
+            )
         try:
             return response.json()
         except ValueError:

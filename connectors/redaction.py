@@ -54,7 +54,9 @@ _TOKEN_USERINFO_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 # A URL in free text: a scheme, "://", then anything up to white space, a quote or a square bracket (an IPv6
 # host in brackets is read whole). Passwords with "@", ":" or "/" in them stay inside the match; the parser
 # decides where the userinfo ends (at the last "@").
-_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?:[^\s'\"<>`\[\]@/]*@)?(?:\[[0-9A-Fa-f:.]+\])?[^\s'\"<>`\[\]]*")
+_URL_IN_TEXT = re.compile(
+    r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?:[^\s'\"<>`\[\]@/]*@)?(?:\[[0-9A-Fa-f:.]+\])?[^\s'\"<>`\[\]]*"
+)
 # "password=SECRET" outside a URL (libpq connection strings, a vendor's error echoing a form).
 _PAIR_IN_TEXT = re.compile(
     r"(?i)\b(password|passwd|pwd|sslpassword|client_secret|secret|access_token|api_key|apikey|token)"
@@ -79,7 +81,8 @@ def _mask_pairs(part: str) -> str:
     pieces = re.split(r"([&;])", part)
     for i in range(0, len(pieces), 2):
         name, eq, value = pieces[i].partition("=")
-        if eq and value and is_secret_parameter(name):
+        # Already masked text is left as it is, so masking twice changes nothing.
+        if eq and value and not value.startswith(MASK) and is_secret_parameter(name):
             pieces[i] = f"{name}={MASK}"
     return "".join(pieces)
 
@@ -121,6 +124,28 @@ def mask_url(url: str) -> str:
     return out
 
 
+def url_secrets(url: str) -> list[str]:
+    """The credentials written in ``url`` (as written and decoded): what :func:`mask_url` hides."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found: list[str] = []
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            found.append(password)
+        elif parts.scheme.lower() in _TOKEN_USERINFO_SCHEMES:
+            found.append(user)
+    for part in (parts.query, parts.fragment):
+        for pair in re.split(r"[&;]", part):
+            name, eq, value = pair.partition("=")
+            if eq and value and is_secret_parameter(name):
+                found.append(value)
+    return [form for value in found for form in dict.fromkeys((value, unquote(value))) if form]
+
+
 def register_secret(value: str | None) -> None:
     """Remember a credential's value so that :func:`redact` removes it from any text shown later."""
     if value is None or len(value) < MIN_SECRET_LENGTH:
@@ -153,4 +178,4 @@ def redact(text: str) -> str:
     return out
 
 
-__all__ = ["MASK", "is_secret_parameter", "mask_url", "redact", "register_secret", "registered_secrets"]
+__all__ = ["MASK", "is_secret_parameter", "mask_url", "redact", "register_secret", "registered_secrets", "url_secrets"]

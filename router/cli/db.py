@@ -8,7 +8,7 @@ import typer
 
 from router.cli.common import ConfigOption, console, settings, user_errors
 from router.store import current_revision, head_revision, upgrade
-from router.store.engine import make_engine
+from router.store.engine import database_errors, make_engine
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def upgrade_cmd(
 ) -> None:
     """Create or evolve the schema to the latest migration (SQLite or PostgreSQL)."""
     cfg = settings(config)
-    with user_errors():
+    with user_errors(), database_errors(cfg.database_url):
         engine = make_engine(cfg.database_url)
         before = current_revision(engine)
         upgrade(engine, revision)
@@ -32,6 +32,6 @@ def upgrade_cmd(
 def current_cmd(config: Path | None = ConfigOption) -> None:
     """Show the schema revision of the database and the latest one this version knows."""
     cfg = settings(config)
-    with user_errors():
+    with user_errors(), database_errors(cfg.database_url):
         engine = make_engine(cfg.database_url)
         console.print(f"database: {current_revision(engine) or '(empty)'}; latest: {head_revision()}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,11 +13,34 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
+from connectors.redaction import mask_url, redact
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class StoreError(RuntimeError):
     """The database cannot be used as asked; the message says what to do."""
+
+
+@contextlib.contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """A database that cannot be opened becomes a StoreError naming it, its password and secrets masked."""
+    try:
+        yield
+    except ValueError:
+        # SQLAlchemy read part of the URL as a port: the library's message would quote a piece of the password.
+        raise StoreError(
+            f"cannot parse the database URL {mask_url(url)}: percent-encode @ : / ? # in its user name and "
+            "password (%40 %3A %2F %3F %23)."
+        ) from None
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        # The driver's own message; SQLAlchemy's wrapper adds the SQL and a link to its documentation.
+        detail = redact(" ".join(str(getattr(exc, "orig", None) or exc).split()))
+        end = "" if detail.endswith((".", "?", "!")) else "."
+        raise StoreError(
+            f"cannot open the database {mask_url(url)}: {detail}{end} "
+            "Check DESKROUTE_DATABASE_URL (or database_url in deskroute.toml) and that the server runs."
+        ) from None
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -67,19 +92,14 @@ class Store:
 
     def __init__(self, url: str, *, auto_upgrade: bool = True):
         self.url = url
-        try:
+        with database_errors(url):
             self.engine = make_engine(url)
             if auto_upgrade and current_revision(self.engine) != head_revision():
                 upgrade(self.engine)
-        except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"cannot open the database {self.safe_url}: {exc.orig}. "
-                "Check DESKROUTE_DATABASE_URL (or database_url in deskroute.toml) and that the server runs."
-            ) from None
 
     @property
     def safe_url(self) -> str:
-        return sa.make_url(self.url).render_as_string(hide_password=True)
+        return mask_url(self.url)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
