@@ -139,6 +139,11 @@ def progress(*columns: str | ProgressColumn, **kwargs: Any) -> Progress:
 console = LiteralConsole()
 err_console = LiteralConsole(stderr=True)
 
+EncodingOption = typer.Option(
+    "auto",
+    "--encoding",
+    help="File encoding (auto: UTF-8, with or without BOM, UTF-16 with a BOM, else cp1252).",
+)
 ConfigOption = typer.Option(
     None, "--config", "-c", help="Path to deskroute.toml (default: $DESKROUTE_CONFIG or ./deskroute.toml)."
 )

@@ -12,6 +12,7 @@ from rich.table import Table
 from connectors.files import RecordKind, parse_mapping
 from router.cli.common import (
     ConfigOption,
+    EncodingOption,
     console,
     err_console,
     fail,
@@ -30,11 +31,6 @@ MapOption = typer.Option(None, "--map", help="Column mapping FIELD=COLUMN,... e.
 SourceOption = typer.Option("file", "--source", help="Source name the records are stored under.")
 OnErrorOption = typer.Option(
     "abort", "--on-error", help="abort: a bad row writes nothing of the file; skip: write the good rows."
-)
-EncodingOption = typer.Option(
-    "auto",
-    "--encoding",
-    help="File encoding (auto: UTF-8, with or without BOM, else cp1252).",
 )
 
 

@@ -21,7 +21,7 @@ from policies import (
     tests_path_for,
 )
 from policies.signals import Decision
-from router.cli.common import console, err_console, fail, styled, warn
+from router.cli.common import EncodingOption, console, err_console, fail, styled, warn
 
 app = typer.Typer(help="Routing policies: validate, explain a decision, run the policy's tests.", no_args_is_help=True)
 
@@ -198,6 +198,7 @@ def simulate(
     label: str | None = typer.Option(None, "--label", help="Column holding the right queue, for the misroute rate."),
     models: bool = typer.Option(True, "--models/--rules-only", help="Use the trained models' signals."),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    encoding: str = EncodingOption,
     config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
 ) -> None:
     """Replay labelled tickets through the models and the policy: what it would do, before it goes live."""
@@ -206,7 +207,9 @@ def simulate(
 
     policy = load_or_exit(file)
     with user_errors():
-        report, _ = run_simulation(policy, file.name, dataset, label=label, signals_for=_signals_for(config, models))
+        report, _ = run_simulation(
+            policy, file.name, dataset, label=label, signals_for=_signals_for(config, models), encoding=encoding
+        )
     figures = report.as_dict()
     table = Table(title=f"{file.name} on {dataset.name} ({report.n} tickets)")
     table.add_column("measure")
@@ -245,6 +248,7 @@ def diff(
     dataset: Path = typer.Option(..., "--dataset", help="Tickets (CSV or JSONL) to decide with both."),
     models: bool = typer.Option(True, "--models/--rules-only", help="Use the trained models' signals."),
     limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many changed tickets."),
+    encoding: str = EncodingOption,
     config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
 ) -> None:
     """The tickets whose decision changes between policy A and policy B, and how."""
@@ -253,7 +257,9 @@ def diff(
 
     policy_a, policy_b = load_or_exit(a), load_or_exit(b)
     with user_errors():
-        total, changes = run_diff(policy_a, policy_b, dataset, signals_for=_signals_for(config, models))
+        total, changes = run_diff(
+            policy_a, policy_b, dataset, signals_for=_signals_for(config, models), encoding=encoding
+        )
     console.print(f"{len(changes)} of {total} decisions change between {a.name} and {b.name}")
     table = Table()
     for column in ("ticket", "subject", "what changes", "before", "after"):
