@@ -78,6 +78,7 @@ def _labelled(request: TrainRequest) -> LabelledTickets:
 def _as_policy_teams(data: LabelledTickets, policy_path: Path) -> LabelledTickets:
     """A helpdesk's final queues (after people's corrections) as the policy's team names; triage is no label."""
     from policies import PolicyError, load_policy
+    from router.predict import LabelledTickets
     from router.training import team_of_queue
 
     try:
