@@ -25,7 +25,10 @@ from tests.conftest import REPO_ROOT
 
 # Markup rich would act on (a closing tag without an opening one raises MarkupError, links become clickable),
 # an emoji code, escape sequences (clear screen, window title, a C1 CSI), a backspace and a bidi override.
-HOSTILE = "[/] [bold]B[/bold] [link=https://example.invalid/x]L[/link] :smile: \x1b[2J\x1b]0;pwned\x07 \x9b31m \x08 \u202eevil\u202c"
+HOSTILE = (
+    "[/] [bold]B[/bold] [link=https://example.invalid/x]L[/link] :smile: "
+    "\x1b[2J\x1b]0;pwned\x07 \x9b31m \x08 \u202eevil\u202c"
+)
 LONG = " " + "y" * 3000
 # What must never reach the terminal: C0 controls but tab and newline, DEL, C1, bidi overrides and isolates.
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
