@@ -121,6 +121,19 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+def describe_wait(seconds: float) -> str:
+    """A wait for people: "45s", "2.5 hours", "3 days"; a year or more (a broken header) says so."""
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds < 365 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    return "more than a year"
+
+
 def _header_number(headers: Mapping[str, str], names: tuple[str, ...]) -> float | None:
     for name in names:
         raw = headers.get(name)
@@ -407,7 +420,7 @@ class HttpClient:
                 delay = retry_after if retry_after is not None else self.backoff.delay(attempt, self._rng)
                 if status == 429 and retry_after is not None and retry_after > self.max_retry_after:
                     raise RateLimited(
-                        f"{where}: rate limited; the helpdesk asks to wait {retry_after:.0f}s",
+                        f"{where}: rate limited; the helpdesk asks to wait {describe_wait(retry_after)}",
                         connector=self.connector,
                         retry_after=retry_after,
                     )
