@@ -55,6 +55,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _REMAINING_HEADERS = ("ratelimit-remaining", "x-rate-limit-remaining", "x-ratelimit-remaining")
 _LIMIT_HEADERS = ("ratelimit-limit", "x-rate-limit", "x-ratelimit-limit", "x-ratelimit-total")
 _RESET_HEADERS = ("ratelimit-reset", "x-rate-limit-reset", "x-ratelimit-reset")
+MAX_RESET_SECONDS = 3600.0
 
 
 class BasicCredentials(httpx.Auth):
@@ -218,7 +219,9 @@ class RateBudget:
         else:
             # Epoch seconds (some vendors) or seconds until the reset (IETF draft, Zendesk's ratelimit-reset).
             seconds = reset - self._wall_clock() if reset > 1e9 else reset
-            self._reset_at = self._clock() + max(0.0, seconds)
+            # No vendor's quota window is longer than an hour: a larger reset is a broken header, and pacing by
+            # it would block the caller for ever.
+            self._reset_at = self._clock() + min(max(0.0, seconds), MAX_RESET_SECONDS)
 
     def __repr__(self) -> str:
         return f"RateBudget(per_minute={self.per_minute}, remaining={self._remaining})"

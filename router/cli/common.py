@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -138,6 +139,23 @@ def progress(*columns: str | ProgressColumn, **kwargs: Any) -> Progress:
 
 console = LiteralConsole()
 err_console = LiteralConsole(stderr=True)
+
+
+class _ConsoleLogHandler(logging.Handler):
+    """Our libraries' warnings (an HTTP retry, say) through the literal console instead of raw to stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            err_console.print(
+                styled((f"{record.levelname.lower()}:", "yellow"), " ", self.format(record)), soft_wrap=True
+            )
+        except Exception:  # a log line must never break the command
+            self.handleError(record)
+
+
+_deskroute_log = logging.getLogger("deskroute")
+if not any(isinstance(h, _ConsoleLogHandler) for h in _deskroute_log.handlers):
+    _deskroute_log.addHandler(_ConsoleLogHandler(logging.WARNING))
 
 EncodingOption = typer.Option(
     "auto",

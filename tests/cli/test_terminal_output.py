@@ -185,3 +185,30 @@ def test_an_abstention_prints_the_digits_that_differ(cli_env: Path) -> None:
     )
     assert "at 0.4999 is below the policy's min_confidence 0.5" in output
     assert "0.50 is below" not in output
+
+
+def test_a_rate_budget_never_waits_for_ever_on_a_broken_reset_header() -> None:
+    from connectors.http import MAX_RESET_SECONDS, RateBudget
+
+    for reset in ("inf", "1e308"):
+        budget = RateBudget(clock=lambda: 100.0, wall_clock=lambda: 1.7e9)
+        budget.observe({"x-ratelimit-remaining": "0", "x-ratelimit-limit": "100", "x-ratelimit-reset": reset})
+        assert math.isfinite(budget.delay()) and budget.delay() <= MAX_RESET_SECONDS
+
+
+def test_an_endless_retry_after_reschedules_an_action_within_a_day(sqlite_url: str) -> None:
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from router.outbox import MAX_RETRY_AFTER_SECONDS, drain
+    from router.store import Store
+    from router.store.tables import OutboxRow
+    from tests.router.test_outbox import ACTIONS, NOW, RefusingHelpdesk, queue_actions
+
+    store = Store(sqlite_url)
+    queue_actions(store, ACTIONS[:1])
+    drain(store, {"rt": (RefusingHelpdesk(RateLimited("slow down", retry_after=1e308)), "auto")}, now=NOW)
+    with store.session() as s:
+        row = s.exec(select(OutboxRow)).one()
+    assert row.state == "failed" and row.next_attempt_at <= NOW + timedelta(seconds=MAX_RETRY_AFTER_SECONDS)
