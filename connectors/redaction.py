@@ -165,11 +165,20 @@ def registered_secrets() -> frozenset[str]:
         return frozenset(_secrets)
 
 
+def _mask_in_text(match: re.Match[str]) -> str:
+    # Punctuation that ends the sentence around a URL ("... at http://h/?token=t: refused") is kept as written.
+    url = match.group(0)
+    trail = re.search(r"[.,;:!?)]+$", url)
+    if trail is None:
+        return mask_url(url)
+    return mask_url(url[: trail.start()]) + trail.group(0)
+
+
 def redact(text: str) -> str:
     """``text`` with every URL masked (:func:`mask_url`), ``password=...`` pairs and registered secrets removed."""
     if not text:
         return text
-    out = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+    out = _URL_IN_TEXT.sub(_mask_in_text, text)
     out = _PAIR_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", out)
     # Longest first, so a secret that contains another is removed whole.
     for secret in sorted(registered_secrets(), key=len, reverse=True):
