@@ -50,7 +50,7 @@ def shown(text: str) -> str:
 def safe_json(data: Any, *, indent: int | None = 2) -> str:
     """JSON text that a terminal prints as characters: every control and bidi character is a ``\\uXXXX`` escape.
 
-    The data stays intact (a JSON reader gets the same strings back); URLs and configured secrets are masked.
+    A JSON reader gets the same strings back, except that credentials in URLs and configured secrets are masked.
     """
     text = json.dumps(data, indent=indent, ensure_ascii=False, default=str)
     return redact(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
