@@ -146,12 +146,46 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
+def require_file(path: Path) -> None:
+    """A clear error unless ``path`` is a readable regular file (a folder is not "no such file")."""
+    if path.is_dir():
+        raise FileFormatError(f"{path}: is a folder, not a file; give the CSV or JSONL file inside it")
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file")
+    if not path.is_file():
+        raise FileFormatError(f"{path}: not a regular file (a device or a pipe); give a CSV or JSONL file")
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """ "le" or "be" when the bytes look like UTF-16 text without a byte-order mark, else None.
+
+    Text in a Latin script as UTF-16 has a NUL in every other byte (the high byte of each character): at odd
+    positions in little-endian, at even ones in big-endian. Real UTF-8 or Windows-1252 text has no NULs.
+    """
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even, odd = head[0 : pairs * 2 : 2].count(0), head[1 : pairs * 2 : 2].count(0)
+    if odd >= 0.4 * pairs and even <= 0.1 * pairs:
+        return "le"
+    if even >= 0.4 * pairs and odd <= 0.1 * pairs:
+        return "be"
+    return None
+
+
 def _detect_encoding(path: Path) -> str:
     """UTF-8 (BOM stripped) when the whole file decodes as UTF-8, UTF-16 with its BOM, else Windows-1252."""
     with path.open("rb") as fh:
-        head = fh.read(4)
+        head = fh.read(4096)
         if head.startswith((b"\xff\xfe", b"\xfe\xff")):
             return "utf-16"
+        order = _utf16_without_bom(head)
+        if order is not None:
+            # It would decode as UTF-8 with a NUL between letters and report a missing column: say what it is.
+            raise FileFormatError(
+                f"{path}: looks like UTF-16 without a byte-order mark; pass --encoding utf-16-{order}, "
+                "or save the file as UTF-8"
+            )
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         try:
@@ -252,8 +286,7 @@ def read_rows(
     path: Path, *, encoding: str = "auto", on_read: Callable[[int], None] | None = None
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line, row) pairs from a CSV or JSONL file; a row that cannot be read carries ``__error__``."""
-    if not path.is_file():
-        raise FileFormatError(f"{path}: no such file")
+    require_file(path)
     enc = _detect_encoding(path) if encoding == "auto" else encoding
     suffix = path.suffix.lower()
     try:
@@ -265,7 +298,8 @@ def read_rows(
             raise FileFormatError(f"{path}: unknown file type {suffix!r}; use .csv or .jsonl")
     except UnicodeDecodeError as exc:
         raise FileFormatError(
-            f"{path}: cannot decode as {enc} at byte {exc.start}; pass --encoding (e.g. latin-1)"
+            f"{path}: cannot decode as {enc} at byte {exc.start}; save the file as UTF-8, or give its encoding "
+            "where the command takes --encoding (e.g. --encoding latin-1)"
         ) from None
     except LookupError:
         raise FileFormatError(f"{path}: unknown encoding {enc!r}") from None
@@ -379,8 +413,7 @@ class RowMapper:
         self.kind = kind
         self.path = path
         self.source = source
-        if not path.is_file():
-            raise FileFormatError(f"{path}: no such file")
+        require_file(path)
         self.mapping = mapping_for(kind, mapping)
         # Columns the user named: each must exist in the file (a misspelt column maps nothing).
         self.chosen_columns = {self.mapping[_FIELD_ALIASES[kind].get(name, name)]: name for name in (mapping or {})}

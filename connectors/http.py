@@ -52,6 +52,7 @@ from connectors.errors import (
     Unavailable,
     excerpt,
 )
+from connectors.redaction import mask_url, redact
 
 logger = logging.getLogger("deskroute.connectors.http")
 
@@ -63,12 +64,15 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _REMAINING_HEADERS = ("ratelimit-remaining", "x-rate-limit-remaining", "x-ratelimit-remaining")
 _LIMIT_HEADERS = ("ratelimit-limit", "x-rate-limit", "x-ratelimit-limit", "x-ratelimit-total")
 _RESET_HEADERS = ("ratelimit-reset", "x-rate-limit-reset", "x-ratelimit-reset")
+MAX_RESET_SECONDS = 3600.0
 
 # A JSON page of a helpdesk API is kilobytes to a few megabytes; past this an answer is refused.
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 # Of an error answer only the start is read: the message quotes an excerpt of it anyway.
 _ERROR_BODY_BYTES = 16 * 1024
-# The longest wait a Retry-After or a quota reset header is believed for (a day): beyond it, a mistake.
+# Of a vendor's text, what is masked and cut to an excerpt for a message (the excerpt shows far less).
+EXCERPT_SOURCE_CHARS = 4096
+# The longest wait a Retry-After header is believed for (a day): beyond it, a mistake.
 MAX_SERVER_WAIT = 86_400.0
 # Non-negative delta-seconds; RFC 9110 says digits only, fractions are accepted as some vendors send them.
 _DELTA_SECONDS = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")
@@ -138,6 +142,19 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     # A date already past means "now": the caller's backoff still spaces the retries.
     return min(max(0.0, seconds), MAX_SERVER_WAIT)
+
+
+def describe_wait(seconds: float) -> str:
+    """A wait for people: "45s", "2.5 hours", "3 days"; a year or more (a broken header) says so."""
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds < 365 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    return "more than a year"
 
 
 def _header_number(headers: Mapping[str, str], names: tuple[str, ...]) -> float | None:
@@ -225,7 +242,9 @@ class RateBudget:
         else:
             # Epoch seconds (some vendors) or seconds until the reset (IETF draft, Zendesk's ratelimit-reset).
             seconds = reset - self._wall_clock() if reset > 1e9 else reset
-            self._reset_at = self._clock() + min(max(0.0, seconds), MAX_SERVER_WAIT)
+            # No vendor's quota window is longer than an hour: a larger reset is a broken header, and pacing by
+            # it would block the caller for ever.
+            self._reset_at = self._clock() + min(max(0.0, seconds), MAX_RESET_SECONDS)
 
     def __repr__(self) -> str:
         return f"RateBudget(per_minute={self.per_minute}, remaining={self._remaining})"
@@ -273,22 +292,22 @@ def _vendor_message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return excerpt(response.text)
+        return excerpt(redact(response.text[:EXCERPT_SOURCE_CHARS]))
     if isinstance(body, Mapping):
         for key in ("message", "error", "description", "errors"):
             if key in body:
-                return excerpt(body[key])
-    return excerpt(body)
+                return excerpt(redact(str(body[key])[:EXCERPT_SOURCE_CHARS]))
+    return excerpt(redact(str(body)[:EXCERPT_SOURCE_CHARS]))
 
 
 def shown_location(response: httpx.Response) -> str:
-    """Where a redirect points, as ``scheme://host[:port]/path``: never its credentials, query or fragment."""
+    """Where a redirect points, its credentials masked."""
     raw = response.headers.get("Location")
     if not raw:
         return "nowhere (no Location header)"
     try:
         url = response.request.url.join(raw.strip())
-        shown = str(url.copy_with(username=None, password=None, query=None, fragment=None))
+        shown = mask_url(str(url.copy_with(fragment=None)))
     except (httpx.InvalidURL, ValueError, TypeError):
         return "an unreadable Location header"
     return excerpt(shown)
@@ -296,7 +315,7 @@ def shown_location(response: httpx.Response) -> str:
 
 def _describe(exc: httpx.HTTPError) -> str:
     kind = type(exc).__name__
-    detail = excerpt(str(exc), 120)
+    detail = excerpt(redact(str(exc)), 120)
     return f"{kind} ({detail})" if detail else kind
 
 
@@ -341,7 +360,7 @@ class HttpClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         url = httpx.URL(base_url.rstrip("/") + "/")
-        # Credentials pasted into a URL would end up in every log line; drop them from what we show.
+        # Credentials pasted into a URL would end up in every log line; drop them (messages mask the rest).
         self.base_url = str(url.copy_with(username=None, password=None))
         self._origin = (url.scheme, url.host, url.port)
         self._client = httpx.Client(
@@ -355,7 +374,7 @@ class HttpClient:
         )
 
     def __repr__(self) -> str:
-        return f"HttpClient(connector={self.connector!r}, base_url={self.base_url!r})"
+        return f"HttpClient(connector={self.connector!r}, base_url={mask_url(self.base_url)!r})"
 
     def __enter__(self) -> HttpClient:
         return self
@@ -472,7 +491,7 @@ class HttpClient:
             # A next-page link pointing elsewhere must not receive our credentials.
             raise MalformedResponse(
                 f"{where}: refusing to send credentials to {request.url.scheme}://{request.url.host}, "
-                f"which is not the configured {self.base_url}",
+                f"which is not the configured {mask_url(self.base_url)}",
                 connector=self.connector,
             )
         attempt = 0
@@ -502,7 +521,7 @@ class HttpClient:
                     raise self._timed_out(exc, where, attempt + 1) from None
                 raise Unavailable(
                     f"{where} failed after {attempt + 1} attempt(s): {_describe(exc)}. "
-                    f"Check that {self.base_url} is reachable.",
+                    f"Check that {mask_url(self.base_url)} is reachable.",
                     connector=self.connector,
                 ) from None
             self.budget.observe(response.headers)
@@ -522,7 +541,7 @@ class HttpClient:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if status == 429 and retry_after is not None and retry_after > self.max_retry_after:
                     raise RateLimited(
-                        f"{where}: rate limited; the helpdesk asks to wait {retry_after:.0f}s",
+                        f"{where}: rate limited; the helpdesk asks to wait {describe_wait(retry_after)}",
                         connector=self.connector,
                         retry_after=retry_after,
                     )

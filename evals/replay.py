@@ -109,7 +109,12 @@ class SimulationReport:
 
 
 def read_labelled_tickets(
-    path: Path, *, label: str | None, source: str = "replay", mapping: dict[str, str] | None = None
+    path: Path,
+    *,
+    label: str | None,
+    source: str = "replay",
+    mapping: dict[str, str] | None = None,
+    encoding: str = "auto",
 ) -> tuple[list[Ticket], list[str | None], list[str]]:
     """Tickets from a CSV/JSONL file with their label column (matched case-insensitively); bad rows listed."""
     mapper = RowMapper("tickets", path=path, source=source, mapping=mapping)
@@ -117,7 +122,7 @@ def read_labelled_tickets(
     labels: list[str | None] = []
     problems: list[str] = []
     label_column: str | None = None
-    for line, row in read_rows(path):
+    for line, row in read_rows(path, encoding=encoding):
         if label and label_column is None and "__error__" not in row:
             matches = [c for c in row if c.lower() == label.lower()]
             if not matches:
@@ -171,9 +176,10 @@ def simulate(
     start: datetime | None = None,
     customers: dict[str, Customer] | None = None,
     connector: str = "file",
+    encoding: str = "auto",
 ) -> tuple[SimulationReport, list[ReplayTicket]]:
     """Replay a labelled file through the models and ``policy``; the figures a support lead checks first."""
-    tickets, labels, problems = read_labelled_tickets(dataset, label=label)
+    tickets, labels, problems = read_labelled_tickets(dataset, label=label, encoding=encoding)
     signals = signals_for(tickets)
     results = replay(
         policy, tickets, labels, signals, start=start or datetime(2026, 1, 5, 9, tzinfo=UTC), customers=customers
@@ -227,9 +233,10 @@ def diff(
     *,
     signals_for: SignalsFor = rules_only,
     start: datetime | None = None,
+    encoding: str = "auto",
 ) -> tuple[int, list[DecisionChange]]:
     """The tickets whose decision changes between two policies, and how (same signals for both)."""
-    tickets, labels, _ = read_labelled_tickets(dataset, label=None)
+    tickets, labels, _ = read_labelled_tickets(dataset, label=None, encoding=encoding)
     signals = signals_for(tickets)
     when = start or datetime(2026, 1, 5, 9, tzinfo=UTC)
     a = replay(policy_a, tickets, labels, signals, start=when)

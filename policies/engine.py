@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from connectors import Action, Customer, Ticket, as_utc
 from policies.fields import Facts
+from policies.figures import distinct_figures
 from policies.language import (
     AddNote,
     AddTags,
@@ -46,9 +47,9 @@ def _abstention(policy: RoutingPolicy, signals: Signals) -> tuple[str | None, st
         return f"the intent model abstained ({why})", "model"
     p = signals.intent_probability
     if signals.intent is not None and p is not None and p < policy.defaults.min_confidence:
+        shown, bound = distinct_figures(p, policy.defaults.min_confidence)
         return (
-            f"intent '{signals.intent}' at {p:.2f} is below the policy's min_confidence "
-            f"{policy.defaults.min_confidence:g}",
+            f"intent '{signals.intent}' at {shown} is below the policy's min_confidence {bound}",
             "min_confidence",
         )
     return None, None
@@ -215,13 +216,8 @@ def decide(
                 append(_not_fired(name, f"signals.intent_probability is absent ({why})"))
                 continue
             if p < rule.min_confidence:
-                append(
-                    _entry(
-                        name,
-                        False,
-                        f"intent confidence {p:.2f} is below the rule's min_confidence {rule.min_confidence:g}",
-                    )
-                )
+                shown, bound = distinct_figures(p, rule.min_confidence)
+                append(_entry(name, False, f"intent confidence {shown} is below the rule's min_confidence {bound}"))
                 continue
         reason = verdict(facts)
         if reason is not None:

@@ -9,6 +9,7 @@ twice; notes and outreach carry a marker that is checked before writing) makes t
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 PAUSE_KEY = "pause"
 BATCH = 500  # outbox rows read at a time while draining
 RETRYABLE_STATES = ("pending", "applying", "failed")
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0  # the longest Retry-After honoured
 
 
 class ActionTarget(Protocol):
@@ -192,8 +194,9 @@ def _record(
         else:
             row.state = "failed"
             delay = policy.delay(row.attempts)
-            if retry_after is not None:
-                delay = max(delay, timedelta(seconds=retry_after))
+            if retry_after is not None and math.isfinite(retry_after):
+                # A helpdesk's wait is honoured up to a day: a larger one is a broken header, not a plan.
+                delay = max(delay, timedelta(seconds=min(max(retry_after, 0.0), MAX_RETRY_AFTER_SECONDS)))
             row.next_attempt_at = now + delay
             report.failed += 1
 

@@ -35,6 +35,7 @@ from connectors.http import (
     TokenCredentials,
 )
 from connectors.records import Comment, Customer, RecordError, Ticket
+from connectors.redaction import mask_url
 from connectors.rt.api import MAX_PER_PAGE, RTApi, quote
 from connectors.rt.clock import TicketSqlClock
 from connectors.rt.convert import customer_from, message_texts, name_of, queue_id_of, ticket_from
@@ -471,7 +472,9 @@ class RTConnector(Connector):
             version = self.api.version()
         except ConnectorError as exc:
             return CheckReport(self.name, [CheckItem("reachable and credentials", False, str(exc))])
-        items.append(CheckItem("reachable and credentials", True, f"RT {version} at {self.settings.rest_url}"))
+        items.append(
+            CheckItem("reachable and credentials", True, f"RT {version} at {mask_url(self.settings.rest_url)}")
+        )
         try:
             agent = self.agent_identity
             if agent:

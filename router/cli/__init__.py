@@ -6,6 +6,8 @@ Each command group lives in its own module; heavy libraries are imported inside 
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from router.cli import (
@@ -24,6 +26,13 @@ from router.cli import (
     run,
     sync,
 )
+
+# Model loading is offline and quick: the libraries' own progress bars (carriage returns and all) would only
+# clutter the output. Set when the CLI is imported, before any command imports those libraries, so that the
+# application behaves the same however it is started.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 app = typer.Typer(
     name="deskroute",
@@ -55,10 +64,4 @@ app.command("run")(run.run)
 
 def main() -> None:
     """Console-script entry point."""
-    import os
-
-    # Model loading is offline and quick: the libraries' own progress bars would only clutter the output.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from router.cli.common import ConfigOption, console, open_store, settings
+from router.cli.common import ConfigOption, console, open_store, settings, styled
 from router.outbox import is_paused, requeue_dead, set_paused
 from router.store.tables import OutboxRow
 
@@ -24,7 +24,9 @@ def pause(
     store = open_store(settings(config))
     with store.session() as s:
         set_paused(s, True, reason=reason)
-    console.print("[bold yellow]paused[/]: no action will be written to any helpdesk until `deskroute resume`")
+    console.print(
+        styled(("paused", "bold yellow"), ": no action will be written to any helpdesk until `deskroute resume`")
+    )
 
 
 def resume(config: Path | None = ConfigOption) -> None:
@@ -32,7 +34,7 @@ def resume(config: Path | None = ConfigOption) -> None:
     store = open_store(settings(config))
     with store.session() as s:
         set_paused(s, False)
-    console.print("[bold green]resumed[/]: queued actions will be applied on the next run")
+    console.print(styled(("resumed", "bold green"), ": queued actions will be applied on the next run"))
 
 
 @outbox_app.command("status")
@@ -51,7 +53,12 @@ def outbox_status(config: Path | None = ConfigOption) -> None:
     console.print(table)
     for r in rows:
         if r.state == "dead":
-            console.print(f"[red]dead[/] {r.source} {r.kind} on {r.target} after {r.attempts} attempts: {r.last_error}")
+            console.print(
+                styled(
+                    ("dead", "red"), f" {r.source} {r.kind} on {r.target} after {r.attempts} attempts: {r.last_error}"
+                ),
+                soft_wrap=True,
+            )
 
 
 @outbox_app.command("retry-dead")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from router.cli.common import console, err_console, fail
+from router.cli.common import console, err_console, fail, progress
 from router.cli.options import output_file, write_output
 
 app = typer.Typer(help="Performance benchmarks; figures as a table and, with --json, a file.", no_args_is_help=True)
@@ -54,11 +54,11 @@ def embeddings(
         index=index,
         threshold=threshold,
     )
-    report = run(config, log=lambda line: err_console.print(line, highlight=False))
-    console.print(render_table(report), highlight=False, soft_wrap=True)
+    report = run(config, log=lambda line: err_console.print(line, soft_wrap=True))
+    console.print(render_table(report), soft_wrap=True)
     if json_path is not None:
         write_output(json_path, json.dumps(report, indent=2), "--json")
-        err_console.print(f"wrote {json_path}", highlight=False)
+        err_console.print(f"wrote {json_path}")
 
 
 @app.command("policy")
@@ -78,8 +78,6 @@ def bench_policy(
     """Decisions per second of policies.decide for a 30-rule policy on one core (CPU time, median)."""
     if json_path is not None:
         output_file(json_path, "--json")
-    from rich.progress import Progress
-
     from evals.bench_policy import default_dataset, run_policy_benchmark
 
     dataset = None if synthetic else (tickets or default_dataset())
@@ -87,12 +85,12 @@ def bench_policy(
         raise fail(f"--tickets: {dataset} is not a readable file")
 
     # Refreshed by hand, not by rich's background thread, which would compete for the one pinned core.
-    with Progress(console=err_console, transient=True, auto_refresh=False) as progress:
-        task = progress.add_task("deciding", total=repeats)
+    with progress(transient=True, auto_refresh=False) as bar:
+        task = bar.add_task("deciding", total=repeats)
 
         def advance() -> None:
-            progress.advance(task)
-            progress.refresh()
+            bar.advance(task)
+            bar.refresh()
 
         result = run_policy_benchmark(
             decisions=decisions, repeats=repeats, rules=rules, dataset=dataset, on_repeat=advance

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from router.cli.common import ConfigOption, console, err_console, fail, settings
+from router.cli.common import ConfigOption, console, err_console, fail, progress, settings
 from router.cli.options import output_file, write_output
 
 
@@ -38,7 +38,7 @@ def engine(
     """
     if json_path is not None:
         output_file(json_path, "--json")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from evals.bench_engine import DATASETS, DEFAULT_RT_URL, BenchError, config_from_env, render_table, run
 
@@ -52,17 +52,17 @@ def engine(
         settings=cfg,
     )
     columns = (TextColumn("creating the corpus"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with progress(*columns, transient=True) as bar:
         task = bar.add_task("corpus", total=None)
 
         def created(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         try:
-            report = run(bench, log=lambda line: err_console.print(line, highlight=False), progress=created)
+            report = run(bench, log=lambda line: err_console.print(line, soft_wrap=True), progress=created)
         except BenchError as exc:
             raise fail(str(exc)) from None
-    console.print(render_table(report), highlight=False, soft_wrap=True)
+    console.print(render_table(report), soft_wrap=True)
     if json_path is not None:
         write_output(json_path, json.dumps(report, indent=2), "--json")
-        err_console.print(f"wrote {json_path}", highlight=False)
+        err_console.print(f"wrote {json_path}")

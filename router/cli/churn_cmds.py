@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from router.cli.common import console, err_console, fail, open_store, settings, user_errors
+from router.cli.common import console, fail, open_store, progress, settings, user_errors
 
 
 def _drop_list(spec: str | None) -> list[str]:
@@ -73,23 +73,22 @@ def train_churn(
                 "customers": len(set(dataset.customers)),
             }
         metrics: dict[str, Any] | None = None
-        with Progress(
+        with progress(
             TextColumn("training churn model"),
             BarColumn(),
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
-            console=err_console,
             transient=True,
-        ) as progress:
-            task = progress.add_task("cross-validating" if cv else "fitting", total=(cv or 0) + 1)
+        ) as bar:
+            task = bar.add_task("cross-validating" if cv else "fitting", total=(cv or 0) + 1)
             if cv:
                 validation = cross_validate(
-                    rows, labels, folds=cv, groups=groups, on_fold=lambda k: progress.update(task, advance=1)
+                    rows, labels, folds=cv, groups=groups, on_fold=lambda k: bar.update(task, advance=1)
                 )
                 metrics = {"folds": cv, **validation.metrics()}
-                progress.update(task, description="fitting on all rows")
+                bar.update(task, description="fitting on all rows")
             model = ChurnModel().fit(rows, labels, groups=groups)
-            progress.update(task, advance=1)
+            bar.update(task, advance=1)
         meta = model.save(folder, training_data=origin, cv_metrics=metrics)
     summary = Table(title=f"churn model {meta['version']} saved to {folder}")
     summary.add_column("")

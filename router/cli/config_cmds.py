@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -16,4 +15,4 @@ app = typer.Typer(help="Configuration (deskroute.toml + DESKROUTE_* environment)
 @app.command("show")
 def show(config: Path | None = ConfigOption) -> None:
     """Print the effective configuration as JSON, secrets masked."""
-    console.print_json(json.dumps(masked(settings(config))))
+    console.print_json(data=masked(settings(config)))

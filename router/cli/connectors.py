@@ -12,7 +12,8 @@ import typer
 from rich.table import Table
 
 from connectors.errors import ConnectorError, excerpt
-from router.cli.common import ConfigOption, console, fail, open_store, settings, user_errors
+from connectors.redaction import mask_url
+from router.cli.common import ConfigOption, console, fail, open_store, settings, styled, user_errors
 from router.connectors import build_connector, connector_settings
 from router.sync import stored_cursor
 
@@ -52,12 +53,12 @@ def list_cmd(config: Path | None = ConfigOption) -> None:
     """List the configured connectors: type, mode, where they point, credentials set or not, last cursor."""
     cfg = settings(config)
     if not cfg.connectors:
-        console.print("no connectors configured; add a [connectors.NAME] table to deskroute.toml", markup=False)
+        console.print("no connectors configured; add a [connectors.NAME] table to deskroute.toml")
         return
     store = open_store(cfg)
     table = Table("name", "type", "mode", "where", "credentials", "sync cursor")
     for name, conn in sorted(cfg.connectors.items()):
-        where = conn.base_url or str(conn.path or conn.actions_path or "")
+        where = mask_url(conn.base_url) if conn.base_url else str(conn.path or conn.actions_path or "")
         creds = []
         for which in ("username", "password", "token"):
             var = getattr(conn, f"{which}_env")
@@ -81,10 +82,9 @@ def check_cmd(
         with build_connector(name, conn_settings) as connector:
             report = connector.check()
     for item in report.items:
-        # Plain text: the detail holds what the helpdesk answered, which must not be read as markup.
-        mark = "ok  " if item.ok else "FAIL"
-        line = excerpt(f"{item.name}: {item.detail}", _LINE)
-        console.print(f"{mark} {line}", markup=False, highlight=False, soft_wrap=True)
+        # The detail holds what the helpdesk answered: shown literally, and only its start.
+        mark = ("ok  ", "green") if item.ok else ("FAIL", "red")
+        console.print(styled(mark, " " + excerpt(f"{item.name}: {item.detail}", _LINE)), soft_wrap=True)
     if not report.ok:
         raise fail(f"connector '{name}' is not ready; fix the items marked FAIL")
     console.print(f"connector '{name}' ({conn_settings.type}, mode {conn_settings.mode}) is ready")

@@ -6,12 +6,22 @@ from pathlib import Path
 from typing import Literal
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from rich.text import Text
 
 from connectors.files import RecordKind, parse_mapping
-from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, user_errors
+from router.cli.common import (
+    ConfigOption,
+    EncodingOption,
+    console,
+    err_console,
+    fail,
+    open_store,
+    progress,
+    settings,
+    styled,
+    user_errors,
+)
 from router.importing import import_file
 from router.store import store_stats
 
@@ -21,11 +31,6 @@ MapOption = typer.Option(None, "--map", help="Column mapping FIELD=COLUMN,... e.
 SourceOption = typer.Option("file", "--source", help="Source name the records are stored under.")
 OnErrorOption = typer.Option(
     "abort", "--on-error", help="abort: a bad row writes nothing of the file; skip: write the good rows."
-)
-EncodingOption = typer.Option(
-    "auto",
-    "--encoding",
-    help="File encoding (auto: UTF-8, with or without BOM, else cp1252).",
 )
 
 
@@ -43,16 +48,15 @@ def _run_import(
     with user_errors():
         columns = parse_mapping(mapping)
         size = file.stat().st_size if file.is_file() else 0
-        with Progress(
+        with progress(
             TextColumn(f"importing {kind}"),
             BarColumn(),
             DownloadColumn(),
             TimeRemainingColumn(),
-            console=err_console,
             transient=True,
             disable=size < 256 * 1024,
-        ) as progress:
-            task = progress.add_task("read", total=size)
+        ) as bar:
+            task = bar.add_task("read", total=size)
             report = import_file(
                 store,
                 kind,
@@ -61,12 +65,12 @@ def _run_import(
                 mapping=columns,
                 on_error=on_error,
                 encoding=encoding,
-                on_read=lambda n: progress.advance(task, n),
+                on_read=lambda n: bar.advance(task, n),
             )
     for error in report.errors[:20]:
-        err_console.print(f"bad row {error}", highlight=False, soft_wrap=True, markup=False)
+        err_console.print(styled(("bad row", "red"), f" {error}"), soft_wrap=True)
     if len(report.errors) > 20:
-        err_console.print(f"... and {len(report.errors) - 20} more bad rows", highlight=False)
+        err_console.print(f"... and {len(report.errors) - 20} more bad rows")
     if report.aborted:
         raise fail(
             f"{file}: {len(report.errors)} bad row(s); nothing was written (--on-error abort). "
@@ -74,7 +78,7 @@ def _run_import(
         )
     extra = f" and {report.comments} comments" if report.comments else ""
     skipped = f", skipped {len(report.errors)} bad row(s)" if report.errors else ""
-    console.print(f"{file}: {report.rows} rows read, {report.written} {kind}{extra} stored{skipped}", markup=False)
+    console.print(f"{file}: {report.rows} rows read, {report.written} {kind}{extra} stored{skipped}")
 
 
 @import_app.command("tickets")
@@ -133,9 +137,7 @@ def stats(
     with store.session() as session:
         summary = store_stats(session)
     if as_json:
-        import json
-
-        console.print_json(json.dumps(summary))
+        console.print_json(data=summary)
         return
     counts = Table(title=f"deskroute store ({store.safe_url})")
     counts.add_column("records")
@@ -148,22 +150,22 @@ def stats(
         table.add_column(key.rsplit("_", 1)[-1])
         table.add_column("tickets", justify="right")
         for name, n in summary[key].items():
-            table.add_row(Text(str(name)), str(n))
+            table.add_row(str(name), str(n))
         console.print(table)
     held = summary["quarantine"]
     if not held["count"]:
-        console.print("quarantine: empty (every record synced validated)", highlight=False)
+        console.print("quarantine: empty (every record synced validated)")
         return
     table = Table(title=f"quarantine: {held['count']} record(s) refused by validation; the latest")
     for column in ("source", "record", "field", "when", "times", "reason"):
         table.add_column(column, overflow="fold")
     for entry in held["recent"]:
         table.add_row(
-            Text(entry["source"]),
-            Text(f"{entry['kind']} {entry['external_id']}"),
-            Text(entry["field"] or ""),
+            str(entry["source"]),
+            f"{entry['kind']} {entry['external_id']}",
+            str(entry["field"] or ""),
             entry["quarantined_at"][:16].replace("T", " "),
             str(entry["times"]),
-            Text(entry["reason"]),
+            str(entry["reason"]),
         )
     console.print(table)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from router.cli.common import ConfigOption, console, fail, open_store, settings
+from router.cli.common import ConfigOption, console, fail, open_store, settings, styled
 from router.decisions import corrections, decisions_for_ticket, outbox_for_decision
 
 app = typer.Typer(help="The decision log: why every ticket went where it went.", no_args_is_help=True)
@@ -35,20 +35,24 @@ def show(
         feedback = corrections(s, rows[0].source, ticket)
     if as_json:
         console.print_json(
-            json.dumps(
-                [
-                    {**row.model_dump(mode="json"), "outbox": [o.model_dump(mode="json") for o in outbox]}
-                    for row, outbox in dumped
-                ]
-            )
+            data=[
+                {**row.model_dump(mode="json"), "outbox": [o.model_dump(mode="json") for o in outbox]}
+                for row, outbox in dumped
+            ]
         )
         return
     for row, outbox in dumped:
         signals = row.signals
-        console.rule(f"[bold]{row.source} ticket {row.ticket_external_id}[/] — decision {row.id} ({row.reason})")
+        console.rule(
+            styled((f"{row.source} ticket {row.ticket_external_id}", "bold"), f" — decision {row.id} ({row.reason})")
+        )
         console.print(
-            f"decided {row.decided_at:%Y-%m-%d %H:%M:%S} UTC in [bold]{row.mode}[/] mode; ticket version "
-            f"{row.ticket_version}; policy {row.policy_version}"
+            styled(
+                f"decided {row.decided_at:%Y-%m-%d %H:%M:%S} UTC in ",
+                (row.mode, "bold"),
+                f" mode; ticket version {row.ticket_version}; policy {row.policy_version}",
+            ),
+            soft_wrap=True,
         )
         models = ", ".join(f"{k} {v}" for k, v in sorted(row.model_versions.items())) or "none (rules only)"
         console.print(f"models: {models}")
@@ -59,7 +63,7 @@ def show(
         if signals.get("churn_risk") is not None:
             console.print(f"churn risk: {signals['churn_risk']:.0%} — {', '.join(signals.get('churn_reasons', []))}")
         if row.abstained:
-            console.print(f"[yellow]abstained[/]: {row.decision.get('abstain_reason')}")
+            console.print(styled(("abstained", "yellow"), f": {row.decision.get('abstain_reason')}"), soft_wrap=True)
         trace = Table(title="rules", show_lines=False)
         for column in ("rule", "fired", "why"):
             trace.add_column(column)
@@ -85,5 +89,9 @@ def show(
         console.print(actions)
     for f in feedback:
         console.print(
-            f"[magenta]correction[/] by {f.corrected_by or 'a person'}: {f.field} {f.predicted} -> {f.corrected}"
+            styled(
+                ("correction", "magenta"),
+                f" by {f.corrected_by or 'a person'}: {f.field} {f.predicted} -> {f.corrected}",
+            ),
+            soft_wrap=True,
         )

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from connectors import Ticket
 from connectors.files import RowMapper, read_rows
-from router.cli.common import console, err_console, fail, user_errors
+from router.cli.common import console, err_console, fail, styled, user_errors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "examples" / "sample"
@@ -216,8 +216,11 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
             upsert(s, history)
             s.commit()
         console.print(
-            f"[bold]1. history[/]: {len(history)} solved sample tickets, {len(world.customers)} synthetic "
-            f"customers with {len(world.events)} events and {len(world.ratings)} ratings"
+            styled(
+                ("1. history", "bold"),
+                f": {len(history)} solved sample tickets, {len(world.customers)} synthetic "
+                f"customers with {len(world.events)} events and {len(world.ratings)} ratings",
+            )
         )
 
         # 2. Fit the models on that history.
@@ -238,7 +241,8 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
                     target_precision=target_precision,
                 )
         churn_meta = train_churn(from_store=True, source=CONNECTOR, cv=0)
-        console.print("[bold]2. models[/]: " + ", ".join([*trained.values(), f"churn {churn_meta.get('version', '')}"]))
+        models = ", ".join([*trained.values(), f"churn {churn_meta.get('version', '')}"])
+        console.print(styled(("2. models", "bold"), f": {models}"))
 
         # 3. New tickets arrive in the helpdesk (a file export here) from known customers.
         incoming = [
@@ -258,7 +262,7 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
         signal_source = load_signal_source(cfg, store)
         with build_connector(CONNECTOR, conn_settings) as connector:
             report = run_cycle(store, connector, mode="suggest", policy=policy, signal_source=signal_source, now=now)
-        console.print("[bold]3. routing[/] (file connector, suggest mode: tags and notes written)")
+        console.print(styled(("3. routing", "bold"), " (file connector, suggest mode: tags and notes written)"))
         print_cycle(report)
 
     # 4. Each queue's prioritised list, with why.
@@ -347,11 +351,16 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
     )
     rate = figures["misroute_rate_auto"]
     console.print(
-        f"[bold]4. simulation[/] on the held-back labels: {figures['auto_routed']} auto-routed, "
-        f"{figures['abstained']} abstained, misroute rate among auto-routed "
-        f"{'n/a' if rate is None else f'{rate:.0%}'}"
+        styled(
+            ("4. simulation", "bold"),
+            f" on the held-back labels: {figures['auto_routed']} auto-routed, "
+            f"{figures['abstained']} abstained, misroute rate among auto-routed "
+            f"{'n/a' if rate is None else f'{rate:.0%}'}",
+        )
     )
     console.print(
-        f"[bold]report[/]: {path}  ·  actions written: {out / 'actions.jsonl'}  ·  "
-        f"{time.perf_counter() - started:.0f} s in all"
+        styled(
+            ("report", "bold"),
+            f": {path}  ·  actions written: {out / 'actions.jsonl'}  ·  {time.perf_counter() - started:.0f} s in all",
+        )
     )

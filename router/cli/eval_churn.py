@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from router.cli.common import console, err_console, fail, user_errors
+from router.cli.common import console, fail, progress, user_errors
 from router.cli.options import output_file, write_output
 
 
@@ -69,19 +69,18 @@ def churn(
 
     with (
         user_errors(),
-        Progress(
+        progress(
             TextColumn("evaluating churn"),
             BarColumn(),
             TextColumn("{task.description}"),
             TimeElapsedColumn(),
-            console=err_console,
             transient=True,
-        ) as progress,
+        ) as bar,
     ):
-        task = progress.add_task("reading", total=cv or 1)
+        task = bar.add_task("reading", total=cv or 1)
 
         def step(what: str) -> None:
-            progress.update(task, advance=1, description=what)
+            bar.update(task, advance=1, description=what)
 
         report = evaluate_churn(
             train, label=label, test=test, cv=cv, id_column=id_column, drop=_drop_list(drop), on_step=step

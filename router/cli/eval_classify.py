@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from router.cli.common import console, err_console, fail
+from router.cli.common import console, err_console, fail, progress, warn
 from router.cli.options import output_file, write_output
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def classify(
         output_file(json_path, "--json")
 
     import numpy as np
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from evals.classify import ClassifyRun, Split, cv_splits, evaluate_split, render, report
     from router.cli.models import build_encoder, load_config_quietly
@@ -76,10 +76,9 @@ def classify(
         unseen = Counter(label for label in test_data.labelled() if label not in known)
         if unseen:
             shown = ", ".join(f"{name!r} ({n})" for name, n in unseen.most_common(5))
-            err_console.print(
-                f"[yellow]warning:[/] {sum(unseen.values())} test ticket(s) have labels never seen in training "
-                f"({shown}); they count as wrong",
-                highlight=False,
+            warn(
+                f"{sum(unseen.values())} test ticket(s) have labels never seen in training ({shown}); "
+                "they count as wrong"
             )
 
     cfg = load_config_quietly()
@@ -111,24 +110,23 @@ def classify(
     }
 
     per_split = []
-    with Progress(
+    with progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
         transient=True,
-    ) as progress:
-        task = progress.add_task("evaluating", total=len(run.splits))
+    ) as bar:
+        task = bar.add_task("evaluating", total=len(run.splits))
         for split in run.splits:
             per_split.append(
                 evaluate_split(
                     run,
                     split,
-                    on_step=partial(_show_step, progress, task, split.name),
+                    on_step=partial(_show_step, bar, task, split.name),
                 )
             )
-            progress.advance(task)
+            bar.advance(task)
     result = report(run, per_split, mode=mode)
     console.print(render(result))
     if json_path is not None:
@@ -147,7 +145,7 @@ def _languages(tickets: list[tuple[str | None, str | None]]) -> list[str]:
 
 def _warn_skipped(data: LabelledTickets) -> None:
     for line in data.warnings():
-        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        warn(line)
 
 
 def _show_step(progress: Any, task: Any, split: str, step: str) -> None:

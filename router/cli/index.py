@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, user_errors
+from router.cli.common import (
+    ConfigOption,
+    console,
+    fail,
+    open_store,
+    progress,
+    settings,
+    user_errors,
+    warn,
+)
 from router.cli.options import output_file
 from router.store import TicketRow, iter_tickets
 
@@ -96,26 +104,25 @@ def rebuild(
             if source:
                 query = query.where(TicketRow.source == source)
             total = int(session.exec(query).one())
-            with Progress(
+            with progress(
                 TextColumn("indexing tickets"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
-                console=err_console,
                 transient=True,
                 disable=total < _CHUNK,
-            ) as progress:
-                task = progress.add_task("index", total=total)
+            ) as bar:
+                task = bar.add_task("index", total=total)
                 chunk: list[Ticket] = []
                 for ticket in iter_tickets(session, source=source):
                     chunk.append(ticket)
                     if len(chunk) == _CHUNK:
                         _add(index, encoder, chunk, cfg.embeddings.batch_size)
-                        progress.advance(task, len(chunk))
+                        bar.advance(task, len(chunk))
                         chunk = []
                 if chunk:
                     _add(index, encoder, chunk, cfg.embeddings.batch_size)
-                    progress.advance(task, len(chunk))
+                    bar.advance(task, len(chunk))
         if len(index) == 0:
             where = f" from source {source!r}" if source else ""
             raise fail(f"no tickets{where} in the store: import some first (`deskroute import tickets FILE`)")
@@ -126,7 +133,7 @@ def rebuild(
         f"indexed {len(index):,} tickets in {time.perf_counter() - started:.1f} s: "
         f"{encoder.stats.encoded:,} encoded, {encoder.stats.cache_hits:,} from the embedding cache; "
         f"{info['kind']} search{recall}; written to {cfg.index_path}",
-        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -156,7 +163,7 @@ def describe(
         info["path"] = str(cfg.index_path)
         configured = resolve_model(cfg.embeddings.model, allow_download=cfg.embeddings.allow_download)
     if as_json:
-        console.print_json(json.dumps(info))
+        console.print_json(data=info)
     else:
         table = Table(show_header=False, box=None)
         for key in ("path", "model_id", "dimension", "count", "kind", "reason", "recall_at_10"):
@@ -165,8 +172,7 @@ def describe(
         table.add_row("memory (FAISS)", f"{info.get('memory_bytes', 0) / 2**20:.1f} MiB")
         console.print(table)
     if configured.model_id != info.get("model_id"):
-        err_console.print(
-            f"[yellow]warning:[/] the index was built with {info.get('model_id')!r} but the configuration "
-            f"now names {configured.model_id!r}: run `deskroute index rebuild`",
-            highlight=False,
+        warn(
+            f"the index was built with {info.get('model_id')!r} but the configuration "
+            f"now names {configured.model_id!r}: run `deskroute index rebuild`"
         )

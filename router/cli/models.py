@@ -7,7 +7,6 @@ function taking a :class:`TrainRequest` and one entry in :data:`TRAINERS`.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings
+from connectors.redaction import mask_url
+from router.cli.common import ConfigOption, console, err_console, fail, open_store, safe_json, settings, warn
 
 if TYPE_CHECKING:
     from embeddings import Encoder
@@ -78,6 +78,7 @@ def _labelled(request: TrainRequest) -> LabelledTickets:
 def _as_policy_teams(data: LabelledTickets, policy_path: Path) -> LabelledTickets:
     """A helpdesk's final queues (after people's corrections) as the policy's team names; triage is no label."""
     from policies import PolicyError, load_policy
+    from router.predict import LabelledTickets
     from router.training import team_of_queue
 
     try:
@@ -127,14 +128,13 @@ def train_text_classifier(request: TrainRequest) -> None:
 
     late = [c for c in request.text_columns if c.lower() in AFTER_ROUTING_FIELDS]
     if late and not request.from_store:
-        err_console.print(
-            f"[yellow]warning:[/] {', '.join(late)} is written after a ticket is routed; "
-            "new tickets will not have it when the model predicts",
-            highlight=False,
+        warn(
+            f"{', '.join(late)} is written after a ticket is routed; "
+            "new tickets will not have it when the model predicts"
         )
     data = _labelled(request)
     for line in data.warnings():
-        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        warn(line)
     labels = data.labelled()
     encoder = build_encoder(request.settings)
     classifier = TicketClassifier(target=request.target.lower(), decision=request.decision)
@@ -150,7 +150,7 @@ def train_text_classifier(request: TrainRequest) -> None:
         except ValueError as exc:
             raise fail(str(exc)) from None
     origin = (
-        {"store": request.settings.database_url.split("@")[-1], "source": request.source}
+        {"store": mask_url(request.settings.database_url), "source": request.source}
         if request.from_store
         else {"files": [str(p) for p in request.files], "text_columns": list(request.text_columns)}
     )
@@ -174,7 +174,7 @@ def train_text_classifier(request: TrainRequest) -> None:
     console.print(
         f"saved {classifier.version_} ({len(classifier.classes_)} labels, {len(labels)} tickets) "
         f"in {request.settings.models_dir}",
-        highlight=False,
+        soft_wrap=True,
     )
     console.print(
         f"inner cross-validation ({_decision_words(classifier)}): "
@@ -185,7 +185,7 @@ def train_text_classifier(request: TrainRequest) -> None:
             if threshold is not None
             else "never confident enough for 90% precision: every ticket goes to triage"
         ),
-        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -282,7 +282,7 @@ def predict(
     except DatasetError as exc:
         raise fail(str(exc)) from None
     for line in data.warnings():
-        err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        warn(line)
     try:
         classifier.attach_encoder(build_encoder(cfg))
     except ValueError as exc:
@@ -296,5 +296,5 @@ def predict(
     for ticket_id, prediction, language in zip(data.ids, predictions, languages, strict=True):
         record: dict[str, Any] = {"id": ticket_id, "target": classifier.target, **prediction.as_dict()}
         record["language"] = language.code if language else None
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(safe_json(record, indent=None) + "\n")
     out.flush()

@@ -21,7 +21,7 @@ from policies import (
     tests_path_for,
 )
 from policies.signals import Decision
-from router.cli.common import console, err_console, fail
+from router.cli.common import EncodingOption, console, err_console, fail, styled, warn
 from router.cli.options import output_file, parse_moment, write_output
 
 app = typer.Typer(help="Routing policies: validate, explain a decision, run the policy's tests.", no_args_is_help=True)
@@ -36,7 +36,7 @@ def load_or_exit(file: Path) -> RoutingPolicy:
         return load_policy(file)
     except PolicyError as exc:
         for issue in exc.issues:
-            err_console.print(f"[red]{issue}[/]", highlight=False, soft_wrap=True, markup=False)
+            err_console.print(styled((str(issue), "red")), soft_wrap=True)
         n = len(exc.issues)
         raise fail(f"{file}: {n} problem{'s' if n != 1 else ''}; nothing was loaded") from None
 
@@ -46,12 +46,11 @@ def validate(file: Path = PolicyFile) -> None:
     """Check a policy (and the tests beside it) and report every problem with its line and column."""
     policy = load_or_exit(file)
     for warning in policy.warnings:
-        err_console.print(str(warning), highlight=False, soft_wrap=True, markup=False)
+        err_console.print(str(warning), soft_wrap=True)
     tests = f", {len(policy.tests)} test(s)" if policy.tests else ""
     console.print(
         f"{file}: policy '{policy.name}' is valid — version {policy.version}, {len(policy.teams)} queues, "
         f"{len(policy.rules)} rules{tests}",
-        highlight=False,
         soft_wrap=True,
     )
 
@@ -121,14 +120,12 @@ def print_decision(policy: RoutingPolicy, decision: Decision) -> None:
         table.add_row(entry.rule, "yes" if entry.fired else "no", why, "\n".join(entry.effects))
     console.print(table)
     if decision.abstained:
-        console.print(
-            f"abstained ({decision.abstain_source}): {decision.abstain_reason}", highlight=False, soft_wrap=True
-        )
+        console.print(f"abstained ({decision.abstain_source}): {decision.abstain_reason}", soft_wrap=True)
     if not decision.actions:
         console.print("no actions")
     for action in decision.actions:
         params = ", ".join(f"{k}={v!r}" for k, v in action.params.items())
-        console.print(f"{action.kind} → {action.target}: {params}", highlight=False, soft_wrap=True, markup=False)
+        console.print(f"{action.kind} → {action.target}: {params}", soft_wrap=True)
 
 
 @app.command("explain")
@@ -166,17 +163,17 @@ def test(
     for result in results:
         if result.passed:
             if verbose:
-                console.print(f"[green]PASS[/] {result.case.name}", highlight=False, soft_wrap=True)
+                console.print(styled(("PASS", "green"), f" {result.case.name}"), soft_wrap=True)
             continue
-        console.print(f"[red]FAIL[/] {result.case.location}: {result.case.name}", highlight=False, soft_wrap=True)
+        console.print(styled(("FAIL", "red"), f" {result.case.location}: {result.case.name}"), soft_wrap=True)
         for failure in result.failures:
-            console.print(f"     {failure}", highlight=False, soft_wrap=True, markup=False)
+            console.print(f"     {failure}", soft_wrap=True)
         fired = ", ".join(result.decision.fired_rules()) or "none"
-        console.print(f"     fired: {fired}", highlight=False, soft_wrap=True)
+        console.print(f"     fired: {fired}", soft_wrap=True)
     summary = f"{len(results) - len(failed)} passed, {len(failed)} failed — policy '{policy.name}' {policy.version}"
     if failed:
         raise fail(summary)
-    console.print(f"[green]{summary}[/]", highlight=False, soft_wrap=True)
+    console.print(styled((summary, "green")), soft_wrap=True)
 
 
 def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-untyped-def]
@@ -199,6 +196,7 @@ def simulate(
     label: str | None = typer.Option(None, "--label", help="Column holding the right queue, for the misroute rate."),
     models: bool = typer.Option(True, "--models/--rules-only", help="Use the trained models' signals."),
     json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    encoding: str = EncodingOption,
     config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
 ) -> None:
     """Replay labelled tickets through the models and the policy: what it would do, before it goes live."""
@@ -209,7 +207,9 @@ def simulate(
         output_file(json_path, "--json")
     policy = load_or_exit(file)
     with user_errors():
-        report, _ = run_simulation(policy, file.name, dataset, label=label, signals_for=_signals_for(config, models))
+        report, _ = run_simulation(
+            policy, file.name, dataset, label=label, signals_for=_signals_for(config, models), encoding=encoding
+        )
     figures = report.as_dict()
     table = Table(title=f"{file.name} on {dataset.name} ({report.n} tickets)")
     table.add_column("measure")
@@ -235,7 +235,7 @@ def simulate(
             t.add_row(key, str(value))
         console.print(t)
     if report.bad_rows:
-        err_console.print(f"[yellow]{len(report.bad_rows)} bad row(s) skipped[/], first: {report.bad_rows[0]}")
+        warn(f"{len(report.bad_rows)} bad row(s) skipped, first: {report.bad_rows[0]}")
     if json_path is not None:
         write_output(json_path, json.dumps(figures, indent=2) + "\n", "--json")
         console.print(f"wrote {json_path}")
@@ -248,6 +248,7 @@ def diff(
     dataset: Path = typer.Option(..., "--dataset", help="Tickets (CSV or JSONL) to decide with both."),
     models: bool = typer.Option(True, "--models/--rules-only", help="Use the trained models' signals."),
     limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many changed tickets."),
+    encoding: str = EncodingOption,
     config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
 ) -> None:
     """The tickets whose decision changes between policy A and policy B, and how."""
@@ -256,7 +257,9 @@ def diff(
 
     policy_a, policy_b = load_or_exit(a), load_or_exit(b)
     with user_errors():
-        total, changes = run_diff(policy_a, policy_b, dataset, signals_for=_signals_for(config, models))
+        total, changes = run_diff(
+            policy_a, policy_b, dataset, signals_for=_signals_for(config, models), encoding=encoding
+        )
     console.print(f"{len(changes)} of {total} decisions change between {a.name} and {b.name}")
     table = Table()
     for column in ("ticket", "subject", "what changes", "before", "after"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, user_errors
+from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, styled, user_errors
 from router.cli.connectors import connector_errors
 from router.config import Settings
 from router.connectors import build_connector, connector_settings
@@ -74,7 +74,7 @@ def print_cycle(report: CycleReport) -> None:
     table.add_row("apply", "PAUSED: nothing written" if o.paused else applied, f"{report.seconds['apply']:.2f}")
     console.print(table)
     for error in o.errors[:10]:
-        err_console.print(f"[red]apply failed[/] {error}", highlight=False)
+        err_console.print(styled(("apply failed", "red"), f" {error}"), soft_wrap=True)
 
 
 def run(
@@ -105,7 +105,7 @@ def run(
             try:
                 print_cycle(_cycle(store, cfg, name, policy, not dry_run))
             except typer.Exit:
-                err_console.print(f"[red]{name}: cycle failed[/]; retrying at the next interval")
+                err_console.print(styled((f"{name}: cycle failed", "red"), "; retrying at the next interval"))
 
         scheduler.add_job(
             job, "interval", seconds=interval, next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id=name

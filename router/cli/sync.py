@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from connectors.base import PullBatch
 from connectors.errors import ConnectorError
-from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings
+from router.cli.common import ConfigOption, console, err_console, fail, open_store, progress, settings, styled
 from router.cli.connectors import connector_errors
 from router.cli.options import parse_moment
 from router.connectors import build_connector, connector_settings
@@ -39,24 +39,23 @@ def sync(
         conn_settings = connector_settings(cfg, name)
         with (
             build_connector(name, conn_settings) as connector,
-            Progress(
+            progress(
                 SpinnerColumn(),
                 TextColumn(f"syncing {name}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("tickets"),
                 TimeElapsedColumn(),
-                console=err_console,
                 transient=True,
-            ) as progress,
+            ) as bar,
         ):
-            task = progress.add_task("sync", total=None)
+            task = bar.add_task("sync", total=None)
 
             def on_batch(batch: PullBatch, so_far: SyncReport) -> None:
                 nonlocal report
                 report = so_far
                 total = so_far.tickets + batch.remaining if batch.remaining is not None else None
-                progress.update(task, completed=so_far.tickets, total=total)
+                bar.update(task, completed=so_far.tickets, total=total)
 
             try:
                 report = run_sync(store, connector, since=start, full=full, on_batch=on_batch)
@@ -69,26 +68,24 @@ def sync(
                     f"`deskroute sync {name}` resumes after them."
                 ) from None
     for problem in report.problems[:20]:
-        err_console.print(f"note: {problem}", highlight=False, soft_wrap=True, markup=False)
+        err_console.print(styled(("skipped", "yellow"), f" {problem}"), soft_wrap=True)
     if len(report.problems) > 20:
-        err_console.print(f"... and {len(report.problems) - 20} more", highlight=False)
+        err_console.print(f"... and {len(report.problems) - 20} more")
     for refused in report.refused[:20]:
-        err_console.print(f"quarantined: {refused.reason}", highlight=False, soft_wrap=True, markup=False)
+        err_console.print(styled(("quarantined", "yellow"), f" {refused.reason}"), soft_wrap=True)
     if len(report.refused) > 20:
-        err_console.print(f"... and {len(report.refused) - 20} more quarantined", highlight=False)
+        err_console.print(f"... and {len(report.refused) - 20} more quarantined")
     own = f" ({report.own_changes} last changed by deskroute)" if report.own_changes else ""
     console.print(
         f"{name}: {report.tickets} tickets{own}, {report.comments} comments, {report.customers} customers "
         f"stored in {report.batches} batch(es); cursor {report.cursor or '(start)'}",
-        highlight=False,
-        markup=False,
+        soft_wrap=True,
     )
     if report.refused:
         console.print(
             f"{name}: {len(report.refused)} record(s) did not validate and are kept in quarantine "
             "(see `deskroute stats`); a corrected version in the helpdesk replaces them at the next sync",
-            highlight=False,
-            markup=False,
+            soft_wrap=True,
         )
     if report.released:
-        console.print(f"{name}: {report.released} quarantined record(s) replaced by valid versions", highlight=False)
+        console.print(f"{name}: {report.released} quarantined record(s) replaced by valid versions")

@@ -38,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from embeddings import prepare_ticket_text
+from policies.figures import distinct_figures
 from router.predict.abstention import threshold_for_precision
 from router.predict.attention import AttentionHead, TokenMatrix
 from router.predict.calibration import ScoreBlend
@@ -650,9 +651,9 @@ class TicketClassifier:
         if self.threshold_ is None:
             return True, f"in cross-validation no confidence level reached {target} precision for {self.target}"
         if probability < self.threshold_:
+            shown, bound = distinct_figures(probability, self.threshold_)
             return True, (
-                f"confidence {probability:.2f} is below {self.threshold_:.2f}, "
-                f"the threshold that kept {target} precision in cross-validation"
+                f"confidence {shown} is below {bound}, the threshold that kept {target} precision in cross-validation"
             )
         return False, None
 

@@ -13,6 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
+from connectors.redaction import redact
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -121,7 +123,7 @@ def _scrub(message: str, url: sa.URL) -> str:
         if len(secret) >= 3:
             message = message.replace(secret, "***")
     first = message.strip().splitlines()[0] if message.strip() else "no detail"
-    return first.rstrip(".")
+    return redact(first).rstrip(".")
 
 
 @contextlib.contextmanager
