@@ -301,13 +301,17 @@ def _vendor_message(response: httpx.Response) -> str:
 
 
 def shown_location(response: httpx.Response) -> str:
-    """Where a redirect points, its credentials masked."""
+    """Where a redirect points, without its query or fragment and with its password masked.
+
+    A login page's query carries one-time credentials under any name (a CAS ``ticket``, an OAuth ``code``, a
+    SAML request), so none of it is shown; the address itself is enough to fix ``base_url``.
+    """
     raw = response.headers.get("Location")
     if not raw:
         return "nowhere (no Location header)"
     try:
         url = response.request.url.join(raw.strip())
-        shown = mask_url(str(url.copy_with(fragment=None)))
+        shown = mask_url(str(url.copy_with(query=None, fragment=None)))
     except (httpx.InvalidURL, ValueError, TypeError):
         return "an unreadable Location header"
     return excerpt(shown)

@@ -72,7 +72,7 @@ def sync(
     if len(report.problems) > 20:
         err_console.print(f"... and {len(report.problems) - 20} more")
     for refused in report.refused[:20]:
-        err_console.print(styled(("quarantined", "yellow"), f" {refused.reason}"), soft_wrap=True)
+        err_console.print(styled(("quarantined:", "yellow"), f" {refused.reason}"), soft_wrap=True)
     if len(report.refused) > 20:
         err_console.print(f"... and {len(report.refused) - 20} more quarantined")
     own = f" ({report.own_changes} last changed by deskroute)" if report.own_changes else ""

@@ -27,7 +27,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/slow-down"):
             body = b'{"message": "rate limited"}'
             self.send_response(429)
-            self.send_header("Retry-After", "1e308")
+            self.send_header("Retry-After", "99999999999")
         else:
             body = json.dumps({"message": ECHO}).encode()
             self.send_response(401)
@@ -45,7 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def helpdesk_server() -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a server that answers 401 (echoing secrets), 302 under /moved, 429 under
-    /slow-down asking to wait 1e308 seconds."""
+    /slow-down asking to wait 99,999,999,999 seconds (over 3,000 years)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

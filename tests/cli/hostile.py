@@ -30,6 +30,8 @@ HOSTILE = (
     "\x1b[2J\x1b]0;pwned\x07 \x9b31m \x08 \u202eevil\u202c"
 )
 LONG = " " + "y" * 3000
+# As long as a short field (a subject, a name) may be: the records refuse longer ones.
+LONG_SHORT = " " + "y" * 800
 # What must never reach the terminal: C0 controls but tab and newline, DEL, C1, bidi overrides and isolates.
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # Pieces of HOSTILE that a literal rendering shows as written.
@@ -64,7 +66,7 @@ def invoke(args: list[str], env: dict[str, str] | None = None) -> Result:
 def _ticket(external_id: str, queue: str) -> dict[str, object]:
     return {
         "id": external_id,
-        "subject": "refund " + HOSTILE + LONG,
+        "subject": "refund " + HOSTILE + LONG_SHORT,
         "body": HOSTILE + LONG,
         "requester": "c1",
         "organization": HOSTILE,

@@ -57,5 +57,5 @@ def test_a_redirect_says_where_to_without_its_credentials(rt_config: Path) -> No
     )
     text = " ".join(output.split())
     assert code == 1 and "FAIL reachable and credentials" in text
-    assert "redirected (302) to https://sso.example.com/login;" in text and "not JSON" not in text
+    assert "redirected (302) to https://admin:***@sso.example.com/login;" in text and "not JSON" not in text
     assert "s3cr3t" not in text and "ticket=abc" not in text

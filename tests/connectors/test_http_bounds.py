@@ -215,12 +215,12 @@ def test_quota_headers_that_make_no_sense_give_a_finite_bounded_pace(headers: di
 @pytest.mark.parametrize(
     ("location", "shown"),
     [
-        ("https://admin:hunter2@sso.example.com/login?token=abc#x", "https://sso.example.com/login"),
+        ("https://admin:hunter2@sso.example.com/login?token=abc#x", "https://admin:***@sso.example.com/login"),
         ("/NoAuth/Login.html?next=abc123", "https://helpdesk.example.com/NoAuth/Login.html"),
         ("https://sso.example.com:8443/a%20b", "https://sso.example.com:8443/a%20b"),
     ],
 )
-def test_a_redirect_says_where_it_pointed_without_credentials_or_query(location: str, shown: str) -> None:
+def test_a_redirect_says_where_it_pointed_without_password_or_query(location: str, shown: str) -> None:
     respx.get(f"{BASE}/tickets").mock(return_value=httpx.Response(302, headers={"Location": location}))
     with pytest.raises(Redirected) as caught:
         client(BASE, Sleeps()).get("tickets")
