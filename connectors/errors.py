@@ -7,20 +7,19 @@ contain a credential.
 
 from __future__ import annotations
 
-import re
+from connectors.redaction import CONTROL_CHARACTERS, redact
 
 # How much of a vendor's text (an error body, a header, a field) a message may quote.
 EXCERPT_CHARS = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
-    """A vendor's text as one short line for a message: control characters and runs of white space become one
-    space, and anything past ``limit`` characters is cut off with "…" (an 80 MB body must not become an 80 MB
-    log line or terminal flood)."""
+    """A vendor's text as one short line for a message: credentials masked, control characters and runs of
+    white space become one space, and anything past ``limit`` characters is cut off with "…" (an 80 MB body
+    must not become an 80 MB log line or terminal flood)."""
     raw = text if isinstance(text, str) else str(text)
     # Only the start can be shown: never clean more than that of a huge body.
-    line = " ".join(_CONTROL.sub(" ", raw[: limit * 4]).split())
+    line = " ".join(CONTROL_CHARACTERS.sub(" ", redact(raw[: limit * 4])).split())
     return line if len(line) <= limit and len(raw) <= limit * 4 else line[: limit - 1].rstrip() + "…"
 
 

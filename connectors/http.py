@@ -52,7 +52,7 @@ from connectors.errors import (
     Unavailable,
     excerpt,
 )
-from connectors.redaction import mask_url, redact
+from connectors.redaction import mask_url
 
 logger = logging.getLogger("deskroute.connectors.http")
 
@@ -70,8 +70,6 @@ MAX_RESET_SECONDS = 3600.0
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 # Of an error answer only the start is read: the message quotes an excerpt of it anyway.
 _ERROR_BODY_BYTES = 16 * 1024
-# Of a vendor's text, what is masked and cut to an excerpt for a message (the excerpt shows far less).
-EXCERPT_SOURCE_CHARS = 4096
 # The longest wait a Retry-After header is believed for (a day): beyond it, a mistake.
 MAX_SERVER_WAIT = 86_400.0
 # Non-negative delta-seconds; RFC 9110 says digits only, fractions are accepted as some vendors send them.
@@ -292,12 +290,12 @@ def _vendor_message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return excerpt(redact(response.text[:EXCERPT_SOURCE_CHARS]))
+        return excerpt(response.text)
     if isinstance(body, Mapping):
         for key in ("message", "error", "description", "errors"):
             if key in body:
-                return excerpt(redact(str(body[key])[:EXCERPT_SOURCE_CHARS]))
-    return excerpt(redact(str(body)[:EXCERPT_SOURCE_CHARS]))
+                return excerpt(body[key])
+    return excerpt(body)
 
 
 def shown_location(response: httpx.Response) -> str:
@@ -319,7 +317,7 @@ def shown_location(response: httpx.Response) -> str:
 
 def _describe(exc: httpx.HTTPError) -> str:
     kind = type(exc).__name__
-    detail = excerpt(redact(str(exc)), 120)
+    detail = excerpt(exc, 120)
     return f"{kind} ({detail})" if detail else kind
 
 

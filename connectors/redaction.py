@@ -1,4 +1,4 @@
-"""Secrets out of everything deskroute shows: URLs with credentials, and the values of configured secrets.
+"""What deskroute may show of outside text: no credentials (URLs, configured secrets), no control characters.
 
 A helpdesk or database URL may carry a password in its userinfo (``https://user:SECRET@host``), a token as
 its userinfo (``https://TOKEN@host``) or a credential as a query parameter (``?password=SECRET``,
@@ -18,6 +18,11 @@ import threading
 from urllib.parse import SplitResult, unquote, urlsplit
 
 MASK = "***"
+
+# Characters that drive a terminal or reorder what it shows instead of being shown: C0 controls but tab and
+# newline, DEL, C1 controls (ESC and CSI among them: clear screen, window title, hyperlinks), the line and
+# paragraph separators, and the bidirectional marks, overrides and isolates ("Trojan Source" names).
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 # Query (and fragment) parameters whose value is a credential. Compared case-insensitively, with "-" read as
 # "_"; a name that ends in one of the suffixes below counts too (x_api_key, db_password, refresh_token).
@@ -174,6 +179,11 @@ def _mask_in_text(match: re.Match[str]) -> str:
     return mask_url(url[: trail.start()]) + trail.group(0)
 
 
+def strip_control(text: str) -> str:
+    """``text`` without :data:`CONTROL_CHARACTERS`: what a terminal or a log line may show of outside data."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
 def redact(text: str) -> str:
     """``text`` with every URL masked (:func:`mask_url`), ``password=...`` pairs and registered secrets removed."""
     if not text:
@@ -187,4 +197,14 @@ def redact(text: str) -> str:
     return out
 
 
-__all__ = ["MASK", "is_secret_parameter", "mask_url", "redact", "register_secret", "registered_secrets", "url_secrets"]
+__all__ = [
+    "CONTROL_CHARACTERS",
+    "MASK",
+    "is_secret_parameter",
+    "mask_url",
+    "redact",
+    "register_secret",
+    "registered_secrets",
+    "strip_control",
+    "url_secrets",
+]

@@ -25,21 +25,12 @@ from rich.status import Status
 from rich.style import Style
 from rich.text import Text
 
-from connectors.redaction import redact
+from connectors.redaction import CONTROL_CHARACTERS, redact, strip_control
 from router.config import ConfigError, Settings, load_settings
 from router.store import Store, StoreError
 
-# C0 controls except tab and newline, DEL, C1 controls, and the bidirectional overrides and isolates that
-# reorder what a terminal shows (a "Trojan Source" file name). ESC is among them: no escape sequence from a
-# helpdesk reaches the terminal (clear screen, window title, hyperlinks).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # What JSON output escapes instead of stripping: json.dumps escapes C0 itself, these it leaves raw.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def strip_control(text: str) -> str:
-    """``text`` without characters that would drive a terminal instead of being shown."""
-    return _CONTROL.sub("", text)
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def shown(text: str) -> str:
@@ -110,7 +101,7 @@ class LiteralConsole(Console):
     def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
         for segment in super().render(renderable, options):
             # Control segments are rich's own cursor movements; text segments are what we were asked to show.
-            if segment.control is None and _CONTROL.search(segment.text):
+            if segment.control is None and CONTROL_CHARACTERS.search(segment.text):
                 yield Segment(strip_control(segment.text), segment.style)
             else:
                 yield segment

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
-from connectors.redaction import redact
+from connectors.redaction import MASK, mask_url, redact, url_secrets
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -29,19 +29,16 @@ _CHECK_URL = "Check DESKROUTE_DATABASE_URL (or database_url in deskroute.toml)"
 
 
 def describe_url(url: str | sa.URL) -> str:
-    """The database a URL points at, for messages: scheme, host, port and database, never credentials or query.
+    """The database a URL points at, for messages, its credentials masked the one way every URL is.
 
-    A URL's user part and query string can carry a password (``?password=``), so neither is shown.
+    A URL SQLAlchemy cannot read is shown by its scheme only: where its password starts is anyone's guess.
     """
     try:
         parsed = sa.make_url(url) if isinstance(url, str) else url
     except (sa.exc.ArgumentError, ValueError):
         scheme = str(url).split("://", 1)[0] if "://" in str(url) else ""
         return f"{scheme}://(unparsable)" if scheme and scheme.isascii() and scheme.isprintable() else "(unparsable)"
-    where = parsed.host or ""
-    if parsed.port is not None:
-        where += f":{parsed.port}"
-    return f"{parsed.drivername}://{where}/{parsed.database or ''}"
+    return mask_url(parsed.render_as_string(hide_password=False))
 
 
 def _parse(url: str) -> sa.URL:
@@ -115,13 +112,9 @@ def make_engine(url: str, *, create_folders: Collection[Path] = ()) -> sa.Engine
 
 
 def _scrub(message: str, url: sa.URL) -> str:
-    """A driver's message without the URL's password or query values, which some drivers echo back."""
-    secrets = [str(url.password or "")]
-    for values in url.query.values():
-        secrets.extend([values] if isinstance(values, str) else values)
-    for secret in secrets:
-        if len(secret) >= 3:
-            message = message.replace(secret, "***")
+    """A driver's first line of message without the URL's credentials, which some drivers echo back."""
+    for secret in url_secrets(url.render_as_string(hide_password=False)):
+        message = message.replace(secret, MASK)
     first = message.strip().splitlines()[0] if message.strip() else "no detail"
     return redact(first).rstrip(".")
 

