@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; SQLite by default, postgresql://... for PostgreSQL",
     )
     data_dir: Path = Field(default=Path(".deskroute"), description="models, vector index, embedding cache")
-    policy: Path | None = Field(default=None, description="the active routing policy (YAML)")
+    policy: Path | None = Field(default=None, description="the routing policy (YAML) stored and activated on first use")
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
 

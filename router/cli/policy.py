@@ -13,6 +13,7 @@ from rich.table import Table
 from connectors import Customer, RecordError, Ticket
 from policies import (
     PolicyError,
+    PolicyTestResult,
     RoutingPolicy,
     Signals,
     decide,
@@ -21,10 +22,24 @@ from policies import (
     tests_path_for,
 )
 from policies.signals import Decision
-from router.cli.common import EncodingOption, console, err_console, fail, styled, warn
+from router.cli.common import (
+    ConfigOption,
+    EncodingOption,
+    console,
+    err_console,
+    fail,
+    open_store,
+    settings,
+    styled,
+    user_errors,
+    warn,
+)
 from router.cli.options import output_file, parse_moment, write_output
 
-app = typer.Typer(help="Routing policies: validate, explain a decision, run the policy's tests.", no_args_is_help=True)
+app = typer.Typer(
+    help="Routing policies: validate, test and explain them; the stored versions and which one routes.",
+    no_args_is_help=True,
+)
 
 PolicyFile = typer.Argument(..., help="The policy YAML file, e.g. policies/examples/starter.yaml.")
 MAX_JSON_BYTES = 1024 * 1024
@@ -35,10 +50,15 @@ def load_or_exit(file: Path) -> RoutingPolicy:
     try:
         return load_policy(file)
     except PolicyError as exc:
-        for issue in exc.issues:
-            err_console.print(styled((str(issue), "red")), soft_wrap=True)
-        n = len(exc.issues)
-        raise fail(f"{file}: {n} problem{'s' if n != 1 else ''}; nothing was loaded") from None
+        raise _refused(file, exc, "nothing was loaded") from None
+
+
+def _refused(file: Path, exc: PolicyError, outcome: str) -> typer.Exit:
+    """Print every located problem of a policy; returns the exit to raise."""
+    for issue in exc.issues:
+        err_console.print(styled((str(issue), "red")), soft_wrap=True)
+    n = len(exc.issues)
+    return fail(f"{file}: {n} problem{'s' if n != 1 else ''}; {outcome}")
 
 
 @app.command("validate")
@@ -159,6 +179,15 @@ def test(
     if not policy.tests:
         raise fail(f"{file}: no tests; add a 'tests:' list to the policy or to {tests_path_for(file).name}")
     results = run_policy_tests(policy)
+    failed = _report_tests(results, verbose)
+    summary = f"{len(results) - len(failed)} passed, {len(failed)} failed — policy '{policy.name}' {policy.version}"
+    if failed:
+        raise fail(summary)
+    console.print(styled((summary, "green")), soft_wrap=True)
+
+
+def _report_tests(results: list[PolicyTestResult], verbose: bool) -> list[PolicyTestResult]:
+    """Print each failing test (and passing ones when ``verbose``); returns the failures."""
     failed = [r for r in results if not r.passed]
     for result in results:
         if result.passed:
@@ -170,10 +199,7 @@ def test(
             console.print(f"     {failure}", soft_wrap=True)
         fired = ", ".join(result.decision.fired_rules()) or "none"
         console.print(f"     fired: {fired}", soft_wrap=True)
-    summary = f"{len(results) - len(failed)} passed, {len(failed)} failed — policy '{policy.name}' {policy.version}"
-    if failed:
-        raise fail(summary)
-    console.print(styled((summary, "green")), soft_wrap=True)
+    return failed
 
 
 def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-untyped-def]
@@ -274,3 +300,193 @@ def diff(
             "; ".join(f"{k}={change.after[k]}" for k in fields),
         )
     console.print(table)
+
+
+# The stored versions: which policy routes, who changed it, and going back.
+
+ByOption = typer.Option(
+    None, "--by", help="Who makes the change, for the record (default: the operating system's user)."
+)
+
+
+def _actor(by: str | None) -> str:
+    from router.store.policies import check_actor, default_actor
+
+    with user_errors():
+        return check_actor(by) if by is not None else default_actor()
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _is_version(target: str) -> bool:
+    """A stored version id or prefix is hexadecimal; anything with a path's look is a file."""
+    return bool(target) and all(c in "0123456789abcdefABCDEF" for c in target)
+
+
+@app.command("activate")
+def activate(
+    target: str = typer.Argument(..., help="A policy YAML file, or a stored version id (or a unique prefix of one)."),
+    by: str | None = ByOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Make a policy the one deskroute routes with: a file (validated and its tests run first) or a stored version."""
+    from router.store import policies as stored_policies
+
+    actor = _actor(by)
+    path = Path(target)
+    if path.is_dir():
+        raise fail(f"{target}: is a folder; give a policy YAML file or a stored version")
+    from_file = path.exists() or not _is_version(target)
+    text = None
+    if from_file:
+        if not path.exists():
+            raise fail(f"{target}: no such file, and not a stored version (deskroute policy history lists them)")
+        try:
+            with user_errors():
+                text, policy = stored_policies.read_policy_file(path)
+        except PolicyError as exc:
+            raise _refused(path, exc, "nothing was stored or activated") from None
+        for warning in policy.warnings:
+            err_console.print(str(warning), soft_wrap=True)
+        if policy.tests:
+            results = run_policy_tests(policy)
+            failed = _report_tests(results, verbose=False)
+            if failed:
+                raise fail(
+                    f"{target}: {len(failed)} of {len(results)} test(s) failed; nothing was stored or activated "
+                    "(deskroute policy test FILE -v shows them all)"
+                )
+        else:
+            warn(f"{target}: the policy has no tests to run before activating it")
+    store = open_store(settings(config))
+    with user_errors(), store.session() as session:
+        if text is not None:
+            chosen = stored_policies.store_policy(session, text, str(path), actor)
+        else:
+            chosen = stored_policies.find_version(session, target)
+        change = stored_policies.activate(session, chosen.version, actor)
+        session.commit()
+    if change is None:
+        console.print(f"policy '{chosen.name}' version {chosen.version} is already the active one", soft_wrap=True)
+        return
+    was = f" (was {change.previous_version})" if change.previous_version else ""
+    console.print(
+        styled(("activated", "bold green"), f" policy '{chosen.name}' version {chosen.version}{was}; by {actor}"),
+        soft_wrap=True,
+    )
+
+
+@app.command("rollback")
+def rollback(by: str | None = ByOption, config: Path | None = ConfigOption) -> None:
+    """Re-activate the version that was active before the current one (a second rollback undoes the first)."""
+    from router.store import policies as stored_policies
+
+    actor = _actor(by)
+    store = open_store(settings(config))
+    with user_errors(), store.session() as session:
+        change = stored_policies.rollback(session, actor)
+        session.commit()
+        now = stored_policies.find_version(session, change.version)
+    console.print(
+        styled(
+            ("rolled back", "bold yellow"),
+            f" to policy '{now.name}' version {now.version} (was {change.previous_version}); by {actor}",
+        ),
+        soft_wrap=True,
+    )
+
+
+@app.command("history")
+def history(
+    as_json: bool = typer.Option(False, "--json", help="Print the versions and the activation log as JSON."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """The stored policy versions (the active one marked) and the log of who activated which, when."""
+    from router.store import policies as stored_policies
+
+    store = open_store(settings(config))
+    with user_errors(), store.session() as session:
+        found = stored_policies.history(session)
+    names = {v.version: v.name for v in found.versions}
+    if as_json:
+        console.print_json(
+            data={
+                "active": found.active,
+                "versions": [
+                    {
+                        "version": v.version,
+                        "name": v.name,
+                        "source": v.source,
+                        "added_by": v.added_by,
+                        "added_at": _when(v.added_at),
+                        "active": v.version == found.active,
+                    }
+                    for v in found.versions
+                ],
+                "activations": [
+                    {
+                        "version": a.version,
+                        "previous_version": a.previous_version,
+                        "action": a.action,
+                        "activated_by": a.activated_by,
+                        "activated_at": _when(a.activated_at),
+                    }
+                    for a in found.activations
+                ],
+            }
+        )
+        return
+    if not found.versions:
+        console.print(
+            "no policy stored yet: the configured `policy` file is stored on first use, or run "
+            "deskroute policy activate FILE",
+            soft_wrap=True,
+        )
+        return
+    versions = Table(title="policy versions")
+    for column in ("", "version", "name", "added by", "added at", "from"):
+        versions.add_column(column)
+    for v in found.versions:
+        versions.add_row(
+            "active" if v.version == found.active else "", v.version, v.name, v.added_by, _when(v.added_at), v.source
+        )
+    console.print(versions)
+    log = Table(title="activations")
+    for column in ("when", "what", "version", "name", "before", "by"):
+        log.add_column(column)
+    for a in found.activations:
+        log.add_row(
+            _when(a.activated_at),
+            a.action,
+            a.version,
+            names.get(a.version, ""),
+            a.previous_version or "-",
+            a.activated_by,
+        )
+    console.print(log)
+
+
+@app.command("show")
+def show(
+    version: str | None = typer.Argument(None, help="A stored version id or unique prefix (default: the active one)."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Print a stored policy version's YAML, e.g. the version a logged decision was made with."""
+    from router.store import policies as stored_policies
+
+    store = open_store(settings(config))
+    with user_errors(), store.session() as session:
+        if version is None:
+            chosen = stored_policies.active_policy(session)
+            if chosen is None:
+                raise fail("no policy is active yet; name a version (deskroute policy history lists them)")
+        else:
+            chosen = stored_policies.find_version(session, version)
+    err_console.print(
+        f"policy '{chosen.name}' version {chosen.version}, added by {chosen.added_by} at {_when(chosen.added_at)} "
+        f"from {chosen.source}",
+        soft_wrap=True,
+    )
+    console.print(chosen.text, soft_wrap=True, end="" if chosen.text.endswith("\n") else "\n")

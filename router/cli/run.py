@@ -13,30 +13,41 @@ from router.cli.connectors import connector_errors
 from router.config import Settings
 from router.connectors import build_connector, connector_settings
 from router.cycle import CycleReport, run_cycle
-from router.store import Store
+from router.store import Store, StoreError
 
-PolicyOption = typer.Option(None, "--policy", help="Routing policy YAML (default: `policy` in deskroute.toml).")
+PolicyOption = typer.Option(
+    None,
+    "--policy",
+    help="Route with this policy YAML for this run only (default: the active policy; see deskroute policy history).",
+)
 
 
-def load_active_policy(cfg: Settings, path: Path | None):  # type: ignore[no-untyped-def]
-    """The policy to route with: --policy, else the configured one; a clear error when there is none."""
+def load_active_policy(store: Store, cfg: Settings, path: Path | None):  # type: ignore[no-untyped-def]
+    """The policy to route with: --policy FILE for this run only, else the store's active version.
+
+    On first use (no version stored yet) the configured `policy` file is stored and activated; from then on a
+    changed file changes nothing until `deskroute policy activate FILE`.
+    """
     from policies import PolicyError, load_policy
+    from router.store.policies import routing_policy
 
-    chosen = path or cfg.policy
-    if chosen is None:
-        raise fail("no routing policy: pass --policy FILE or set `policy` in deskroute.toml")
     try:
-        return load_policy(chosen)
+        if path is not None:
+            return load_policy(path)
+        with store.session() as session:
+            return routing_policy(session, cfg.policy)
     except PolicyError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(f"{chosen}: cannot read the policy: {exc.strerror}") from None
+        raise fail(f"{path or cfg.policy}: cannot read the policy: {exc.strerror}") from None
+    except StoreError as exc:
+        raise fail(str(exc)) from None
 
 
 def _cycle(store: Store, cfg: Settings, name: str, policy_path: Path | None, apply: bool) -> CycleReport:
     from router.signals import load_signal_source
 
-    policy = load_active_policy(cfg, policy_path)
+    policy = load_active_policy(store, cfg, policy_path)
     with connector_errors(name):
         conn_settings = connector_settings(cfg, name)
         signal_source = load_signal_source(cfg, store)

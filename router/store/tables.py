@@ -241,3 +241,56 @@ class QuarantineRow(SQLModel, table=True):
     first_seen_at: datetime = Field(sa_column=_ts())
     quarantined_at: datetime = Field(sa_column=_ts())
     times: int = Field(default=1, description="how many pulls refused it")
+
+
+class PolicyVersionRow(SQLModel, table=True):
+    """A routing policy's text, stored under its version: the hash of its behaviour that decisions record."""
+
+    __tablename__ = "policy_versions"
+
+    version: str = Field(primary_key=True, description="RoutingPolicy.version (a hash of the policy's content)")
+    name: str
+    text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    source: str = Field(description="where the text came from, e.g. the file it was read from")
+    added_by: str
+    added_at: datetime = Field(sa_column=_ts())
+
+
+class PolicyActivationRow(SQLModel, table=True):
+    """One change of the active policy: who made which version active, when, and what it replaced."""
+
+    __tablename__ = "policy_activations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(
+        sa_column=sa.Column(sa.String, sa.ForeignKey("policy_versions.version"), nullable=False, index=True)
+    )
+    previous_version: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String, sa.ForeignKey("policy_versions.version"), nullable=True)
+    )
+    action: str = Field(description="seed | activate | rollback")
+    activated_by: str
+    activated_at: datetime = Field(sa_column=_ts())
+
+
+class ActivePolicyRow(SQLModel, table=True):
+    """The one row saying which policy version routes now (and which did before, for a rollback).
+
+    The row always exists (the migration writes it), so every change of the active policy starts by locking
+    it: changes from several processes queue up behind each other instead of interleaving.
+    """
+
+    __tablename__ = "active_policy"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_active_policy_one_row"),)
+
+    id: int = Field(default=1, primary_key=True)
+    version: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String, sa.ForeignKey("policy_versions.version"), nullable=True)
+    )
+    previous_version: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String, sa.ForeignKey("policy_versions.version"), nullable=True)
+    )
+    activation_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("policy_activations.id"), nullable=True)
+    )
+    updated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
