@@ -35,6 +35,7 @@ from router.cli.common import (
     warn,
 )
 from router.cli.options import output_file, parse_moment, write_output
+from router.store import StoreError
 
 app = typer.Typer(
     help="Routing policies: validate, test and explain them; the stored versions and which one routes.",
@@ -344,10 +345,11 @@ def activate(
         if not path.exists():
             raise fail(f"{target}: no such file, and not a stored version (deskroute policy history lists them)")
         try:
-            with user_errors():
-                text, policy = stored_policies.read_policy_file(path)
+            text, policy = stored_policies.read_policy_file(path)
         except PolicyError as exc:
             raise _refused(path, exc, "nothing was stored or activated") from None
+        except StoreError as exc:
+            raise fail(str(exc)) from None
         for warning in policy.warnings:
             err_console.print(str(warning), soft_wrap=True)
         if policy.tests:

@@ -28,19 +28,19 @@ def load_active_policy(store: Store, cfg: Settings, path: Path | None):  # type:
     On first use (no version stored yet) the configured `policy` file is stored and activated; from then on a
     changed file changes nothing until `deskroute policy activate FILE`.
     """
-    from policies import PolicyError, load_policy
-    from router.store.policies import routing_policy
+    from policies import PolicyError
+    from router.store.policies import default_actor, read_policy_file, routing_policy, store_policy
 
     try:
-        if path is not None:
-            return load_policy(path)
         with store.session() as session:
-            return routing_policy(session, cfg.policy)
-    except PolicyError as exc:
-        raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(f"{path or cfg.policy}: cannot read the policy: {exc.strerror}") from None
-    except StoreError as exc:
+            if path is None:
+                return routing_policy(session, cfg.policy)
+            # Stored (not activated), so the decisions of this run can be looked up by their policy version too.
+            text, policy = read_policy_file(path)
+            store_policy(session, text, str(path), default_actor())
+            session.commit()
+            return policy
+    except (PolicyError, StoreError) as exc:
         raise fail(str(exc)) from None
 
 

@@ -32,6 +32,15 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "outbox status": [[]],
     "outbox retry-dead": [[]],
     "pause": [["--reason", HOSTILE]],
+    "policy activate": [
+        ["po[red]licy2.yaml", "--by", "[/] [bold]B[/bold]"],
+        ["bad[red]policy.yaml"],
+        ["no[/]such"],
+        ["--by", HOSTILE, "po[red]licy.yaml"],
+    ],
+    "policy history": [[], ["--json"]],
+    "policy rollback": [["--by", "[/] [bold]B[/bold]"], []],
+    "policy show": [[], ["no[/]such"], ["ffff"]],
     "policy diff": [["po[red]licy.yaml", "po[red]licy2.yaml", "--dataset", "label[red]led.csv", "--rules-only"]],
     "policy explain": [
         ["po[red]licy.yaml", "--ticket", '{"subject": "refund [/] \\u001b[2J [bold]B[/bold]"}'],
@@ -53,7 +62,15 @@ EXCLUDED: dict[str, str] = {
     "bench embeddings": "times the encoder and a million-vector index (minutes); it shows no stored data",
 }
 # Commands whose output shows the stored hostile text: it must appear as written.
-SHOWS_DATA = {"stats", "outbox status", "decisions show", "policy explain", "connectors list", "policy diff"}
+SHOWS_DATA = {
+    "stats",
+    "outbox status",
+    "decisions show",
+    "policy explain",
+    "connectors list",
+    "policy diff",
+    "policy history",
+}
 
 
 def test_every_command_has_arguments() -> None:
