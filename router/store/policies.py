@@ -316,4 +316,10 @@ def routing_policy(session: Session, configured: Path | None, added_by: str | No
             )
         stored = seed_policy(session, configured, added_by or default_actor())
         session.commit()
-    return stored.policy()
+    policy = stored.policy()
+    if policy.version != stored.version:
+        # This deskroute hashes the same text differently (its policy language changed how a policy is read):
+        # the decisions made now record the new version, so the text is stored under it too.
+        store_policy(session, stored.text, f"{stored.source} (version {stored.version} read again)", stored.added_by)
+        session.commit()
+    return policy

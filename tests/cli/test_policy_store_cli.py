@@ -256,3 +256,52 @@ def test_activations_racing_are_serialised(database_url: str) -> None:
     for entry in log:
         assert entry.previous_version == previous and entry.version != previous
         previous = entry.version
+
+
+def test_a_stored_version_read_as_another_is_stored_under_the_new_one_too(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a newer policy language hashes the active text differently, its decisions can still be looked up."""
+    from policies.language import RoutingPolicy
+
+    ok("policy", "activate", str(STARTER))
+    original = RoutingPolicy.content_hash
+    monkeypatch.setattr(RoutingPolicy, "content_hash", lambda self: "0123" + original(self)[4:])
+    ok("run", "--once")
+    [(version, _)] = decided(OUTAGE)
+    assert version == "0123" + STARTER_VERSION[4:]
+    found = history()
+    assert found["active"] == STARTER_VERSION
+    assert ok("policy", "show", version).stdout == STARTER.read_text()
+
+
+def test_two_first_uses_at_once_seed_the_configured_file_once(database_url: str) -> None:
+    Store(database_url).dispose()  # the schema, before the race
+    start = threading.Barrier(3)
+    seen: list[str] = []
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        store = Store(database_url)
+        try:
+            start.wait()
+            with store.session() as s:
+                seen.append(stored_policies.routing_policy(s, STARTER, "worker").version)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            store.dispose()
+
+    threads = [threading.Thread(target=first_use) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert seen == [STARTER_VERSION] * 3
+    store = Store(database_url)
+    with store.session() as s:
+        found = stored_policies.history(s)
+    store.dispose()
+    assert found.active == STARTER_VERSION
+    assert [(a.action, a.version) for a in found.activations] == [("seed", STARTER_VERSION)]
