@@ -365,7 +365,7 @@ def activate(
     store = open_store(settings(config))
     with user_errors(), store.session() as session:
         if text is not None:
-            chosen = stored_policies.store_policy(session, text, str(path), actor)
+            chosen = stored_policies.store_policy(session, text, str(path.absolute()), actor)
         else:
             chosen = stored_policies.find_version(session, target)
         change = stored_policies.activate(session, chosen.version, actor)
@@ -411,7 +411,6 @@ def history(
     store = open_store(settings(config))
     with user_errors(), store.session() as session:
         found = stored_policies.history(session)
-    names = {v.version: v.name for v in found.versions}
     if as_json:
         console.print_json(
             data={
@@ -447,27 +446,19 @@ def history(
             soft_wrap=True,
         )
         return
-    versions = Table(title="policy versions")
-    for column in ("", "version", "name", "added by", "added at", "from"):
-        versions.add_column(column)
+    # One line per entry, never a table: versions and times are what a person copies from here, and a table
+    # would cut them short on a narrow terminal.
+    console.print(styled(("policy versions", "bold"), " (oldest first; * marks the active one)"))
     for v in found.versions:
-        versions.add_row(
-            "active" if v.version == found.active else "", v.version, v.name, v.added_by, _when(v.added_at), v.source
+        mark = "*" if v.version == found.active else " "
+        console.print(
+            f"{mark} {v.version}  '{v.name}'  added by {v.added_by} at {_when(v.added_at)} from {v.source}",
+            soft_wrap=True,
         )
-    console.print(versions)
-    log = Table(title="activations")
-    for column in ("when", "what", "version", "name", "before", "by"):
-        log.add_column(column)
+    console.print(styled(("activations", "bold"), " (oldest first)"))
     for a in found.activations:
-        log.add_row(
-            _when(a.activated_at),
-            a.action,
-            a.version,
-            names.get(a.version, ""),
-            a.previous_version or "-",
-            a.activated_by,
-        )
-    console.print(log)
+        was = f" (was {a.previous_version})" if a.previous_version else ""
+        console.print(f"  {_when(a.activated_at)}  {a.action} {a.version}{was} by {a.activated_by}", soft_wrap=True)
 
 
 @app.command("show")

@@ -283,7 +283,7 @@ def seed_policy(session: Session, path: Path, added_by: str, *, now: datetime | 
         return stored
     text, _ = read_policy_file(path)
     moment = now or datetime.now(UTC)
-    stored = store_policy(session, text, str(path), added_by, now=moment)
+    stored = store_policy(session, text, str(path.absolute()), added_by, now=moment)
     _switch(session, pointer, stored.version, "seed", check_actor(added_by), moment)
     return stored
 

@@ -142,8 +142,10 @@ def test_activate_by_file_then_by_version_prefix_and_history_says_who_and_when(w
         (STARTER_VERSION, changed_version, "activate", "carol"),
     ]
     assert all(a["activated_at"].endswith("Z") for a in found["activations"])
-    table = ok("policy", "history").output
-    assert "alice" in table and "bob" in table and "carol" in table and "active" in table
+    lines = ok("policy", "history").output.splitlines()
+    assert any(line.startswith(f"* {STARTER_VERSION}") and "added by alice" in line for line in lines)
+    assert any(line.startswith(f"  {changed_version}") and f"from {changed}" in line for line in lines)
+    assert any(f"activate {STARTER_VERSION} (was {changed_version}) by carol" in line for line in lines)
     # The stored text is what a decision's version replays.
     shown = ok("policy", "show", changed_version[:5])
     assert shown.stdout == changed.read_text()
