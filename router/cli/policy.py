@@ -322,7 +322,7 @@ def _when(moment: datetime) -> str:
 
 
 def _is_version(target: str) -> bool:
-    """A stored version id or prefix is hexadecimal; anything with a path's look is a file."""
+    """A stored version id or prefix is hexadecimal; anything else is taken for a file name."""
     return bool(target) and all(c in "0123456789abcdefABCDEF" for c in target)
 
 
@@ -336,6 +336,8 @@ def activate(
     from router.store import policies as stored_policies
 
     actor = _actor(by)
+    if not target.strip():
+        raise fail("give a policy YAML file or a stored version (deskroute policy history lists them)")
     path = Path(target)
     if path.is_dir():
         raise fail(f"{target}: is a folder; give a policy YAML file or a stored version")
@@ -365,10 +367,10 @@ def activate(
     store = open_store(settings(config))
     with user_errors(), store.session() as session:
         if text is not None:
-            chosen = stored_policies.store_policy(session, text, str(path.absolute()), actor)
+            chosen, change = stored_policies.activate_text(session, text, str(path.absolute()), actor)
         else:
             chosen = stored_policies.find_version(session, target)
-        change = stored_policies.activate(session, chosen.version, actor)
+            change = stored_policies.activate(session, chosen.version, actor)
         session.commit()
     if change is None:
         console.print(f"policy '{chosen.name}' version {chosen.version} is already the active one", soft_wrap=True)

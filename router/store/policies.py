@@ -248,6 +248,23 @@ def activate(
     return _switch(session, pointer, stored.version, action, by, now or datetime.now(UTC))
 
 
+def activate_text(
+    session: Session, text: str, source: str, activated_by: str, *, now: datetime | None = None
+) -> tuple[StoredPolicy, Activation | None]:
+    """Store a policy's YAML (see :func:`store_policy`) and make it the active version, in the caller's transaction.
+
+    The pointer is locked before the version is written, the order every change here keeps (seeding too), so two
+    processes storing and activating the same text wait for each other instead of deadlocking.
+    """
+    by = check_actor(activated_by)
+    moment = now or datetime.now(UTC)
+    pointer = _lock_pointer(session)
+    stored = store_policy(session, text, source, by, now=moment)
+    if pointer.version == stored.version:
+        return stored, None
+    return stored, _switch(session, pointer, stored.version, "activate", by, moment)
+
+
 def rollback(session: Session, activated_by: str, *, now: datetime | None = None) -> Activation:
     """Re-activate the version that was active before the current one (a second rollback undoes the first)."""
     by = check_actor(activated_by)

@@ -219,12 +219,10 @@ def test_by_must_be_a_printable_name(workspace: Path) -> None:
 
 def test_activations_racing_are_serialised(database_url: str) -> None:
     """Two processes' worth of connections activating versions at once: one active, and a log without gaps."""
+    texts = [STARTER.read_text(), changed_policy_text()]
     setup = Store(database_url)
     with setup.session() as s:
-        versions = [
-            stored_policies.store_policy(s, text, "race", "setup").version
-            for text in (STARTER.read_text(), changed_policy_text())
-        ]
+        versions = [stored_policies.store_policy(s, text, "race", "setup").version for text in texts]
         s.commit()
     start = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -235,7 +233,12 @@ def test_activations_racing_are_serialised(database_url: str) -> None:
             start.wait()
             for i in range(15):
                 with store.session() as s:
-                    stored_policies.activate(s, versions[(i + worker) % 2], f"worker-{worker}")
+                    # One worker activates stored versions, the other stores and activates texts, as
+                    # `policy activate VERSION` and `policy activate FILE` do.
+                    if worker == 0:
+                        stored_policies.activate(s, versions[i % 2], "worker-0")
+                    else:
+                        stored_policies.activate_text(s, texts[(i + 1) % 2], "race", "worker-1")
                     s.commit()
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
