@@ -236,16 +236,14 @@ def _switch(
     return Activation(version, entry.previous_version, action, by, now)
 
 
-def activate(
-    session: Session, version: str, activated_by: str, *, action: str = "activate", now: datetime | None = None
-) -> Activation | None:
+def activate(session: Session, version: str, activated_by: str, *, now: datetime | None = None) -> Activation | None:
     """Make a stored version (id or unique prefix) the active one; None when it already is (nothing logged)."""
     by = check_actor(activated_by)
     pointer = _lock_pointer(session)
     stored = find_version(session, version)
     if pointer.version == stored.version:
         return None
-    return _switch(session, pointer, stored.version, action, by, now or datetime.now(UTC))
+    return _switch(session, pointer, stored.version, "activate", by, now or datetime.now(UTC))
 
 
 def activate_text(
