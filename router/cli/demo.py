@@ -180,7 +180,7 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
     from router.cycle import run_cycle
     from router.decisions import latest_decision
     from router.signals import load_signal_source
-    from router.store import Store, store_stats, upsert
+    from router.store import Store, policies, store_stats, upsert
     from router.synthetic import generate_world
     from router.training import train_text_model
 
@@ -194,6 +194,9 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
         world = generate_world(customers=150, days=240, seed=seed, source=CONNECTOR)
         with store.session() as s:
             world.store(s)
+            # The starter policy is the demo store's active version, so every decision's version can be looked up.
+            policies.activate_text(s, STARTER_POLICY.read_text(encoding="utf-8"), str(STARTER_POLICY), "demo")
+            s.commit()
         customers = [c for c in world.customers if c.external_id not in world.churned_at]
         # ... and the sample's tickets, solved and labelled with their queue, written by those customers.
         rng = random.Random(seed)
