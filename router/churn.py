@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +23,10 @@ from typing import Any, Literal
 import numpy as np
 from sqlmodel import Session
 
-from connectors import Customer, Ticket
+from connectors import Customer, CustomerHistory, Ticket
 from connectors.records import as_utc
 from router.behaviour import (
     FEATURE_NAMES,
-    CustomerHistory,
     FeatureSchema,
     FeatureValue,
     baseline_preprocessor,
@@ -38,6 +36,7 @@ from router.behaviour import (
     load_histories,
     load_history,
 )
+from router.registry import library_versions
 
 Calibration = Literal["auto", "sigmoid", "isotonic"]
 MODEL_FILE = "churn.skops"
@@ -317,19 +316,6 @@ def _fingerprint(names: Sequence[str], X: np.ndarray, y: np.ndarray) -> str:
     digest.update(np.ascontiguousarray(X).tobytes())
     digest.update(np.ascontiguousarray(y).tobytes())
     return digest.hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a saved model depends on, for its metadata."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for name in ("scikit-learn", "numpy", "skops", "shap"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "absent"
-    return found
 
 
 @dataclass

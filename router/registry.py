@@ -58,6 +58,7 @@ _LIBRARIES = (
     "numpy",
     "scipy",
     "skops",
+    "shap",
     "sentence-transformers",
     "torch",
     "faiss-cpu",
@@ -103,7 +104,10 @@ def data_fingerprint(rows: Iterable[Sequence[Any]]) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape a fitted model, for its metadata."""
+    """Versions of the libraries that shape a fitted model (text, churn or urgency), for its metadata.
+
+    A library that is not installed did not shape the model and is left out.
+    """
     found = {"python": platform.python_version()}
     for name in _LIBRARIES:
         try:

@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from connectors import PRIORITIES, Ticket
-from router.behaviour import CustomerHistory, FeatureSchema, FeatureValue, baseline_preprocessor, behaviour_features
+from connectors import PRIORITIES, CustomerHistory, Ticket
+from router.behaviour import FeatureSchema, FeatureValue, baseline_preprocessor, behaviour_features
+from router.registry import library_versions
 
 Stacker = Literal["auto", "boosting", "linear"]
 MODEL_FILE = "urgency.skops"
@@ -227,8 +228,6 @@ class UrgencyModel:
     def save(self, directory: Path, **metadata: Any) -> dict[str, Any]:
         """Write ``urgency.skops`` (no pickle) and ``urgency.json`` to a folder."""
         import skops.io as sio
-
-        from router.churn import library_versions
 
         directory.mkdir(parents=True, exist_ok=True)
         sio.dump({"stacker": self.estimator_}, directory / MODEL_FILE)

@@ -5,7 +5,7 @@
 """
 
 from router.predict.abstention import coverage_at_precision, threshold_for_precision
-from router.predict.calibration import ScoreBlend, expected_calibration_error, softmax
+from router.predict.calibration import ScoreBlend, softmax
 from router.predict.classifier import (
     MODEL_KIND,
     NeighbourTicket,
@@ -41,7 +41,6 @@ __all__ = [
     "classification_metrics",
     "coverage_at_precision",
     "detect_language",
-    "expected_calibration_error",
     "parse_columns",
     "read_labelled",
     "softmax",
