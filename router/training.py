@@ -13,6 +13,7 @@ from pathlib import Path
 from connectors import Ticket
 from policies import RoutingPolicy
 from router.config import Settings
+from router.encoders import build_encoder
 from router.store import Store, iter_tickets
 
 MIN_PER_LABEL = 2
@@ -73,7 +74,6 @@ def train_text_model(
     target_precision: float = 0.9,
 ) -> str:
     """Fit and save the ``target`` text model on ``source``'s stored tickets; returns its version label."""
-    from embeddings import Encoder
     from router.predict.classifier import TicketClassifier
 
     with store.session() as session:
@@ -82,12 +82,7 @@ def train_text_model(
         raise ValueError(
             f"no stored ticket of '{source}' has a usable '{target}' label; sync or import labelled history first"
         )
-    encoder = Encoder(
-        cfg.embeddings.model,
-        cache_dir=cfg.embedding_cache_dir,
-        allow_download=cfg.embeddings.allow_download,
-        max_seq_length=cfg.embeddings.max_seq_length,
-    )
+    encoder = build_encoder(cfg)
     model = TicketClassifier(target=target, target_precision=target_precision).fit(
         [(t.subject, t.body) for t in data.tickets],
         data.labels,

@@ -50,7 +50,9 @@ def classify(
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from evals.classify import ClassifyRun, Split, cv_splits, evaluate_split, render, report
-    from router.cli.models import build_encoder, load_config_quietly
+    from router.cli.index import embedding_errors
+    from router.cli.models import load_config_quietly
+    from router.encoders import build_encoder
     from router.predict import DatasetError, parse_columns, read_labelled
 
     try:
@@ -82,7 +84,8 @@ def classify(
             )
 
     cfg = load_config_quietly()
-    encoder = build_encoder(cfg)
+    with embedding_errors():
+        encoder = build_encoder(cfg)
     everything = train_data.tickets + (test_data.tickets if test_data else [])
     started = time.perf_counter()
     with err_console.status(f"embedding {len(everything)} tickets with {encoder.model_id}"):

@@ -17,9 +17,10 @@ import typer
 
 from connectors.redaction import mask_url
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, safe_json, settings, warn
+from router.cli.index import embedding_errors
+from router.encoders import build_encoder
 
 if TYPE_CHECKING:
-    from embeddings import Encoder
     from router.config import Settings
     from router.predict import LabelledTickets, TicketClassifier
 
@@ -43,21 +44,6 @@ Trainer = Callable[[TrainRequest], None]
 def load_config_quietly(config: Path | None = None) -> Settings:
     """Settings from deskroute.toml / DESKROUTE_* (errors become a clean exit)."""
     return settings(config)
-
-
-def build_encoder(cfg: Settings) -> Encoder:
-    """The configured sentence encoder, with the data dir's embedding cache."""
-    from embeddings import Encoder, ModelNotFoundError
-
-    try:
-        return Encoder(
-            cfg.embeddings.model,
-            cache_dir=cfg.embedding_cache_dir,
-            allow_download=cfg.embeddings.allow_download,
-            max_seq_length=cfg.embeddings.max_seq_length,
-        )
-    except (ModelNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
 
 
 def _labelled(request: TrainRequest) -> LabelledTickets:
@@ -136,7 +122,8 @@ def train_text_classifier(request: TrainRequest) -> None:
     for line in data.warnings():
         warn(line)
     labels = data.labelled()
-    encoder = build_encoder(request.settings)
+    with embedding_errors():
+        encoder = build_encoder(request.settings)
     classifier = TicketClassifier(target=request.target.lower(), decision=request.decision)
     with err_console.status(f"training '{request.target}' on {len(labels)} tickets") as status:
         try:
@@ -283,10 +270,8 @@ def predict(
         raise fail(str(exc)) from None
     for line in data.warnings():
         warn(line)
-    try:
+    with embedding_errors():
         classifier.attach_encoder(build_encoder(cfg))
-    except ValueError as exc:
-        raise fail(str(exc)) from None
     subjects = [s for s, _ in data.tickets]
     bodies = [b for _, b in data.tickets]
     with err_console.status(f"predicting {len(data)} tickets with {classifier.version_}"):
