@@ -15,7 +15,7 @@ from router.cli.common import console, err_console, fail, progress, warn
 from router.cli.options import output_file, write_output
 
 if TYPE_CHECKING:
-    from router.predict import LabelledTickets
+    from router.labelled import LabelledTickets
 
 
 def classify(
@@ -53,7 +53,7 @@ def classify(
     from router.cli.index import embedding_errors
     from router.cli.models import load_config_quietly
     from router.encoders import build_encoder
-    from router.predict import DatasetError, parse_columns, read_labelled
+    from router.labelled import DatasetError, parse_columns, read_labelled
 
     try:
         columns = parse_columns(text)
