@@ -5,7 +5,8 @@ A connector is named (the ``source`` its records are stored under) and does five
 - :meth:`Connector.pull` yields :class:`PullBatch` es of canonical records, each with the cursor *after* it.
   The caller stores a batch's records and its cursor in one transaction, so a sync stopped anywhere resumes
   exactly where the last committed batch ended. Cursors are small JSON objects only the adapter interprets.
-- :meth:`Connector.customer_history`: a customer's past tickets, comments and ratings.
+- :meth:`Connector.customer_history`: a customer's past tickets, comments and ratings (a :class:`CustomerHistory`,
+  the same record of a customer the store's behaviour features read).
 - :meth:`Connector.apply` executes one :class:`~connectors.actions.Action` and says what happened
   (:class:`~connectors.actions.ActionResult`); applying the same action twice changes the helpdesk once.
   It knows nothing of modes (shadow/suggest/auto): the outbox decides what reaches it.
@@ -31,7 +32,7 @@ from typing import Any, ClassVar
 
 from connectors.actions import Action, ActionResult
 from connectors.errors import WebhookUnsupported
-from connectors.records import BehaviorEvent, Comment, Customer, SatisfactionRating, Ticket
+from connectors.records import BehaviorEvent, Comment, Customer, SatisfactionRating, Ticket, as_utc
 
 Cursor = dict[str, Any]
 
@@ -81,12 +82,29 @@ class PullBatch:
 
 @dataclass(frozen=True)
 class CustomerHistory:
-    """What a helpdesk knows of one customer: the record, past tickets, their comments, ratings."""
+    """One customer's records: the customer record, their tickets, the comments on them, ratings and events.
 
-    customer: Customer | None
+    A helpdesk's :meth:`Connector.customer_history` fills what it knows (helpdesks hold no product events);
+    the store's history adds the events imported or synced from elsewhere. Any part may be empty (a new
+    customer); ``customer`` is None when only tickets are known for a requester.
+    """
+
+    customer: Customer | None = None
     tickets: Sequence[Ticket] = ()
     comments: Sequence[Comment] = ()
     ratings: Sequence[SatisfactionRating] = ()
+    events: Sequence[BehaviorEvent] = ()
+
+    def until(self, at: datetime) -> CustomerHistory:
+        """The history as it was known at ``at``: tickets created, comments, ratings and events up to then."""
+        at = as_utc(at)
+        return CustomerHistory(
+            customer=self.customer,
+            tickets=tuple(t for t in self.tickets if t.created_at <= at),
+            comments=tuple(c for c in self.comments if c.created_at <= at),
+            ratings=tuple(r for r in self.ratings if r.created_at <= at),
+            events=tuple(e for e in self.events if e.occurred_at <= at),
+        )
 
 
 @dataclass(frozen=True)

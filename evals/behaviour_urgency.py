@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from connectors import Ticket, normalise_priority
-from router.behaviour import CustomerHistory, FeatureValue, behaviour_features
+from connectors import CustomerHistory, Ticket, normalise_priority
+from router.behaviour import FeatureValue, behaviour_features
 from router.churn import ChurnModel, training_set
 from router.synthetic import SyntheticWorld, generate_world, ranking_pair
 from router.urgency import UrgencyModel, urgency_features, urgency_score, without_ticket

@@ -24,7 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from router.predict import LabelledTickets, TicketClassifier, classification_metrics
+from router.labelled import LabelledTickets
+from router.predict import TicketClassifier, classification_metrics
 from router.predict.attention import TokenMatrix
 from router.predict.classifier import TicketText
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from router.predict import DatasetError, parse_columns, read_labelled
+from router.labelled import DatasetError, parse_columns, read_labelled
 from router.predict.language import detect_ticket_languages
 
 UNDETECTED = "none"

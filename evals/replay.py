@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors import Customer, Ticket
-from connectors.files import RowError, RowMapper, read_rows
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
+from router.labelled import AsRecords, read_labelled
 
 SignalsFor = Callable[[Sequence[Ticket]], list[Signals]]
 
@@ -108,37 +108,6 @@ class SimulationReport:
         }
 
 
-def read_labelled_tickets(
-    path: Path,
-    *,
-    label: str | None,
-    source: str = "replay",
-    mapping: dict[str, str] | None = None,
-    encoding: str = "auto",
-) -> tuple[list[Ticket], list[str | None], list[str]]:
-    """Tickets from a CSV/JSONL file with their label column (matched case-insensitively); bad rows listed."""
-    mapper = RowMapper("tickets", path=path, source=source, mapping=mapping)
-    tickets: list[Ticket] = []
-    labels: list[str | None] = []
-    problems: list[str] = []
-    label_column: str | None = None
-    for line, row in read_rows(path, encoding=encoding):
-        if label and label_column is None and "__error__" not in row:
-            matches = [c for c in row if c.lower() == label.lower()]
-            if not matches:
-                raise ValueError(f"{path}: no column {label!r} for --label; columns are {', '.join(row)}")
-            label_column = matches[0]
-        parsed = mapper.map(line, row)
-        if isinstance(parsed, RowError):
-            problems.append(str(parsed))
-            continue
-        assert isinstance(parsed.record, Ticket)
-        tickets.append(parsed.record)
-        value = row.get(label_column) if label_column else None
-        labels.append(str(value).strip() if value not in (None, "") else None)
-    return tickets, labels, problems
-
-
 def replay(
     policy: RoutingPolicy,
     tickets: Sequence[Ticket],
@@ -179,7 +148,8 @@ def simulate(
     encoding: str = "auto",
 ) -> tuple[SimulationReport, list[ReplayTicket]]:
     """Replay a labelled file through the models and ``policy``; the figures a support lead checks first."""
-    tickets, labels, problems = read_labelled_tickets(dataset, label=label, encoding=encoding)
+    data = read_labelled([dataset], label_column=label, encoding=encoding, records=AsRecords())
+    tickets, labels, problems = data.records, data.labels, data.problems
     signals = signals_for(tickets)
     results = replay(
         policy, tickets, labels, signals, start=start or datetime(2026, 1, 5, 9, tzinfo=UTC), customers=customers
@@ -236,7 +206,8 @@ def diff(
     encoding: str = "auto",
 ) -> tuple[int, list[DecisionChange]]:
     """The tickets whose decision changes between two policies, and how (same signals for both)."""
-    tickets, labels, _ = read_labelled_tickets(dataset, label=None, encoding=encoding)
+    data = read_labelled([dataset], encoding=encoding, records=AsRecords())
+    tickets, labels = data.records, data.labels
     signals = signals_for(tickets)
     when = start or datetime(2026, 1, 5, 9, tzinfo=UTC)
     a = replay(policy_a, tickets, labels, signals, start=when)

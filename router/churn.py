@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +23,10 @@ from typing import Any, Literal
 import numpy as np
 from sqlmodel import Session
 
-from connectors import Customer, Ticket
+from connectors import Customer, CustomerHistory, Ticket
 from connectors.records import as_utc
 from router.behaviour import (
     FEATURE_NAMES,
-    CustomerHistory,
     FeatureSchema,
     FeatureValue,
     baseline_preprocessor,
@@ -38,6 +36,7 @@ from router.behaviour import (
     load_histories,
     load_history,
 )
+from router.registry import load_folder_model, save_folder_model
 
 Calibration = Literal["auto", "sigmoid", "isotonic"]
 MODEL_FILE = "churn.skops"
@@ -237,11 +236,7 @@ class ChurnModel:
 
     def save(self, directory: Path, **metadata: Any) -> dict[str, Any]:
         """Write ``churn.skops`` (the fitted estimators, no pickle) and ``churn.json`` (what and how) to a folder."""
-        import skops.io as sio
-
-        directory.mkdir(parents=True, exist_ok=True)
         created = datetime.now(UTC)
-        sio.dump({"calibrated": self.calibrated_}, directory / MODEL_FILE)
         meta = {
             "kind": "churn",
             "version": self.version(created),
@@ -254,34 +249,27 @@ class ChurnModel:
             "calibration_brier": self.calibration_briers_,
             "attribution": ATTRIBUTION,
             "features": self.schema_.to_json(),
-            "libraries": library_versions(),
             **metadata,
         }
-        (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-        return meta
+        return save_folder_model(
+            directory,
+            model_file=MODEL_FILE,
+            metadata_file=METADATA_FILE,
+            parts={"calibrated": self.calibrated_},
+            metadata=meta,
+        )
 
     @classmethod
     def load(cls, directory: Path) -> tuple[ChurnModel, dict[str, Any]]:
         """A saved model and its metadata; refuses files that hold any type outside ``TRUSTED_TYPES``."""
-        import skops.io as sio
-
-        model_path, meta_path = directory / MODEL_FILE, directory / METADATA_FILE
-        for path in (model_path, meta_path):
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"{path}: no saved churn model here; train one with `deskroute train --target churn`"
-                )
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{meta_path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-        untrusted = [t for t in sio.get_untrusted_types(file=model_path) if t not in TRUSTED_TYPES]
-        if untrusted:
-            raise ValueError(
-                f"{model_path}: holds types a churn model never contains ({', '.join(untrusted)}); "
-                "refusing to load it. Retrain the model rather than loading a file of unknown origin"
-            )
-        loaded = sio.load(model_path, trusted=TRUSTED_TYPES)
+        loaded, meta = load_folder_model(
+            directory,
+            model_file=MODEL_FILE,
+            metadata_file=METADATA_FILE,
+            trusted=TRUSTED_TYPES,
+            what="churn model",
+            train_hint="deskroute train --target churn",
+        )
         params = {k: v for k, v in meta.get("params", {}).items() if k in cls().get_params()}
         model = cls(**params)
         model.calibrated_ = loaded["calibrated"]
@@ -317,19 +305,6 @@ def _fingerprint(names: Sequence[str], X: np.ndarray, y: np.ndarray) -> str:
     digest.update(np.ascontiguousarray(X).tobytes())
     digest.update(np.ascontiguousarray(y).tobytes())
     return digest.hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a saved model depends on, for its metadata."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": platform.python_version()}
-    for name in ("scikit-learn", "numpy", "skops", "shap"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "absent"
-    return found
 
 
 @dataclass

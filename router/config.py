@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.redaction import mask_url, register_secret, url_secrets
+from router.adapters import UnknownAdapterError, check_adapter_type
 
 CONFIG_ENV = "DESKROUTE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("deskroute.toml")
@@ -32,7 +34,7 @@ class ConnectorSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["rt", "file", "zendesk", "freshdesk"]
+    type: str = Field(description="the adapter: one of the installed connector types (router.adapters)")
     mode: ConnectorMode = "shadow"
     base_url: str | None = None
     path: Path | None = Field(default=None, description="file connector: tickets to read (CSV or JSONL)")
@@ -65,6 +67,15 @@ class ConnectorSettings(BaseModel):
         default_factory=dict, description="file connector: canonical field -> column, as --map for import"
     )
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _registered_type(cls, value: str) -> str:
+        # Exactly the types an installed adapter registers: a typo fails when the file is read, not at sync.
+        try:
+            return check_adapter_type(value)
+        except UnknownAdapterError as exc:
+            raise PydanticCustomError("connector_type", "{problem}", {"problem": str(exc)}) from None
 
     def secret(self, which: Literal["username", "password", "token"]) -> SecretStr | None:
         """Read a credential from the environment variable this connector names for it."""

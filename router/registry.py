@@ -58,6 +58,7 @@ _LIBRARIES = (
     "numpy",
     "scipy",
     "skops",
+    "shap",
     "sentence-transformers",
     "torch",
     "faiss-cpu",
@@ -103,7 +104,10 @@ def data_fingerprint(rows: Iterable[Sequence[Any]]) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape a fitted model, for its metadata."""
+    """Versions of the libraries that shape a fitted model (text, churn or urgency), for its metadata.
+
+    A library that is not installed did not shape the model and is left out.
+    """
     found = {"python": platform.python_version()}
     for name in _LIBRARIES:
         try:
@@ -279,3 +283,54 @@ def load_model(
     return StoredModel(
         model=model, kind=kind, target=target.lower(), version=path.name, metadata=metadata, path=model_path
     )
+
+
+def save_folder_model(
+    directory: Path, *, model_file: str, metadata_file: str, parts: dict[str, Any], metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """Write a behaviour model's fitted ``parts`` (skops, never pickle) and its metadata JSON to a folder.
+
+    The churn and urgency models keep this one-folder layout (``models/churn``, ``models/urgency``); the
+    library versions are added to the metadata here, as :func:`save_model` does.
+    """
+    import skops.io as sio
+
+    directory.mkdir(parents=True, exist_ok=True)
+    sio.dump(parts, directory / model_file)
+    meta = {**metadata, "libraries": library_versions()}
+    (directory / metadata_file).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    return meta
+
+
+def load_folder_model(
+    directory: Path,
+    *,
+    model_file: str,
+    metadata_file: str,
+    trusted: Sequence[str],
+    what: str,
+    train_hint: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fitted parts and metadata saved by :func:`save_folder_model`, refusing any type outside ``trusted``.
+
+    ``what`` names the model in messages (``churn model``); ``train_hint`` is the command that makes one.
+    Nothing from the file is built before its types are checked.
+    """
+    import skops.io as sio
+
+    model_path, meta_path = directory / model_file, directory / metadata_file
+    for path in (model_path, meta_path):
+        if not path.is_file():
+            hint = f"; train one with `{train_hint}`" if train_hint else ""
+            raise FileNotFoundError(f"{path}: no saved {what} here{hint}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{meta_path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    untrusted = [t for t in sio.get_untrusted_types(file=model_path) if t not in trusted]
+    if untrusted:
+        raise ValueError(
+            f"{model_path}: holds types no {what} contains ({', '.join(untrusted)}); "
+            "refusing to load it. Retrain the model rather than loading a file of unknown origin"
+        )
+    return sio.load(model_path, trusted=list(trusted)), meta

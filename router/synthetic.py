@@ -43,8 +43,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlmodel import Session
 
-from connectors import BehaviorEvent, Comment, Customer, Priority, SatisfactionRating, Ticket
-from router.behaviour import CustomerHistory
+from connectors import BehaviorEvent, Comment, Customer, CustomerHistory, Priority, SatisfactionRating, Ticket
 from router.store import upsert
 
 PLANS = ("basic", "pro", "enterprise")

@@ -12,6 +12,7 @@ from typing import Any
 from connectors import Ticket, normalise_priority
 from policies import LabelScore, Neighbour
 from router.config import Settings
+from router.encoders import build_encoder
 
 INTENT_TARGET = "queue"
 URGENCY_TARGET = "priority"
@@ -94,19 +95,8 @@ def load_text_models(cfg: Settings) -> TextModels | None:
     for target in (INTENT_TARGET, URGENCY_TARGET):
         if list_versions(cfg.models_dir, "text", target):
             model = TicketClassifier.load(cfg.models_dir, target)
-            model.attach_encoder(_encoder(cfg, model))
+            model.attach_encoder(build_encoder(cfg, max_seq_length=getattr(model, "encoder_window_", None)))
             loaded[target] = model
     if not loaded:
         return None
     return TextModels(loaded.get(INTENT_TARGET), loaded.get(URGENCY_TARGET))
-
-
-def _encoder(cfg: Settings, model: Any) -> Any:
-    from embeddings import Encoder
-
-    return Encoder(
-        cfg.embeddings.model,
-        cache_dir=cfg.embedding_cache_dir,
-        allow_download=cfg.embeddings.allow_download,
-        max_seq_length=getattr(model, "encoder_window_", None) or cfg.embeddings.max_seq_length,
-    )

@@ -11,7 +11,6 @@ chosen.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +18,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from connectors import PRIORITIES, Ticket
-from router.behaviour import CustomerHistory, FeatureSchema, FeatureValue, baseline_preprocessor, behaviour_features
+from connectors import PRIORITIES, CustomerHistory, Ticket
+from router.behaviour import FeatureSchema, FeatureValue, baseline_preprocessor, behaviour_features
+from router.registry import load_folder_model, save_folder_model
 
 Stacker = Literal["auto", "boosting", "linear"]
 MODEL_FILE = "urgency.skops"
@@ -226,12 +226,6 @@ class UrgencyModel:
 
     def save(self, directory: Path, **metadata: Any) -> dict[str, Any]:
         """Write ``urgency.skops`` (no pickle) and ``urgency.json`` to a folder."""
-        import skops.io as sio
-
-        from router.churn import library_versions
-
-        directory.mkdir(parents=True, exist_ok=True)
-        sio.dump({"stacker": self.estimator_}, directory / MODEL_FILE)
         created = datetime.now(UTC)
         meta = {
             "kind": "urgency",
@@ -243,27 +237,28 @@ class UrgencyModel:
             "classes": self.classes_,
             "text_classes": self.text_classes_,
             "features": self.schema_.to_json(),
-            "libraries": library_versions(),
             **metadata,
         }
-        (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-        return meta
+        return save_folder_model(
+            directory,
+            model_file=MODEL_FILE,
+            metadata_file=METADATA_FILE,
+            parts={"stacker": self.estimator_},
+            metadata=meta,
+        )
 
     @classmethod
     def load(cls, directory: Path) -> tuple[UrgencyModel, dict[str, Any]]:
         """A saved urgency model and its metadata; refuses any type outside ``TRUSTED_TYPES``."""
-        import skops.io as sio
-
-        model_path, meta_path = directory / MODEL_FILE, directory / METADATA_FILE
-        for path in (model_path, meta_path):
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no saved urgency model here")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        untrusted = [t for t in sio.get_untrusted_types(file=model_path) if t not in TRUSTED_TYPES]
-        if untrusted:
-            raise ValueError(f"{model_path}: holds unexpected types ({', '.join(untrusted)}); refusing to load it")
+        parts, meta = load_folder_model(
+            directory,
+            model_file=MODEL_FILE,
+            metadata_file=METADATA_FILE,
+            trusted=TRUSTED_TYPES,
+            what="urgency model",
+        )
         model = cls(**{k: v for k, v in meta.get("params", {}).items() if k in cls().get_params()})
-        model.estimator_ = sio.load(model_path, trusted=TRUSTED_TYPES)["stacker"]
+        model.estimator_ = parts["stacker"]
         model.stacker_ = str(meta["stacker"])
         model.selection_log_loss_ = dict(meta.get("selection_log_loss", {}))
         model.schema_ = FeatureSchema.from_json(meta["features"])

@@ -1,6 +1,6 @@
 """Behaviour: the customer's side of a ticket.
 
-- :class:`CustomerHistory` and :func:`load_history` / :func:`load_histories`: a customer's records up to a time.
+- :func:`load_history` / :func:`load_histories`: a customer's records up to a time (``connectors.CustomerHistory``).
 - :func:`behaviour_features`: the one feature function used in training and at prediction time.
 - :func:`read_customer_table`: labelled customer tables (CSV/JSONL), validated, for churn models.
 - :class:`FeatureSchema`: feature rows to a model's matrix; :func:`describe`: a feature's value in words.
@@ -8,15 +8,14 @@
 """
 
 from router.behaviour.features import FEATURE_NAMES, behaviour_features
-from router.behaviour.history import CustomerHistory, load_histories, load_history
-from router.behaviour.metrics import churn_metrics, expected_calibration_error
+from router.behaviour.history import load_histories, load_history
+from router.behaviour.metrics import churn_metrics
 from router.behaviour.reasons import describe
 from router.behaviour.schema import FeatureSchema, FeatureSpec, FeatureValue, baseline_preprocessor
 from router.behaviour.table import CustomerTable, TableError, parse_label, read_customer_table
 
 __all__ = [
     "FEATURE_NAMES",
-    "CustomerHistory",
     "CustomerTable",
     "FeatureSchema",
     "FeatureSpec",
@@ -26,7 +25,6 @@ __all__ = [
     "behaviour_features",
     "churn_metrics",
     "describe",
-    "expected_calibration_error",
     "load_histories",
     "load_history",
     "parse_label",

@@ -15,9 +15,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors import Ticket
+from connectors import CustomerHistory, Ticket
 from connectors.records import as_utc
-from router.behaviour.history import CustomerHistory
 
 FeatureValue = float | str | None
 

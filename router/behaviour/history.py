@@ -1,4 +1,4 @@
-"""A customer's history as the behaviour features see it, and loading it from the store.
+"""Loading a customer's history (``connectors.CustomerHistory``) from the store, as the behaviour features see it.
 
 The loaders only return what happened up to a time; the feature function filters again, so a loader bug can
 never leak the future into a prediction.
@@ -7,13 +7,12 @@ never leak the future into a prediction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from connectors import BehaviorEvent, Comment, Customer, SatisfactionRating, Ticket
+from connectors import BehaviorEvent, Comment, Customer, CustomerHistory, SatisfactionRating, Ticket
 from connectors.records import as_utc
 from router.store import (
     BehaviorEventRow,
@@ -23,32 +22,6 @@ from router.store import (
     TicketRow,
     to_record,
 )
-
-
-@dataclass(frozen=True)
-class CustomerHistory:
-    """Everything deskroute knows about one customer: CRM record, tickets, comments, ratings, events.
-
-    Any part may be empty (a new customer, or a helpdesk without product events); ``customer`` is None when
-    only tickets are known for a requester.
-    """
-
-    customer: Customer | None = None
-    tickets: Sequence[Ticket] = field(default_factory=tuple)
-    comments: Sequence[Comment] = field(default_factory=tuple)
-    ratings: Sequence[SatisfactionRating] = field(default_factory=tuple)
-    events: Sequence[BehaviorEvent] = field(default_factory=tuple)
-
-    def until(self, at: datetime) -> CustomerHistory:
-        """The history as it was known at ``at``: tickets created, comments, ratings and events up to then."""
-        at = as_utc(at)
-        return CustomerHistory(
-            customer=self.customer,
-            tickets=tuple(t for t in self.tickets if t.created_at <= at),
-            comments=tuple(c for c in self.comments if c.created_at <= at),
-            ratings=tuple(r for r in self.ratings if r.created_at <= at),
-            events=tuple(e for e in self.events if e.occurred_at <= at),
-        )
 
 
 def _requester_keys(customer: Customer | None, external_id: str) -> list[str]:

@@ -15,7 +15,7 @@ from router.cli.common import console, err_console, fail, progress, warn
 from router.cli.options import output_file, write_output
 
 if TYPE_CHECKING:
-    from router.predict import LabelledTickets
+    from router.labelled import LabelledTickets
 
 
 def classify(
@@ -50,8 +50,10 @@ def classify(
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from evals.classify import ClassifyRun, Split, cv_splits, evaluate_split, render, report
-    from router.cli.models import build_encoder, load_config_quietly
-    from router.predict import DatasetError, parse_columns, read_labelled
+    from router.cli.index import embedding_errors
+    from router.cli.models import load_config_quietly
+    from router.encoders import build_encoder
+    from router.labelled import DatasetError, parse_columns, read_labelled
 
     try:
         columns = parse_columns(text)
@@ -82,7 +84,8 @@ def classify(
             )
 
     cfg = load_config_quietly()
-    encoder = build_encoder(cfg)
+    with embedding_errors():
+        encoder = build_encoder(cfg)
     everything = train_data.tickets + (test_data.tickets if test_data else [])
     started = time.perf_counter()
     with err_console.status(f"embedding {len(everything)} tickets with {encoder.model_id}"):

@@ -23,12 +23,12 @@ from router.cli.common import (
     warn,
 )
 from router.cli.options import output_file
+from router.encoders import build_encoder
 from router.store import TicketRow, iter_tickets
 
 if TYPE_CHECKING:
     from connectors.records import Ticket
     from embeddings import Encoder
-    from router.config import Settings
 
 app = typer.Typer(help="The vector index of past tickets (similar-ticket search).", no_args_is_help=True)
 
@@ -67,18 +67,6 @@ def embedding_errors() -> Iterator[None]:
             raise fail(str(exc)) from None
 
 
-def make_encoder(cfg: Settings) -> Encoder:
-    """The encoder the configuration asks for, with the embedding cache under the data directory."""
-    from embeddings import Encoder
-
-    return Encoder(
-        cfg.embeddings.model,
-        cache_dir=cfg.embedding_cache_dir,
-        allow_download=cfg.embeddings.allow_download,
-        max_seq_length=cfg.embeddings.max_seq_length,
-    )
-
-
 @app.command("rebuild")
 def rebuild(
     source: str | None = typer.Option(None, "--source", help="Only tickets from this source."),
@@ -97,7 +85,7 @@ def rebuild(
     store = open_store(cfg)
     started = time.perf_counter()
     with embedding_errors():
-        encoder = make_encoder(cfg)
+        encoder = build_encoder(cfg)
         index = VectorIndex(encoder.dimension, encoder.model_id)
         with store.session() as session:
             query = select(func.count()).select_from(TicketRow)

@@ -17,11 +17,14 @@ import typer
 
 from connectors.redaction import mask_url
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, safe_json, settings, warn
+from router.cli.index import embedding_errors
+from router.encoders import build_encoder
 
 if TYPE_CHECKING:
-    from embeddings import Encoder
+    from policies import RoutingPolicy
     from router.config import Settings
-    from router.predict import LabelledTickets, TicketClassifier
+    from router.labelled import LabelledTickets
+    from router.predict import TicketClassifier
 
 
 @dataclass(frozen=True)
@@ -45,60 +48,29 @@ def load_config_quietly(config: Path | None = None) -> Settings:
     return settings(config)
 
 
-def build_encoder(cfg: Settings) -> Encoder:
-    """The configured sentence encoder, with the data dir's embedding cache."""
-    from embeddings import Encoder, ModelNotFoundError
-
-    try:
-        return Encoder(
-            cfg.embeddings.model,
-            cache_dir=cfg.embedding_cache_dir,
-            allow_download=cfg.embeddings.allow_download,
-            max_seq_length=cfg.embeddings.max_seq_length,
-        )
-    except (ModelNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
-
-
 def _labelled(request: TrainRequest) -> LabelledTickets:
-    from router.predict import DatasetError, read_labelled, tickets_from_store
+    from router.labelled import DatasetError, read_labelled, tickets_from_store
 
     try:
         if request.from_store:
             store = open_store(request.settings)
-            data = tickets_from_store(store, request.target, source=request.source)
-            if request.target.lower() == "queue" and request.settings.policy is not None:
-                return _as_policy_teams(data, request.settings.policy)
-            return data
+            policy = _policy(request.settings.policy) if request.target.lower() == "queue" else None
+            return tickets_from_store(store, request.target, source=request.source, policy=policy)
         return read_labelled(list(request.files), text_columns=request.text_columns, label_column=request.target)
     except DatasetError as exc:
         raise fail(str(exc)) from None
 
 
-def _as_policy_teams(data: LabelledTickets, policy_path: Path) -> LabelledTickets:
-    """A helpdesk's final queues (after people's corrections) as the policy's team names; triage is no label."""
+def _policy(policy_path: Path | None) -> RoutingPolicy | None:
+    """The configured policy, whose teams a helpdesk's final queues are mapped to; none when none is set."""
     from policies import PolicyError, load_policy
-    from router.predict import LabelledTickets
-    from router.training import team_of_queue
 
+    if policy_path is None:
+        return None
     try:
-        policy = load_policy(policy_path)
+        return load_policy(policy_path)
     except PolicyError as exc:
         raise fail(str(exc)) from None
-    kept = LabelledTickets(
-        label_column=data.label_column, text_columns=data.text_columns, skipped=data.skipped, examples=data.examples
-    )
-    for ticket, label, ident, language in zip(data.tickets, data.labels, data.ids, data.languages, strict=True):
-        source = ident.split(":", 1)[0]
-        team = team_of_queue(policy, source, label) if label else None
-        if team is None or team == policy.defaults.triage_queue:
-            kept.skip("queue is triage or not in the policy's queues", ident)
-            continue
-        kept.tickets.append(ticket)
-        kept.labels.append(team)
-        kept.ids.append(ident)
-        kept.languages.append(language)
-    return kept
 
 
 def _train_churn(request: TrainRequest) -> None:
@@ -122,8 +94,8 @@ def _train_churn(request: TrainRequest) -> None:
 
 def train_text_classifier(request: TrainRequest) -> None:
     """Fit a TicketClassifier for ``request.target`` and save it in the models folder."""
+    from router.labelled import AFTER_ROUTING_FIELDS
     from router.predict import TicketClassifier
-    from router.predict.dataset import AFTER_ROUTING_FIELDS
     from router.registry import RegistryError, data_fingerprint
 
     late = [c for c in request.text_columns if c.lower() in AFTER_ROUTING_FIELDS]
@@ -136,7 +108,8 @@ def train_text_classifier(request: TrainRequest) -> None:
     for line in data.warnings():
         warn(line)
     labels = data.labelled()
-    encoder = build_encoder(request.settings)
+    with embedding_errors():
+        encoder = build_encoder(request.settings)
     classifier = TicketClassifier(target=request.target.lower(), decision=request.decision)
     with err_console.status(f"training '{request.target}' on {len(labels)} tickets") as status:
         try:
@@ -217,7 +190,7 @@ def train(
     config: Path | None = ConfigOption,
 ) -> None:
     """Fit a model for TARGET and save it as a new version in the data dir's models folder."""
-    from router.predict import DatasetError, parse_columns
+    from router.labelled import DatasetError, parse_columns
     from router.predict.decision import check_decision
 
     if from_store == bool(file):
@@ -272,7 +245,7 @@ def predict(
     config: Path | None = ConfigOption,
 ) -> None:
     """Print one JSON line per ticket: label, probability, top-k, abstained (and why), language, neighbours."""
-    from router.predict import DatasetError, parse_columns, read_labelled
+    from router.labelled import DatasetError, parse_columns, read_labelled
     from router.predict.language import detect_ticket_languages
 
     cfg = settings(config)
@@ -283,10 +256,8 @@ def predict(
         raise fail(str(exc)) from None
     for line in data.warnings():
         warn(line)
-    try:
+    with embedding_errors():
         classifier.attach_encoder(build_encoder(cfg))
-    except ValueError as exc:
-        raise fail(str(exc)) from None
     subjects = [s for s, _ in data.tickets]
     bodies = [b for _, b in data.tickets]
     with err_console.status(f"predicting {len(data)} tickets with {classifier.version_}"):

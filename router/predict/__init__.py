@@ -5,7 +5,7 @@
 """
 
 from router.predict.abstention import coverage_at_precision, threshold_for_precision
-from router.predict.calibration import ScoreBlend, expected_calibration_error, softmax
+from router.predict.calibration import ScoreBlend, softmax
 from router.predict.classifier import (
     MODEL_KIND,
     NeighbourTicket,
@@ -14,24 +14,13 @@ from router.predict.classifier import (
     TicketText,
     ticket_text,
 )
-from router.predict.dataset import (
-    DEFAULT_TEXT_COLUMNS,
-    DatasetError,
-    LabelledTickets,
-    parse_columns,
-    read_labelled,
-    tickets_from_store,
-)
 from router.predict.language import SUPPORTED_LANGUAGES, DetectedLanguage, LanguageDetector, detect_language
 from router.predict.metrics import classification_metrics
 
 __all__ = [
-    "DEFAULT_TEXT_COLUMNS",
     "MODEL_KIND",
     "SUPPORTED_LANGUAGES",
-    "DatasetError",
     "DetectedLanguage",
-    "LabelledTickets",
     "LanguageDetector",
     "NeighbourTicket",
     "ScoreBlend",
@@ -41,11 +30,7 @@ __all__ = [
     "classification_metrics",
     "coverage_at_precision",
     "detect_language",
-    "expected_calibration_error",
-    "parse_columns",
-    "read_labelled",
     "softmax",
     "threshold_for_precision",
     "ticket_text",
-    "tickets_from_store",
 ]

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import erf
 
+from router.predict.calibration import log_softmax
 from router.predict.scorers import Scores
 
 TokenMatrix = NDArray[np.float16]
@@ -47,11 +48,6 @@ def _pad(tokens: Sequence[TokenMatrix], rows: NDArray[np.int64]) -> tuple[NDArra
 
 def _gelu(x: NDArray[np.float32]) -> NDArray[np.float32]:
     return np.asarray(0.5 * x * (1.0 + erf(x / np.sqrt(2.0))), dtype=np.float32)
-
-
-def _log_softmax(z: NDArray[np.float64]) -> NDArray[np.float64]:
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 class AttentionHead:
@@ -156,5 +152,5 @@ class AttentionHead:
             pooled = np.einsum("blh,bld->bhd", weights, x).reshape(len(rows), -1)
             mean = (x * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
             hidden = _gelu(np.concatenate([pooled, mean], axis=1) @ self.hidden_weight_ + self.hidden_bias_)
-            out[rows] = _log_softmax((hidden @ self.output_weight_ + self.output_bias_).astype(np.float64))
+            out[rows] = log_softmax((hidden @ self.output_weight_ + self.output_bias_).astype(np.float64))
         return [out]

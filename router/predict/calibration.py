@@ -1,4 +1,4 @@
-"""Calibrated probabilities from a linear model's scores, and how to measure calibration.
+"""Calibrated probabilities from a linear model's scores (their calibration error: ``router.metrics``).
 
 A linear model's scores rank labels well but are not probabilities. Temperature scaling — one positive number
 that divides every score before a softmax — is fitted on out-of-fold scores by minimising the negative
@@ -23,7 +23,8 @@ def softmax(scores: NDArray[np.floating], temperature: float = 1.0) -> NDArray[n
     return z
 
 
-def _log_softmax(z: NDArray[np.float64]) -> NDArray[np.float64]:
+def log_softmax(z: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Row-wise log of the softmax, numerically stable."""
     z = z - z.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
@@ -64,7 +65,7 @@ class ScoreBlend:
             combined = np.tensordot(weights, z, axes=1)
             if n_bias:
                 combined = combined + bias
-            logp = _log_softmax(combined)
+            logp = log_softmax(combined)
             p = np.exp(logp)
             nll = -float(logp[rows, labels].mean()) + self.l2 * float(weights @ weights)
             # d nll / d a_j = mean over tickets of (E_p[z_j] - z_j[y])
@@ -93,25 +94,3 @@ class ScoreBlend:
     def transform(self, blocks: Sequence[ArrayLike]) -> NDArray[np.float64]:
         """Calibrated probabilities for score matrices laid out as in ``fit``."""
         return softmax(self.combined(blocks))
-
-
-def expected_calibration_error(probabilities: ArrayLike, y: ArrayLike, n_bins: int = 15) -> float:
-    """Top-label ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins.
-
-    ``probabilities`` is (n, classes); ``y`` holds true column indices (-1 for a label the model never saw,
-    which counts as wrong).
-    """
-    p = np.asarray(probabilities, dtype=np.float64)
-    labels = np.asarray(y)
-    if len(p) == 0:
-        return 0.0
-    confidence = p.max(axis=1)
-    correct = (p.argmax(axis=1) == labels).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
-    total = 0.0
-    for b in range(n_bins):
-        mask = bins == b
-        if mask.any():
-            total += mask.sum() * abs(confidence[mask].mean() - correct[mask].mean())
-    return float(total / len(p))

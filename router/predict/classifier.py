@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from embeddings import prepare_ticket_text
 from policies.figures import distinct_figures
+from router.labelled import TicketText
 from router.predict.abstention import threshold_for_precision
 from router.predict.attention import AttentionHead, TokenMatrix
 from router.predict.calibration import ScoreBlend
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
     from embeddings import Encoder
     from router.registry import StoredModel
 
-TicketText = tuple[str | None, str | None]
-"""A ticket's (subject, body): the text a classifier reads."""
 
 MODEL_KIND = "text"
 SCORERS = ("pairwise", "ridge", "linear", "attention", "neighbours")

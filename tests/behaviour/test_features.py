@@ -7,8 +7,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors import Customer
-from router.behaviour import FEATURE_NAMES, CustomerHistory, behaviour_features
+from connectors import Customer, CustomerHistory
+from router.behaviour import FEATURE_NAMES, behaviour_features
 from tests.behaviour.conftest import AT, comment, event, rating, ticket
 
 

@@ -94,11 +94,10 @@ def test_check_passes_for_a_good_file_connector_and_fails_clearly(cli_env: Path,
 
 
 def test_user_errors_are_one_clear_line(cli_env: Path, monkeypatch) -> None:
-    write_config(cli_env, '[connectors.zd]\ntype = "zendesk"\nbase_url = "https://x.zendesk.com"\n')
+    write_config(cli_env)
     cases = [
-        (["sync", "nope"], "no connector named 'nope' (configured: desk, dry, zd)"),
+        (["sync", "nope"], "no connector named 'nope' (configured: desk, dry)"),
         (["sync", "desk"], "DESK_TEST_USER (username_env) is not set"),
-        (["sync", "zd"], "type 'zendesk' is not available yet"),
         (["sync", "dry", "--since", "last tuesday"], "is not an ISO 8601 date or time"),
         (["sync", "dry", "--since", "2026-01-01", "--full"], "exclude each other"),
     ]
@@ -107,6 +106,16 @@ def test_user_errors_are_one_clear_line(cli_env: Path, monkeypatch) -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 1, (args, result.output)
         assert message in result.output.replace("\n", " "), (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_a_type_no_installed_adapter_has_is_refused_when_the_configuration_is_read(cli_env: Path) -> None:
+    write_config(cli_env, '[connectors.zd]\ntype = "zendesk"\nbase_url = "https://x.zendesk.com"\n')
+    for args in (["sync", "zd"], ["sync", "dry"], ["connectors", "list"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        shown = result.output.replace("\n", " ")
+        assert "connectors.zd.type: unknown connector type 'zendesk'; the installed types are: file, rt" in shown
         assert "Traceback" not in result.output
 
 

@@ -125,3 +125,24 @@ def test_check_reports_missing_files(tmp_path: Path) -> None:
     assert not missing.ok and "no such file" in missing.items[0].detail
     with pytest.raises(FileFormatError, match="actions_path"):
         FileConnector("dry", FileSettings(path=good)).apply(Action(kind="route", target="1", params={"queue": "Q"}))
+
+
+def test_a_helpdesks_customer_history_feeds_the_behaviour_features(tmp_path: Path) -> None:
+    """The history a connector fetches is the record the behaviour features read: no conversion between them."""
+    from datetime import UTC, datetime
+
+    from router.behaviour import behaviour_features
+
+    path = tmp_path / "tickets.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps({"id": n, "subject": "s", "body": "b", "requester": "ann@example.com", "updated_at": when})
+            for n, when in [(1, "2026-01-01T00:00:00Z"), (2, "2026-02-20T00:00:00Z"), (3, "2026-04-01T00:00:00Z")]
+        )
+        + "\n"
+    )
+    history = FileConnector("dry", FileSettings(path=path)).customer_history("ann@example.com")
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    assert [t.external_id for t in history.until(at).tickets] == ["1", "2"]
+    features = behaviour_features(history, at)
+    assert (features["tickets_30d"], features["tickets_total"]) == (1.0, 2.0)

@@ -1,21 +1,32 @@
-"""Labelled tickets for training and evaluation: from CSV/JSONL files or from the store.
+"""Labelled tickets for training, evaluation and policy replay: the one reader, of CSV/JSONL files or the store.
 
-Columns are matched case-insensitively. Text columns become a ticket's (subject, body): one column is the
-body; with several, the first is the subject and the rest, joined, the body. Rows that cannot be used (no
-label, no text, unreadable) are skipped and counted, each reason once with an example line, so a person can
-fix the file; a problem with the file as a whole is a :class:`DatasetError`.
+Columns are matched case-insensitively. A file is read in one of two ways. As text (training and evaluating a
+classifier): the text columns become a ticket's (subject, body): one column is the body; with several, the
+first is the subject and the rest, joined, the body. As records (policy replay, :class:`AsRecords`): each row
+becomes a canonical ``Ticket`` by the import's column mapping and record rules, because a policy reads every
+field of a ticket. Rows that cannot be used (no label, no text, unreadable, not a valid record) are skipped and
+counted, each reason once with an example line, so a person can fix the file; a problem with the file as a
+whole is a :class:`DatasetError`.
+
+Kept light (no model library is imported) so that replaying a policy on rules alone starts quickly.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.files import FileFormatError, read_rows
-from router.predict.classifier import TicketText
+from connectors import Ticket
+from connectors.files import FileFormatError, RowError, RowMapper, read_rows
+
+if TYPE_CHECKING:
+    from policies import RoutingPolicy
+
+TicketText = tuple[str | None, str | None]
+"""A ticket's (subject, body): the text a classifier reads."""
 
 DEFAULT_TEXT_COLUMNS = ("subject", "body")
 # Ticket fields written after routing: a model must not learn from them when predicting something else.
@@ -26,9 +37,22 @@ class DatasetError(ValueError):
     """The labelled data cannot be used as given; the message names the file or column and what to do."""
 
 
+@dataclass(frozen=True)
+class AsRecords:
+    """Read each row as a canonical ``Ticket`` (the import's rules; ``mapping`` as ``--map``) and keep rows
+    without a label (their label is None): what a policy replay needs."""
+
+    source: str = "replay"
+    mapping: Mapping[str, str] | None = None
+
+
 @dataclass
 class LabelledTickets:
-    """Tickets as (subject, body), their labels (None when unlabelled) and ids, with what was skipped."""
+    """Tickets as (subject, body), their labels (None when unlabelled) and ids, with what was skipped.
+
+    ``records`` holds the canonical tickets where they were read as records (from the store, or a file with
+    :class:`AsRecords`), aligned with the rest; ``problems`` says where and why each skipped row was skipped.
+    """
 
     tickets: list[TicketText] = field(default_factory=list)
     labels: list[str | None] = field(default_factory=list)
@@ -38,13 +62,28 @@ class LabelledTickets:
     text_columns: tuple[str, ...] = DEFAULT_TEXT_COLUMNS
     skipped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    records: list[Ticket] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.tickets)
 
-    def skip(self, reason: str, where: str) -> None:
+    def add(self, text: TicketText, label: str | None, ident: str, language: str | None) -> None:
+        self.tickets.append(text)
+        self.labels.append(label)
+        self.ids.append(ident)
+        self.languages.append(language)
+
+    def add_record(self, ticket: Ticket, label: str | None, ident: str | None = None) -> None:
+        self.add((ticket.subject, ticket.body), label, ident or ticket.external_id, ticket.language)
+        self.records.append(ticket)
+
+    def skip(self, reason: str, where: str, detail: str | None = None) -> None:
+        """Count a skipped row under ``reason``; ``detail`` is what only this row has wrong."""
+        shown = f"{where}: {detail}" if detail else where
         self.skipped[reason] += 1
-        self.examples.setdefault(reason, where)
+        self.examples.setdefault(reason, shown)
+        self.problems.append(f"{where}: {detail or reason}")
 
     def warnings(self) -> list[str]:
         """One line per reason rows were skipped, with how many and the first place it happened."""
@@ -57,6 +96,8 @@ class LabelledTickets:
         self.labels += other.labels
         self.ids += other.ids
         self.languages += other.languages
+        self.records += other.records
+        self.problems += other.problems
         self.skipped.update(other.skipped)
         for reason, where in other.examples.items():
             self.examples.setdefault(reason, where)
@@ -110,17 +151,25 @@ def read_labelled(
     text_columns: Sequence[str] = DEFAULT_TEXT_COLUMNS,
     label_column: str | None = None,
     id_column: str | None = "id",
+    encoding: str = "auto",
+    records: AsRecords | None = None,
 ) -> LabelledTickets:
     """Read tickets (and labels, when ``label_column`` is given) from CSV/JSONL files, concatenated.
 
-    Rows without a label are skipped when a label is asked for; rows whose text columns are all empty are
-    skipped; unreadable rows are skipped. Unknown columns and files with no usable row are errors.
+    As text (the default), rows without a label are skipped when a label is asked for and rows whose text
+    columns are all empty are skipped. With ``records``, rows become canonical tickets (``text_columns`` and
+    ``id_column`` give way to the mapping) and rows without a label are kept. Unreadable rows are skipped
+    either way. Unknown columns and files with no usable row are errors.
     """
-    if label_column is not None and label_column.strip().lower() in {c.strip().lower() for c in text_columns}:
+    if (
+        records is None
+        and label_column is not None
+        and label_column.strip().lower() in {c.strip().lower() for c in text_columns}
+    ):
         raise DatasetError(f"'{label_column}' is both the label and a text column: a model cannot read its answer")
     data = LabelledTickets(label_column=label_column, text_columns=tuple(text_columns))
     for path in paths:
-        data.extend(_read_file(Path(path), text_columns, label_column, id_column))
+        data.extend(_read_file(Path(path), text_columns, label_column, id_column, encoding, records))
     if not data.tickets:
         reasons = "; ".join(data.warnings()) or "the files have no data rows"
         raise DatasetError(f"no usable tickets in {', '.join(map(str, paths))}: {reasons}")
@@ -128,16 +177,27 @@ def read_labelled(
 
 
 def _read_file(
-    path: Path, text_columns: Sequence[str], label_column: str | None, id_column: str | None
+    path: Path,
+    text_columns: Sequence[str],
+    label_column: str | None,
+    id_column: str | None,
+    encoding: str,
+    records: AsRecords | None,
 ) -> LabelledTickets:
     data = LabelledTickets(label_column=label_column, text_columns=tuple(text_columns))
-    wanted = [*text_columns, *([label_column] if label_column else [])]
+    label_wanted = [label_column] if label_column else []
+    wanted = label_wanted if records is not None else [*text_columns, *label_wanted]
     tabular = path.suffix.lower() in (".csv", ".tsv", ".txt")
     seen: set[str] = set()
     seen_ids: set[str] = set()
     label_key = label_column.strip().lower() if label_column else None
     try:
-        for line, row in read_rows(path):
+        mapper = (
+            RowMapper("tickets", path=path, source=records.source, mapping=records.mapping)
+            if records is not None
+            else None
+        )
+        for line, row in read_rows(path, encoding=encoding):
             where = f"{path}:{line}"
             if "__error__" in row:
                 data.skip(f"unreadable row ({row['__error__']})", where)
@@ -146,25 +206,30 @@ def _read_file(
             if tabular and not seen:
                 _check_header(path, keys, wanted)  # every CSV row has the header's columns
             seen.update(keys)
+            label: str | None = None
+            if label_key is not None:
+                label = _text(row.get(keys.get(label_key, ""))).strip() or None
+            if mapper is not None:
+                parsed = mapper.map(line, row)
+                if isinstance(parsed, RowError):
+                    data.skip("not a valid ticket", where, parsed.message)
+                    continue
+                assert isinstance(parsed.record, Ticket)
+                data.add_record(parsed.record, label)
+                continue
             values = [_text(row.get(keys.get(c.strip().lower(), ""))).strip() for c in text_columns]
             if not any(values):
                 data.skip(f"no text in {', '.join(text_columns)}", where)
                 continue
-            label: str | None = None
-            if label_key is not None:
-                label = _text(row.get(keys.get(label_key, ""))).strip() or None
-                if label is None:
-                    data.skip(f"empty label '{label_column}'", where)
-                    continue
+            if label_key is not None and label is None:
+                data.skip(f"empty label '{label_column}'", where)
+                continue
             ticket_id = _text(row.get(keys.get(id_column.lower(), ""))).strip() if id_column else ""
             if not ticket_id or ticket_id in seen_ids:
                 ticket_id = f"{path.stem}:{line}"
             seen_ids.add(ticket_id)
             language = _text(row.get(keys.get("language", ""))).strip().lower()
-            data.tickets.append(as_ticket(values))
-            data.labels.append(label)
-            data.ids.append(ticket_id)
-            data.languages.append(language or None)
+            data.add(as_ticket(values), label, ticket_id, language or None)
     except FileFormatError as exc:
         raise DatasetError(str(exc)) from None
     if not seen and not data.skipped:
@@ -175,12 +240,30 @@ def _read_file(
     return data
 
 
-def tickets_from_store(store: Any, label: str | None, *, source: str | None = None) -> LabelledTickets:
-    """Stored tickets with their value for ``label`` (a ticket field, or a custom field from an import)."""
+def team_of_queue(policy: RoutingPolicy | None, connector: str, queue: str) -> str | None:
+    """The policy's team for a helpdesk queue name, or the name itself without a policy."""
+    if policy is None:
+        return queue
+    for team in policy.teams:
+        if policy.queue_for(team, connector) == queue or team == queue:
+            return team
+    return None
+
+
+def tickets_from_store(
+    store: Any, label: str | None, *, source: str | None = None, policy: RoutingPolicy | None = None
+) -> LabelledTickets:
+    """Stored tickets with their value for ``label`` (a ticket field, or a custom field from an import).
+
+    With a ``policy``, a ``queue`` label is the helpdesk's final queue (after people's corrections) as the
+    policy's team: the model then speaks the policy's language whatever helpdesk the history came from.
+    Tickets still in triage, or in a queue the policy does not know, carry no label.
+    """
     from router.store import iter_tickets
 
     data = LabelledTickets(label_column=label)
     field_names = set(type_fields())
+    as_team = policy is not None and label is not None and label.lower() == "queue"
     with store.session() as session:
         for ticket in iter_tickets(session, source=source):
             where = f"ticket {ticket.source}:{ticket.external_id}"
@@ -199,10 +282,12 @@ def tickets_from_store(store: Any, label: str | None, *, source: str | None = No
                 if value is None:
                     data.skip(f"no value for '{label}'", where)
                     continue
-            data.tickets.append((ticket.subject, ticket.body))
-            data.labels.append(value)
-            data.ids.append(f"{ticket.source}:{ticket.external_id}")
-            data.languages.append(ticket.language)
+                if as_team and policy is not None:
+                    value = team_of_queue(policy, ticket.source, value)
+                    if value is None or value == policy.defaults.triage_queue:
+                        data.skip("queue is triage or not in the policy's queues", where)
+                        continue
+            data.add_record(ticket, value, f"{ticket.source}:{ticket.external_id}")
     if not data.tickets:
         reasons = "; ".join(data.warnings()) or "the store holds no tickets (run `deskroute import tickets FILE`)"
         raise DatasetError(f"no usable tickets in the store: {reasons}")
@@ -211,6 +296,4 @@ def tickets_from_store(store: Any, label: str | None, *, source: str | None = No
 
 def type_fields() -> list[str]:
     """The Ticket record's own field names (anything else lives in its custom fields)."""
-    from connectors import Ticket
-
     return list(Ticket.model_fields)
