@@ -7,7 +7,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,6 @@ from connectors import Priority
 from policies.conditions import Condition
 from policies.errors import PolicyIssue
 from policies.templates import NoteTemplate
-from policies.verdicts import Verdict, compile_verdict
 
 if TYPE_CHECKING:
     from policies.testing import PolicyTestCase
@@ -233,11 +231,6 @@ class RoutingPolicy:
 
     def rule(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
-
-    @cached_property
-    def verdicts(self) -> tuple[Verdict, ...]:
-        """Each rule's condition compiled into one function (:mod:`policies.verdicts`), in rule order."""
-        return tuple(compile_verdict(r.when, r.name) for r in self.rules)
 
     def canonical(self) -> dict[str, Any]:
         """The policy's behaviour as plain data; its hash is the policy version."""
