@@ -7,16 +7,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors import Priority
 from policies.conditions import Condition
 from policies.errors import PolicyIssue
 from policies.templates import NoteTemplate
-
-if TYPE_CHECKING:
-    from policies.testing import PolicyTestCase
 
 LANGUAGE_VERSION = 1
 
@@ -205,7 +202,6 @@ class RoutingPolicy:
     outreach: OutreachGuardrails
     business_hours: BusinessHours | None = None
     description: str = ""
-    tests: tuple[PolicyTestCase, ...] = ()
     version: str = ""
     warnings: tuple[PolicyIssue, ...] = ()
 

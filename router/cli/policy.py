@@ -13,10 +13,11 @@ from rich.table import Table
 from connectors import Customer, RecordError, Ticket
 from policies import (
     PolicyError,
+    PolicyWithTests,
     RoutingPolicy,
     Signals,
     decide,
-    load_policy,
+    load_tested_policy,
     run_policy_tests,
     tests_path_for,
 )
@@ -30,10 +31,10 @@ PolicyFile = typer.Argument(..., help="The policy YAML file, e.g. policies/examp
 MAX_JSON_BYTES = 1024 * 1024
 
 
-def load_or_exit(file: Path) -> RoutingPolicy:
-    """Load a policy, or print every located problem and exit with status 1."""
+def load_with_tests_or_exit(file: Path) -> PolicyWithTests:
+    """Load a policy with its tests, or print every located problem and exit with status 1."""
     try:
-        return load_policy(file)
+        return load_tested_policy(file)
     except PolicyError as exc:
         for issue in exc.issues:
             err_console.print(styled((str(issue), "red")), soft_wrap=True)
@@ -41,13 +42,18 @@ def load_or_exit(file: Path) -> RoutingPolicy:
         raise fail(f"{file}: {n} problem{'s' if n != 1 else ''}; nothing was loaded") from None
 
 
+def load_or_exit(file: Path) -> RoutingPolicy:
+    """The policy of ``file``; as for every policy command, its tests must be valid too."""
+    return load_with_tests_or_exit(file).policy
+
+
 @app.command("validate")
 def validate(file: Path = PolicyFile) -> None:
     """Check a policy (and the tests beside it) and report every problem with its line and column."""
-    policy = load_or_exit(file)
+    policy, cases = load_with_tests_or_exit(file)
     for warning in policy.warnings:
         err_console.print(str(warning), soft_wrap=True)
-    tests = f", {len(policy.tests)} test(s)" if policy.tests else ""
+    tests = f", {len(cases)} test(s)" if cases else ""
     console.print(
         f"{file}: policy '{policy.name}' is valid — version {policy.version}, {len(policy.teams)} queues, "
         f"{len(policy.rules)} rules{tests}",
@@ -155,10 +161,10 @@ def test(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show passing tests too."),
 ) -> None:
     """Run the policy's tests (inline 'tests:' and NAME.tests.yaml beside it); exit 1 if any fails."""
-    policy = load_or_exit(file)
-    if not policy.tests:
+    policy, cases = load_with_tests_or_exit(file)
+    if not cases:
         raise fail(f"{file}: no tests; add a 'tests:' list to the policy or to {tests_path_for(file).name}")
-    results = run_policy_tests(policy)
+    results = run_policy_tests(policy, cases)
     failed = [r for r in results if not r.passed]
     for result in results:
         if result.passed:
