@@ -8,6 +8,7 @@ policy itself validated (:mod:`policies.loader` does not read them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -131,7 +132,7 @@ def check_expectations(decision: Decision, expect: dict[str, Any]) -> list[str]:
     return failures
 
 
-def run_policy_tests(policy: RoutingPolicy, cases: tuple[PolicyTestCase, ...]) -> list[PolicyTestResult]:
+def run_policy_tests(policy: RoutingPolicy, cases: Sequence[PolicyTestCase]) -> list[PolicyTestResult]:
     """Decide every test case with ``policy`` and compare with its expectations."""
     results = []
     for case in cases:
