@@ -9,11 +9,20 @@ This package does no I/O outside the loader, has no clock of its own and imports
 from policies.engine import decide, default_scope
 from policies.errors import PolicyError, PolicyIssue
 from policies.language import RoutingPolicy, Rule
-from policies.loader import load_policy, parse_policy, tests_path_for
+from policies.loader import load_policy, parse_policy
 from policies.moments import MomentError, moment_of_deciding
 from policies.outreach import OutreachRecord
 from policies.signals import Decision, LabelScore, Neighbour, RuleTrace, Signals
-from policies.testing import PolicyTestCase, PolicyTestResult, check_expectations, run_policy_tests
+from policies.testing import (
+    PolicyTestCase,
+    PolicyTestResult,
+    PolicyWithTests,
+    check_expectations,
+    load_tested_policy,
+    parse_tested_policy,
+    run_policy_tests,
+    tests_path_for,
+)
 
 __all__ = [
     "Decision",
@@ -25,6 +34,7 @@ __all__ = [
     "PolicyIssue",
     "PolicyTestCase",
     "PolicyTestResult",
+    "PolicyWithTests",
     "RoutingPolicy",
     "Rule",
     "RuleTrace",
@@ -33,8 +43,10 @@ __all__ = [
     "decide",
     "default_scope",
     "load_policy",
+    "load_tested_policy",
     "moment_of_deciding",
     "parse_policy",
+    "parse_tested_policy",
     "run_policy_tests",
     "tests_path_for",
 ]

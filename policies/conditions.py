@@ -1,11 +1,12 @@
-"""Compiled conditions: a rule's ``when`` as a tree that says, when it fails, which test failed and why.
+"""Conditions: a rule's ``when`` as a tree that says, when it fails, which test failed and why.
 
-Evaluation is on the hot path (every rule of every decision), so a test returns ``None`` when it holds and
-a small failure tuple when it does not; the words for the trace are made from that tuple afterwards.
+``failure(facts)`` is None when the condition holds, otherwise the node that failed with what it saw;
+the words for the trace are made from that pair (:func:`failure_reason`).
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -50,12 +51,8 @@ _KIND_HINT: dict[str, str] = {
 
 _PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
-Failure = tuple[Any, ...]
-# A leaf's test as a Python expression, for rules compiled into one function (policies/verdicts.py):
-# "{v}" stands for the field's value, "{0}", "{1}", ... for the constants that follow. It must compute
-# what the leaf's ``test`` computes, with the same operations.
-Inline = tuple[str, tuple[Any, ...]]
-_MISSING = object()
+# What failed: the node, and what it saw (a Leaf: the field's value; AnyOf: its children's failures).
+Failure = tuple["Condition", Any]
 
 
 class ConditionError(ValueError):
@@ -63,15 +60,13 @@ class ConditionError(ValueError):
 
 
 class Condition:
-    """A node of a compiled ``when`` tree.
-
-    ``failure(facts)`` is None when the condition holds, otherwise what failed, for the trace. It is a
-    closure built once per node rather than a method: it runs for every rule of every decision, and a
-    closure over its node's parts saves the attribute look-ups a method would repeat each time.
-    """
+    """A node of a ``when`` tree."""
 
     fields: frozenset[str] = frozenset()
-    failure: Callable[[Facts], Failure | None]
+
+    def failure(self, facts: Facts) -> Failure | None:  # pragma: no cover - abstract
+        """None when the condition holds for this decision, otherwise what failed, for the trace."""
+        raise NotImplementedError
 
     def describe(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -81,12 +76,8 @@ class Condition:
         raise NotImplementedError
 
     def explain(self, facts: Facts, detail: Any) -> str:  # pragma: no cover - abstract
-        """Words for this node's failure; ``detail`` is the second part of its failure tuple."""
+        """Words for this node's failure; ``detail`` is the second part of its failure pair."""
         raise NotImplementedError
-
-    def failed_reason(self, facts: Facts, detail: Any) -> str:
-        """The trace's reason for a rule whose condition failed at this node."""
-        return "condition failed: " + self.explain(facts, detail)
 
     def canonical(self) -> Any:  # pragma: no cover - abstract
         """A plain-data form, used to compute the policy's version."""
@@ -96,8 +87,8 @@ class Condition:
 class Always(Condition):
     """A rule without ``when``."""
 
-    def __init__(self) -> None:
-        self.failure = _always
+    def failure(self, facts: Facts) -> Failure | None:
+        return None
 
     def describe(self) -> str:
         return "always"
@@ -109,149 +100,66 @@ class Always(Condition):
         return None
 
 
-def _always(facts: Facts) -> Failure | None:
-    return None
+def _fold(value: Any) -> Any:
+    """Text case-folded (lists element-wise), for case-insensitive comparison."""
+    if isinstance(value, str):
+        return value.casefold()
+    if isinstance(value, list):
+        return [v.casefold() if isinstance(v, str) else v for v in value]
+    return value
 
 
 class Leaf(Condition):
-    """One test of one field: ``ticket.language eq de``."""
+    """One test of one field: ``ticket.language eq de``.
 
-    __slots__ = (
-        "absent_ok",
-        "absent_text",
-        "desc",
-        "failed_was",
-        "failure",
-        "fields",
-        "fold",
-        "inline",
-        "name",
-        "op",
-        "operand",
-        "pattern",
-        "spec",
-        "test",
-        "was",
-    )
+    ``test`` is called with the field's value when it is present, case-folded first when ``fold``.
+    """
 
-    def __init__(
-        self,
-        spec: FieldSpec,
-        op: str,
-        operand: Any,
-        test: Callable[[Any], bool],
-        fold: bool,
-        pattern: SafePattern | None = None,
-        inline: Inline | None = None,
-    ):
+    def __init__(self, spec: FieldSpec, op: str, operand: Any, test: Callable[[Any], bool], fold: bool):
         self.spec = spec
         self.op = op
         self.operand = operand
         self.test = test
         self.fold = fold
-        self.inline = inline
-        self.pattern = pattern
         self.fields = frozenset({spec.name})
-        self.desc = f"{spec.name} {op} {show_value(operand)}"
-        # The constant part of the trace's words, joined once here rather than for every decision.
-        self.was = f"{self.desc}: was "
-        self.failed_was = f"condition failed: {self.was}"
-        self.name = spec.name
+        self.description = f"{spec.name} {op} {show_value(operand)}"
+        # Only 'exists: false' holds for a field that is not there.
         self.absent_ok = op == "exists" and operand is False
-        self.absent_text = f"{spec.name} is absent" + (f" ({spec.absent_means})" if spec.absent_means else "")
-        self.failure = self._build_pattern_failure() if pattern is not None else self._build_failure()
 
-    def _build_pattern_failure(self) -> Callable[[Facts], Failure | None]:
-        name, spec, holds, node = self.name, self.spec, self.pattern_holds, self
-        absent = (self, ABSENT)
-        missing = _MISSING
-
-        def pattern_failure(facts: Facts) -> Failure | None:
-            value = facts.values.get(name, missing)
-            if value is missing:
-                value = facts.value(spec)
-            if value is ABSENT:
-                return absent
-            return None if holds(facts, value) else (node, value)
-
-        return pattern_failure
-
-    def pattern_holds(self, facts: Facts, value: Any) -> bool:
-        """Whether a ``matches`` leaf's pattern matches ``value`` (present: not ABSENT)."""
-        assert self.pattern is not None
-        search = self.pattern.search
-        if isinstance(value, str):
-            return search(value)
-        if isinstance(value, list):
-            return any(isinstance(v, str) and search(v) for v in value)
-        return search(str(value))
-
-    def _build_failure(self) -> Callable[[Facts], Failure | None]:
-        # The hot path of every decision: read the per-decision caches directly.
-        name, spec, test, node = self.name, self.spec, self.test, self
-        when_absent = None if self.absent_ok else (self, ABSENT)
-        missing = _MISSING
-        if self.fold:
-
-            def folded_failure(facts: Facts) -> Failure | None:
-                value = facts.folded_values.get(name, missing)
-                if value is missing:
-                    value = facts.folded(spec)
-                if value is ABSENT:
-                    return when_absent
-                return None if test(value) else (node, value)
-
-            return folded_failure
-
-        def value_failure(facts: Facts) -> Failure | None:
-            value = facts.values.get(name, missing)
-            if value is missing:
-                value = facts.value(spec)
-            if value is ABSENT:
-                return when_absent
-            return None if test(value) else (node, value)
-
-        return value_failure
+    def failure(self, facts: Facts) -> Failure | None:
+        value = facts.value(self.spec)
+        if value is ABSENT:
+            return None if self.absent_ok else (self, ABSENT)
+        holds = self.test(_fold(value) if self.fold else value)
+        return None if holds else (self, value)
 
     def describe(self) -> str:
-        return self.desc
+        return self.description
 
     def explain(self, facts: Facts, actual: Any) -> str:
         if actual is ABSENT:
-            note = facts.absent_notes.get(self.spec.name) if facts.absent_notes else None
-            return f"{self.spec.name} is absent ({note})" if note else self.absent_text
-        shown = facts.shown_values.get(self.name)
-        return self.was + (shown if shown is not None else facts.shown(self.spec))
-
-    def failed_reason(self, facts: Facts, actual: Any) -> str:
-        if actual is ABSENT:
-            return "condition failed: " + self.explain(facts, actual)
-        shown = facts.shown_values.get(self.name)
-        return self.failed_was + (shown if shown is not None else facts.shown(self.spec))
+            note = facts.absent_notes.get(self.spec.name) or self.spec.absent_means
+            return f"{self.spec.name} is absent" + (f" ({note})" if note else "")
+        return f"{self.describe()}: was {show_value(actual)}"
 
     def held(self, facts: Facts) -> list[str]:
-        return [f"{self.desc} (was {facts.shown(self.spec)})"]
+        return [f"{self.describe()} (was {show_value(facts.value(self.spec))})"]
 
     def canonical(self) -> Any:
         return {self.spec.name: {self.op: self.operand}}
 
 
 class All(Condition):
-    __slots__ = ("children", "failure", "fields")
-
     def __init__(self, children: list[Condition]):
         self.children = tuple(children)
         self.fields = frozenset().union(*(c.fields for c in children))
-        checks = tuple(c.failure for c in children)
 
-        def failure(facts: Facts) -> Failure | None:
-            for check in checks:
-                failed = check(facts)
-                if failed is not None:
-                    return failed
-            return None
-
-        self.failure = failure
+    def failure(self, facts: Facts) -> Failure | None:
+        for child in self.children:
+            failed = child.failure(facts)
+            if failed is not None:
+                return failed
+        return None
 
     def describe(self) -> str:
         return "all of (" + "; ".join(c.describe() for c in self.children) + ")"
@@ -264,30 +172,24 @@ class All(Condition):
 
 
 class AnyOf(Condition):
-    __slots__ = ("children", "failure", "fields")
-
     def __init__(self, children: list[Condition]):
         self.children = tuple(children)
         self.fields = frozenset().union(*(c.fields for c in children))
-        checks = tuple(c.failure for c in children)
-        node = self
 
-        def failure(facts: Facts) -> Failure | None:
-            failures = []
-            for check in checks:
-                failed = check(facts)
-                if failed is None:
-                    return None
-                failures.append(failed)
-            return (node, failures)
-
-        self.failure = failure
+    def failure(self, facts: Facts) -> Failure | None:
+        failures = []
+        for child in self.children:
+            failed = child.failure(facts)
+            if failed is None:
+                return None
+            failures.append(failed)
+        return (self, failures)
 
     def describe(self) -> str:
         return "any of (" + "; ".join(c.describe() for c in self.children) + ")"
 
     def explain(self, facts: Facts, failures: Any) -> str:
-        return "none of these held: " + "; ".join([f[0].explain(facts, f[1]) for f in failures])
+        return "none of these held: " + "; ".join(explain_failure(facts, f) for f in failures)
 
     def held(self, facts: Facts) -> list[str]:
         for child in self.children:
@@ -300,25 +202,18 @@ class AnyOf(Condition):
 
 
 class Not(Condition):
-    __slots__ = ("child", "failure", "fields", "held_text")
-
     def __init__(self, child: Condition):
         self.child = child
         self.fields = child.fields
-        self.held_text = f"not ({child.describe()}): but it held"
-        check = child.failure
-        held = (self, None)
 
-        def failure(facts: Facts) -> Failure | None:
-            return held if check(facts) is None else None
-
-        self.failure = failure
+    def failure(self, facts: Facts) -> Failure | None:
+        return (self, None) if self.child.failure(facts) is None else None
 
     def describe(self) -> str:
         return f"not ({self.child.describe()})"
 
     def explain(self, facts: Facts, detail: Any) -> str:
-        return self.held_text
+        return f"not ({self.child.describe()}): but it held"
 
     def held(self, facts: Facts) -> list[str]:
         failed = self.child.failure(facts)
@@ -330,15 +225,14 @@ class Not(Condition):
 
 
 def explain_failure(facts: Facts, failed: Failure) -> str:
-    """Words for a failure tuple: which test failed, with the values compared."""
-    node: Condition = failed[0]
-    return node.explain(facts, failed[1])
+    """Words for a failure: which test failed, with the values compared."""
+    node, detail = failed
+    return node.explain(facts, detail)
 
 
 def failure_reason(facts: Facts, failed: Failure) -> str:
     """The trace's reason for a rule whose condition failed: ``condition failed:`` and the words."""
-    node: Condition = failed[0]
-    return node.failed_reason(facts, failed[1])
+    return "condition failed: " + explain_failure(facts, failed)
 
 
 # --- building leaves -------------------------------------------------------------------------------------
@@ -359,16 +253,11 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
-def _fold(value: Any) -> Any:
-    return value.casefold() if isinstance(value, str) else value
-
-
-_COMPARE_SYMBOL: dict[str, str] = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
 }
 
 
@@ -442,13 +331,12 @@ def _any_equal(a: Any, b: Any) -> bool:
 
 
 def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | None = None) -> Leaf:
-    """A compiled test of ``spec`` with ``op``; raise ConditionError with advice when it does not fit.
+    """A test of ``spec`` with ``op``; raise ConditionError with advice when it does not fit.
 
     ``known_values`` lists the only values an ``eq``/``in`` operand may take (e.g. the declared teams
     for ``signals.intent``), so that a typo is caught when the policy loads rather than never matching.
     """
     kind = spec.kind
-    inline: Inline  # the test as an expression, for compiled rules (see Inline)
     if op not in OPERATORS:
         raise ConditionError(f"unknown operator '{op}'{did_you_mean(op, OPERATORS)}")
     if op not in KIND_OPERATORS[kind]:
@@ -464,8 +352,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
             present = not (v == "" or v == [])
             return present == want
 
-        inline = ('(not ({v} == "" or {v} == [])) == {0}', (want,))
-        return Leaf(spec, op, operand, exists, fold=False, inline=inline)
+        return Leaf(spec, op, operand, exists, fold=False)
 
     if op == "matches":
         if not isinstance(operand, str) or not operand:
@@ -474,14 +361,21 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
             pattern = SafePattern(operand)
         except PatternError as exc:
             raise ConditionError(f"regular expression '{operand}' {exc}") from None
-        return Leaf(spec, op, operand, lambda v: False, fold=False, pattern=pattern)
+
+        def matches(v: Any) -> bool:
+            if isinstance(v, str):
+                return pattern.search(v)
+            if isinstance(v, list):
+                return any(isinstance(item, str) and pattern.search(item) for item in v)
+            return pattern.search(str(v))
+
+        return Leaf(spec, op, operand, matches, fold=False)
 
     if op == "contains":
         needles = [n.casefold() for n in _text_operands(op, operand)]
         if kind == "keywords":
             wanted = set(needles)
-            inline = ("not {0}.isdisjoint({v})", (wanted,))
-            return Leaf(spec, op, operand, lambda v: not wanted.isdisjoint(v), fold=True, inline=inline)
+            return Leaf(spec, op, operand, lambda v: not wanted.isdisjoint(v), fold=True)
         if kind == "any":
 
             def contains_any(v: Any) -> bool:
@@ -492,41 +386,22 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
                 return False
 
             return Leaf(spec, op, operand, contains_any, fold=True)
-        if len(needles) == 1:
-            needle = needles[0]
-            return Leaf(spec, op, operand, lambda v: needle in v, fold=True, inline=("{0} in {v}", (needle,)))
-
-        def contains_one_of(v: str) -> bool:
-            # A plain loop: a generator in any() costs more than the substring scans themselves.
-            for n in needles:  # noqa: SIM110
-                if n in v:
-                    return True
-            return False
-
-        any_needle = "(" + " or ".join(f"{{{i}}} in {{v}}" for i in range(len(needles))) + ")"
-        return Leaf(spec, op, operand, contains_one_of, fold=True, inline=(any_needle, tuple(needles)))
+        return Leaf(spec, op, operand, lambda v: any(n in v for n in needles), fold=True)
 
     if op in ("in", "not_in"):
         items = [_expect(kind, op, i) for i in _scalar_list(op, operand)]
         _check_known(spec, op, operand, known_values)
         negate = op == "not_in"
+        members = set(items)
         if kind == "keywords":
-            members = set(items)
-            inline = ("{0}.isdisjoint({v}) == {1}", (members, negate))
-            return Leaf(spec, op, operand, lambda v: members.isdisjoint(v) == negate, fold=True, inline=inline)
+            return Leaf(spec, op, operand, lambda v: members.isdisjoint(v) == negate, fold=True)
         if kind == "priority":
-            ranks = set(items)
-            inline = ("({0}[{v}] in {1}) != {2}", (_PRIORITY_RANK, ranks, negate))
-            return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] in ranks) != negate, fold=False, inline=inline)
+            return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] in members) != negate, fold=False)
         if kind == "any":
             return Leaf(spec, op, operand, lambda v: any(_any_equal(v, i) for i in items) != negate, fold=True)
         if kind == "number":
-            numbers = set(items)
-            inline = ("({0}({v}) in {1}) != {2}", (float, numbers, negate))
-            return Leaf(spec, op, operand, lambda v: (float(v) in numbers) != negate, fold=False, inline=inline)
-        members = set(items)
-        inline = ("({v} in {0}) != {1}", (members, negate))
-        return Leaf(spec, op, operand, lambda v: (v in members) != negate, fold=True, inline=inline)
+            return Leaf(spec, op, operand, lambda v: (float(v) in members) != negate, fold=False)
+        return Leaf(spec, op, operand, lambda v: (v in members) != negate, fold=True)
 
     if op in ("eq", "ne"):
         if isinstance(operand, list):
@@ -537,28 +412,22 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
         _check_known(spec, op, [operand], known_values)
         negate = op == "ne"
         if kind == "priority":
-            inline = ("({0}[{v}] == {1}) != {2}", (_PRIORITY_RANK, want, negate))
-            return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] == want) != negate, fold=False, inline=inline)
+            return Leaf(spec, op, operand, lambda v: (_PRIORITY_RANK[v] == want) != negate, fold=False)
         if kind == "any":
             return Leaf(spec, op, operand, lambda v: _any_equal(v, want) != negate, fold=True)
         if kind in ("number", "probability"):
-            inline = ("({0}({v}) == {1}) != {2}", (float, want, negate))
-            return Leaf(spec, op, operand, lambda v: (float(v) == want) != negate, fold=False, inline=inline)
+            return Leaf(spec, op, operand, lambda v: (float(v) == want) != negate, fold=False)
         if kind == "bool":
-            inline = ("({v} is {0}) != {1}", (want, negate))
-            return Leaf(spec, op, operand, lambda v: (v is want) != negate, fold=False, inline=inline)
-        inline = ("({v} == {0}) != {1}", (want, negate))
-        return Leaf(spec, op, operand, lambda v: (v == want) != negate, fold=True, inline=inline)
+            return Leaf(spec, op, operand, lambda v: (v is want) != negate, fold=False)
+        return Leaf(spec, op, operand, lambda v: (v == want) != negate, fold=True)
 
     # lt lte gt gte
     if isinstance(operand, list):
         raise ConditionError(f"'{op}' takes one value, not a list")
     compare = _COMPARE[op]
-    symbol = _COMPARE_SYMBOL[op]
     if kind == "priority":
         rank = _expect(kind, op, operand)
-        inline = (f"{{0}}[{{v}}] {symbol} {{1}}", (_PRIORITY_RANK, rank))
-        return Leaf(spec, op, operand, lambda v: compare(_PRIORITY_RANK[v], rank), fold=False, inline=inline)
+        return Leaf(spec, op, operand, lambda v: compare(_PRIORITY_RANK[v], rank), fold=False)
     if kind == "any":
         if not _is_number(operand):
             raise ConditionError(f"'{op}' takes a number, not {show_value(operand)}")
@@ -570,8 +439,7 @@ def build_leaf(spec: FieldSpec, op: str, operand: Any, known_values: set[str] | 
 
         return Leaf(spec, op, operand, compare_any, fold=False)
     bound = _expect(kind, op, operand)
-    inline = (f"{{v}} {symbol} {{0}}", (bound,))
-    return Leaf(spec, op, operand, lambda v: compare(v, bound), fold=False, inline=inline)
+    return Leaf(spec, op, operand, lambda v: compare(v, bound), fold=False)
 
 
 def _check_known(spec: FieldSpec, op: str, values: list[Any], known: set[str] | None) -> None:

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from connectors import Action, Customer, Ticket, as_utc
+from policies.conditions import failure_reason
 from policies.fields import Facts
 from policies.figures import distinct_figures
 from policies.language import (
@@ -55,87 +54,10 @@ def _abstention(policy: RoutingPolicy, signals: Signals) -> tuple[str | None, st
     return None, None
 
 
-# decide() builds its trace entries, actions and the decision itself from values it produced and checked
-# (team names, priorities and tags validated when the policy loaded; ids from validated records), so it
-# creates these models without running pydantic's validation again: on a 30-rule policy validation
-# took a fifth of the time of a decision. Each instance is what validating the same arguments would
-# give: the same field values in the same order, and the same fields counted as set (model_fields_set,
-# used by exclude_unset). Data from outside still enters through validated models (Ticket, Customer,
-# Signals, the policy loader). tests/policies/test_trusted_models.py holds them equal to validated ones.
-_new = object.__new__
-# BaseModel's slots, set through their own descriptors: what object.__setattr__ would find and call,
-# without its type lookup and argument handling on each of the 120-odd slots a decision fills.
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def _entry(rule: str, fired: bool, reason: str, details: list[str] | None = None) -> RuleTrace:
-    """A trace entry with every field given (fields set: all five)."""
-    entry = _new(RuleTrace)
-    _set_dict(entry, {"rule": rule, "fired": fired, "reason": reason, "details": details or [], "effects": []})
-    _set_fields_set(entry, {"rule", "fired", "reason", "details", "effects"})
-    _set_extra(entry, None)
-    _set_private(entry, None)
-    return entry
-
-
-def _not_fired(rule: str, reason: str) -> RuleTrace:
-    """The entry of a rule that did not fire, as RuleTrace(rule=..., fired=False, reason=...) would be."""
-    entry = _new(RuleTrace)
-    _set_dict(entry, {"rule": rule, "fired": False, "reason": reason, "details": [], "effects": []})
-    _set_fields_set(entry, {"rule", "fired", "reason"})
-    _set_extra(entry, None)
-    _set_private(entry, None)
-    return entry
-
-
 def _action(kind: str, target: str, params: dict[str, Any], scope: str) -> Action:
-    """An action decide() chose, with Action's own key scoped to the decision (fields set: all four)."""
-    values: dict[str, Any] = {"kind": kind, "target": target, "params": params, "idempotency_key": ""}
-    action = _new(Action)
-    _set_dict(action, values)
-    _set_fields_set(action, {"kind", "target", "params", "idempotency_key"})
-    _set_extra(action, None)
-    _set_private(action, None)
-    values["idempotency_key"] = action.default_key(scope)
-    return action
-
-
-def _decision(
-    actions: list[Action],
-    trace: list[RuleTrace],
-    policy: RoutingPolicy,
-    abstained: bool,
-    abstain_reason: str | None,
-    abstain_source: str | None,
-    scope: str,
-    now: datetime,
-) -> Decision:
-    """The decision, every field given, in the order Decision declares them."""
-    decision = _new(Decision)
-    _set_dict(
-        decision,
-        {
-            "actions": actions,
-            "trace": trace,
-            "policy_version": policy.version,
-            "abstained": abstained,
-            "abstain_reason": abstain_reason,
-            "abstain_source": abstain_source,
-            "policy_name": policy.name,
-            "decision_scope": scope,
-            "decided_at": now,
-        },
-    )
-    _set_fields_set(decision, set(_DECISION_FIELDS))
-    _set_extra(decision, None)
-    _set_private(decision, None)
-    return decision
-
-
-_DECISION_FIELDS = frozenset(Decision.model_fields)
+    """An action decide() chose, its idempotency key scoped to the decision (see :func:`default_scope`)."""
+    action = Action(kind=kind, target=target, params=params)
+    return action.model_copy(update={"idempotency_key": action.default_key(scope)})
 
 
 def decide(
@@ -163,30 +85,25 @@ def decide(
     intent_team = policy.team_for_intent(signals.intent)
     hours = policy.business_hours
     abstain_reason, abstain_source = _abstention(policy, signals)
-    if abstain_reason is None:
-        facts = Facts(
-            ticket,
-            customer,
-            signals,
-            now,
-            local_now,
-            hours.contains if hours else None,
-            intent_team or signals.intent,
-            signals.intent_probability,
-        )
-    else:
+    intent: str | None = intent_team or signals.intent
+    intent_probability = signals.intent_probability
+    absent_notes: dict[str, str] = {}
+    if abstain_reason is not None:
+        # While deskroute abstains the intent is not trusted: conditions on it are false, and say why.
+        intent = intent_probability = None
         note = f"not used: {abstain_reason}"
-        facts = Facts(
-            ticket,
-            customer,
-            signals,
-            now,
-            local_now,
-            hours.contains if hours else None,
-            None,
-            None,
-            {"signals.intent": note, "signals.intent_probability": note},
-        )
+        absent_notes = {"signals.intent": note, "signals.intent_probability": note}
+    facts = Facts(
+        ticket=ticket,
+        customer=customer,
+        signals=signals,
+        now=now,
+        local_now=local_now,
+        business_hours=hours.contains if hours else None,
+        intent=intent,
+        intent_probability=intent_probability,
+        absent_notes=absent_notes,
+    )
 
     queue = priority = assignee = None
     queue_by = priority_by = assignee_by = ""
@@ -194,45 +111,34 @@ def decide(
     notes: list[tuple[RuleTrace, AddNote]] = []
     outreach: tuple[RuleTrace, CreateOutreach] | None = None
     trace: list[RuleTrace] = []
-    append = trace.append
-    new_model, set_dict, set_fields_set, set_extra, set_private = (
-        _new,
-        _set_dict,
-        _set_fields_set,
-        _set_extra,
-        _set_private,
-    )
     stopped_by = ""
 
-    for rule, verdict in zip(policy.rules, policy.verdicts, strict=True):
+    for rule in policy.rules:
         name = rule.name
         if stopped_by:
-            append(_not_fired(name, f"not evaluated: rule '{stopped_by}' stops evaluation"))
+            trace.append(
+                RuleTrace(rule=name, fired=False, reason=f"not evaluated: rule '{stopped_by}' stops evaluation")
+            )
             continue
         if rule.min_confidence is not None:
             p = facts.intent_probability
             if p is None:
                 why = facts.absent_notes.get("signals.intent_probability", "no intent model output")
-                append(_not_fired(name, f"signals.intent_probability is absent ({why})"))
+                trace.append(RuleTrace(rule=name, fired=False, reason=f"signals.intent_probability is absent ({why})"))
                 continue
             if p < rule.min_confidence:
                 shown, bound = distinct_figures(p, rule.min_confidence)
-                append(_entry(name, False, f"intent confidence {shown} is below the rule's min_confidence {bound}"))
+                reason = f"intent confidence {shown} is below the rule's min_confidence {bound}"
+                trace.append(RuleTrace(rule=name, fired=False, reason=reason))
                 continue
-        reason = verdict(facts)
-        if reason is not None:
-            # Most rules of a decision land here: _not_fired() written out, a call saved per rule.
-            entry = new_model(RuleTrace)
-            set_dict(entry, {"rule": name, "fired": False, "reason": reason, "details": [], "effects": []})
-            set_fields_set(entry, {"rule", "fired", "reason"})
-            set_extra(entry, None)
-            set_private(entry, None)
-            append(entry)
+        failed = rule.when.failure(facts)
+        if failed is not None:
+            trace.append(RuleTrace(rule=name, fired=False, reason=failure_reason(facts, failed)))
             continue
 
-        entry = _entry(name, True, "conditions held", rule.when.held(facts))
-        effects: list[str] = entry.effects
-        append(entry)
+        entry = RuleTrace(rule=name, fired=True, reason="conditions held", details=rule.when.held(facts))
+        effects = entry.effects
+        trace.append(entry)
         for action in rule.then:
             if isinstance(action, RouteTo):
                 if queue is None or (rule.override and queue != action.team):
@@ -290,41 +196,33 @@ def decide(
     if queue is None:
         if abstain_reason is not None:
             queue, abstained = defaults.triage_queue, True
-            entry = _entry("(abstain)", True, abstain_reason)
+            entry = RuleTrace(rule="(abstain)", fired=True, reason=abstain_reason)
             entry.effects.append(f"route → {queue} (triage)")
             trace.append(entry)
         elif defaults.route_by_intent and intent_team is not None:
             queue = intent_team
             p = signals.intent_probability
             confidence = f" at {p:.2f}" if p is not None else ""
-            entry = _entry("(intent)", True, f"the intent model predicted '{signals.intent}'{confidence}")
+            reason = f"the intent model predicted '{signals.intent}'{confidence}"
+            entry = RuleTrace(rule="(intent)", fired=True, reason=reason)
             entry.effects.append(f"route → {queue}")
             trace.append(entry)
         else:
             if signals.intent is not None and intent_team is None:
-                trace.append(
-                    _entry(
-                        "(intent)",
-                        False,
-                        f"intent label '{signals.intent}' is not a declared queue and not listed under intents",
-                    )
-                )
+                reason = f"intent label '{signals.intent}' is not a declared queue and not listed under intents"
+                trace.append(RuleTrace(rule="(intent)", fired=False, reason=reason))
             if defaults.queue is not None:
                 queue = defaults.queue
-                entry = _entry("(default)", True, "no rule routed the ticket")
+                entry = RuleTrace(rule="(default)", fired=True, reason="no rule routed the ticket")
                 entry.effects.append(f"route → {queue}")
                 trace.append(entry)
     elif abstain_reason is not None:
-        trace.append(
-            _entry(
-                "(abstain)",
-                False,
-                f"{abstain_reason}; rule '{queue_by}' routed the ticket on conditions that do not depend on the model",
-            )
-        )
+        reason = f"{abstain_reason}; rule '{queue_by}' routed the ticket on conditions that do not depend on the model"
+        trace.append(RuleTrace(rule="(abstain)", fired=False, reason=reason))
     if priority is None and defaults.priority is not None and ticket.priority is None:
         priority = defaults.priority
-        entry = _entry("(default)", True, "no rule set a priority and the ticket has none")
+        reason = "no rule set a priority and the ticket has none"
+        entry = RuleTrace(rule="(default)", fired=True, reason=reason)
         entry.effects.append(f"priority → {priority}")
         trace.append(entry)
 
@@ -332,13 +230,7 @@ def decide(
     outreach_params: dict[str, Any] | None = None
     if notes or outreach is not None or abstained:
         abstain_note = defaults.abstain_note or DEFAULT_ABSTAIN_NOTE
-        names = abstain_note.names if abstained else frozenset()
-        for _, add_note in notes:
-            names |= add_note.template.names
-        if outreach is not None:
-            names |= outreach[1].subject.names | outreach[1].body.names
         context = _template_context(
-            names,
             policy,
             ticket,
             customer,
@@ -394,15 +286,16 @@ def decide(
     if outreach_params is not None and customer is not None:
         actions.append(_action("create_outreach", customer.external_id, outreach_params, scope))
 
-    return _decision(
-        actions,
-        trace,
-        policy,
-        abstained,
-        abstain_reason if abstained else None,
-        abstain_source if abstained else None,
-        scope,
-        now,
+    return Decision(
+        actions=actions,
+        trace=trace,
+        policy_version=policy.version,
+        abstained=abstained,
+        abstain_reason=abstain_reason if abstained else None,
+        abstain_source=abstain_source if abstained else None,
+        policy_name=policy.name,
+        decision_scope=scope,
+        decided_at=now,
     )
 
 
@@ -411,7 +304,6 @@ def _cut_texts(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _template_context(
-    names: frozenset[str],
     policy: RoutingPolicy,
     ticket: Ticket,
     customer: Customer | None,
@@ -427,14 +319,12 @@ def _template_context(
 ) -> dict[str, Any]:
     """Plain data for note and outreach templates (no objects with methods reach the sandbox).
 
-    Only the parts the templates name are built (``names``: their free variables, found when they
-    compiled); a template cannot reach a part it does not name, so it renders the same either way.
     Texts are cut at MAX_NOTE_LENGTH characters, the longest note there can be: a template over a
     megabyte body would otherwise spend time and memory on text no note can show.
     """
-    context: dict[str, Any] = {}
-    if "ticket" in names:
-        context["ticket"] = {
+    fired = [e for e in trace if e.fired and not e.rule.startswith("(")]
+    return {
+        "ticket": {
             "external_id": ticket.external_id,
             "source": ticket.source,
             "subject": ticket.subject[:MAX_NOTE_LENGTH],
@@ -449,9 +339,8 @@ def _template_context(
             "organization": ticket.organization,
             "age_hours": round((local_now - as_utc(ticket.created_at)).total_seconds() / 3600.0, 1),
             "custom_fields": _cut_texts(ticket.custom_fields),
-        }
-    if "customer" in names:
-        context["customer"] = {
+        },
+        "customer": {
             "external_id": customer.external_id if customer else None,
             "name": customer.name if customer else None,
             "email": customer.email if customer else None,
@@ -459,21 +348,15 @@ def _template_context(
             "plan": customer.attributes.get("plan") if customer else None,
             "attributes": _cut_texts(customer.attributes) if customer else {},
             "opted_out": customer.opted_out if customer else None,
-        }
-    if "signals" in names:
-        context["signals"] = signals.model_dump()
-    if "explanation" in names:
-        fired = [e for e in trace if e.fired and not e.rule.startswith("(")]
-        context["explanation"] = {
+        },
+        "signals": signals.model_dump(),
+        "explanation": {
             "fired_rules": [e.rule for e in fired],
             "reasons": [f"{e.rule}: {'; '.join(e.details)}" for e in fired],
             "abstained": abstained,
             "abstain_reason": abstain_reason,
-        }
-    if "decision" in names:
-        context["decision"] = {"queue": queue, "priority": priority, "assignee": assignee, "tags": list(tags)}
-    if "policy" in names:
-        context["policy"] = {"name": policy.name, "version": policy.version}
-    if "now" in names:
-        context["now"] = local_now.isoformat(timespec="minutes")
-    return context
+        },
+        "decision": {"queue": queue, "priority": priority, "assignee": assignee, "tags": list(tags)},
+        "policy": {"name": policy.name, "version": policy.version},
+        "now": local_now.isoformat(timespec="minutes"),
+    }

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
 from typing import Any, Literal
 
 from connectors import Customer, Ticket, as_utc
@@ -34,14 +33,10 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
-_MISSING: Any = object()
 
 
 def show_value(value: Any, limit: int = 80) -> str:
     """A value as the trace shows it: text quoted as written (no escaping), yes/no as true/false."""
-    if type(value) is str:  # the common case first: text fields
-        text = f"'{value[:limit]}'"
-        return text if len(text) <= limit else text[: limit - 1] + "…"
     if value is ABSENT:
         return "absent"
     if isinstance(value, bool):
@@ -49,95 +44,31 @@ def show_value(value: Any, limit: int = 80) -> str:
     elif isinstance(value, str):
         text = f"'{value[:limit]}'"  # cut first: a body can be megabytes long
     elif isinstance(value, list):
-        # Short text items (tags, reasons) inline: what show_value would write for them.
-        shown = [f"'{v}'" if type(v) is str and len(v) < limit - 1 else show_value(v, limit) for v in value]
-        text = "[" + ", ".join(shown) + "]"
+        text = "[" + ", ".join(show_value(v, limit) for v in value) + "]"
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@dataclass(frozen=True)
 class Facts:
-    """Everything one decision's conditions can read, computed on first use and kept for the others."""
+    """Everything one decision's conditions can read: the records, the signals and the moment."""
 
-    __slots__ = (
-        "absent_notes",
-        "business_hours",
-        "customer",
-        "folded_values",
-        "intent",
-        "intent_probability",
-        "local_now",
-        "now",
-        "shown_values",
-        "signals",
-        "ticket",
-        "values",
-    )
-
-    def __init__(
-        self,
-        ticket: Ticket,
-        customer: Customer | None,
-        signals: Signals,
-        now: datetime,
-        local_now: datetime,
-        business_hours: Callable[[datetime], bool] | None,
-        intent: str | None,
-        intent_probability: float | None,
-        absent_notes: dict[str, str] | None = None,
-    ):
-        # While deskroute abstains the intent is not trusted: the caller passes None for both, and
-        # absent_notes says why, so conditions on them are false and the trace explains it.
-        self.intent = intent
-        self.intent_probability = intent_probability
-        self.absent_notes = absent_notes or {}
-        self.ticket = ticket
-        self.customer = customer
-        self.signals = signals
-        self.now = now
-        self.local_now = local_now
-        self.business_hours = business_hours
-        # Per-decision caches, by field name: several rules usually read the same fields.
-        self.values: dict[str, Any] = {}
-        self.folded_values: dict[str, Any] = {}
-        self.shown_values: dict[str, str] = {}
+    ticket: Ticket
+    customer: Customer | None
+    signals: Signals
+    now: datetime
+    local_now: datetime
+    business_hours: Callable[[datetime], bool] | None
+    # While deskroute abstains the intent is not trusted: the caller passes None for both, and
+    # absent_notes says why, so conditions on them are false and the trace explains it.
+    intent: str | None
+    intent_probability: float | None
+    absent_notes: Mapping[str, str] = field(default_factory=dict)
 
     def value(self, spec: FieldSpec) -> Any:
-        """The field's value for this decision, or ABSENT (read once, then cached)."""
-        values = self.values
-        value = values.get(spec.name, _MISSING)
-        if value is _MISSING:
-            value = values[spec.name] = spec.read(self)
-        return value
-
-    def folded(self, spec: FieldSpec) -> Any:
-        """The value with text case-folded (lists element-wise), for case-insensitive comparison."""
-        cache = self.folded_values
-        name = spec.name
-        value = cache.get(name, _MISSING)
-        if value is not _MISSING:
-            return value
-        values = self.values
-        value = values.get(name, _MISSING)
-        if value is _MISSING:
-            value = values[name] = spec.read(self)
-        if isinstance(value, str):
-            value = value.casefold()
-        elif isinstance(value, list):
-            value = [v.casefold() if isinstance(v, str) else v for v in value]
-        cache[name] = value
-        return value
-
-    def shown(self, spec: FieldSpec) -> str:
-        """The value as the trace shows it (computed once: several rules often test the same field)."""
-        cache = self.shown_values
-        name = spec.name
-        shown = cache.get(name)
-        if shown is None:
-            value = self.values.get(name, _MISSING)  # a condition has nearly always read it already
-            shown = cache[name] = show_value(self.value(spec) if value is _MISSING else value)
-        return shown
+        """The field's value for this decision, or ABSENT."""
+        return spec.read(self)
 
 
 @dataclass(frozen=True)
@@ -151,76 +82,33 @@ class FieldSpec:
     absent_means: str = ""
 
 
-# Readers of fields that may be empty: None or '' reads as ABSENT. Each is one function (a field's
-# first read in a decision is on the hot path), built from the attribute or key it reads.
-
-
-def _optional(read: Callable[[Facts], Any]) -> Callable[[Facts], Any]:
-    def reader(f: Facts) -> Any:
-        value = read(f)
-        return ABSENT if value is None or value == "" else value
-
-    return reader
+def _present(value: Any) -> Any:
+    """A value read from a record, with None and '' (not set) as ABSENT."""
+    return ABSENT if value is None or value == "" else value
 
 
 def _ticket_optional(attribute: str) -> Callable[[Facts], Any]:
-    get = attrgetter(attribute)
-
-    def reader(f: Facts) -> Any:
-        value = get(f.ticket)
-        return ABSENT if value is None or value == "" else value
-
-    return reader
+    return lambda f: _present(getattr(f.ticket, attribute))
 
 
 def _signal_optional(attribute: str) -> Callable[[Facts], Any]:
-    get = attrgetter(attribute)
-
-    def reader(f: Facts) -> Any:
-        value = get(f.signals)
-        return ABSENT if value is None or value == "" else value
-
-    return reader
+    return lambda f: _present(getattr(f.signals, attribute))
 
 
 def _customer_optional(attribute: str) -> Callable[[Facts], Any]:
-    get = attrgetter(attribute)
-
-    def reader(f: Facts) -> Any:
-        customer = f.customer
-        if customer is None:
-            return ABSENT
-        value = get(customer)
-        return ABSENT if value is None or value == "" else value
-
-    return reader
+    return lambda f: ABSENT if f.customer is None else _present(getattr(f.customer, attribute))
 
 
 def _customer_attribute(key: str) -> Callable[[Facts], Any]:
-    def reader(f: Facts) -> Any:
-        customer = f.customer
-        if customer is None:
-            return ABSENT
-        value = customer.attributes.get(key)
-        return ABSENT if value is None or value == "" else value
-
-    return reader
+    return lambda f: ABSENT if f.customer is None else _present(f.customer.attributes.get(key))
 
 
 def _custom_field(key: str) -> Callable[[Facts], Any]:
-    def reader(f: Facts) -> Any:
-        value = f.ticket.custom_fields.get(key)
-        return ABSENT if value is None or value == "" else value
-
-    return reader
+    return lambda f: _present(f.ticket.custom_fields.get(key))
 
 
 def _feature(key: str) -> Callable[[Facts], Any]:
-    def reader(f: Facts) -> Any:
-        value = f.signals.features.get(key)
-        return ABSENT if value is None or value == "" else value
-
-    return reader
+    return lambda f: _present(f.signals.features.get(key))
 
 
 def _age_hours(f: Facts) -> float:
@@ -324,14 +212,14 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec(
             "signals.intent",
             "keyword",
-            _optional(attrgetter("intent")),
+            lambda f: _present(f.intent),
             "the predicted team (the intent model's label, mapped through 'intents')",
             "no intent model output",
         ),
         FieldSpec(
             "signals.intent_probability",
             "probability",
-            _optional(attrgetter("intent_probability")),
+            lambda f: _present(f.intent_probability),
             "the intent model's calibrated confidence, 0..1",
             "no intent model output",
         ),

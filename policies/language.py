@@ -7,18 +7,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors import Priority
 from policies.conditions import Condition
 from policies.errors import PolicyIssue
 from policies.templates import NoteTemplate
-from policies.verdicts import Verdict, compile_verdict
-
-if TYPE_CHECKING:
-    from policies.testing import PolicyTestCase
 
 LANGUAGE_VERSION = 1
 
@@ -207,7 +202,6 @@ class RoutingPolicy:
     outreach: OutreachGuardrails
     business_hours: BusinessHours | None = None
     description: str = ""
-    tests: tuple[PolicyTestCase, ...] = ()
     version: str = ""
     warnings: tuple[PolicyIssue, ...] = ()
 
@@ -233,11 +227,6 @@ class RoutingPolicy:
 
     def rule(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
-
-    @cached_property
-    def verdicts(self) -> tuple[Verdict, ...]:
-        """Each rule's condition compiled into one function (:mod:`policies.verdicts`), in rule order."""
-        return tuple(compile_verdict(r.when, r.name) for r in self.rules)
 
     def canonical(self) -> dict[str, Any]:
         """The policy's behaviour as plain data; its hash is the policy version."""

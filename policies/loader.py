@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import ValidationError
-
-from connectors import ACTION_KINDS, PRIORITIES, Customer, RecordError, Ticket, normalise_priority
+from connectors import ACTION_KINDS, PRIORITIES, normalise_priority
 from policies.conditions import (
     KIND_OPERATORS,
     OPERATORS,
@@ -39,13 +38,9 @@ from policies.language import (
     RuleAction,
     SetPriority,
 )
-from policies.moments import MomentError, moment_of_deciding
-from policies.outreach import OutreachRecord
-from policies.signals import Signals
 from policies.source import MAX_DOCUMENT_BYTES, LocatedDocument, read_yaml
 from policies.source import Path as DocPath
 from policies.templates import DEFAULT_NOTE_LENGTH, MAX_NOTE_LENGTH, NoteTemplate, TemplateProblem
-from policies.testing import EXPECT_KEYS, PolicyTestCase
 
 TOP_KEYS = (
     "version",
@@ -64,7 +59,6 @@ DEFAULTS_KEYS = ("triage_queue", "queue", "priority", "min_confidence", "route_b
 BUSINESS_HOURS_KEYS = ("timezone", "days", "start", "end", "holidays")
 OUTREACH_KEYS = ("cooldown_hours", "daily_cap", "quiet_hours", "timezone")
 RULE_KEYS = ("name", "description", "when", "then", "stop", "override", "min_confidence")
-TEST_KEYS = ("name", "ticket", "customer", "signals", "now", "outreach_history", "expect")
 COMBINATORS = ("all", "any", "not")
 MAX_RULES = 500
 # Tests that read the whole of a text, per policy: with these a decision on a 1 MB body stays well under a
@@ -74,12 +68,12 @@ MAX_CONTAINS_WORDS = 300
 # Ten years: a cool-down is a span of time that date arithmetic can add to any moment of a decision.
 MAX_COOLDOWN_HOURS = 87_600
 MAX_TAG_CHARS = 100
-DEFAULT_TEST_NOW = datetime.fromisoformat("2025-01-06T10:00:00+00:00")  # a Monday morning
 
 _MISSING = object()
 
 
-def _kind_of(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a value from a document is, in a policy author's words."""
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
@@ -95,11 +89,15 @@ def _kind_of(value: Any) -> str:
     return type(value).__name__
 
 
-class _Reader:
-    """Walks the located document, collecting issues instead of stopping at the first."""
+class DocumentReader:
+    """Walks a located document, collecting issues instead of stopping at the first.
 
-    def __init__(self, doc: LocatedDocument):
+    ``teams`` are the declared queue names that :meth:`team` accepts.
+    """
+
+    def __init__(self, doc: LocatedDocument, teams: list[str] | None = None):
         self.doc = doc
+        self.teams: list[str] = teams if teams is not None else []
         self.issues: list[PolicyIssue] = []
         self.warnings: list[PolicyIssue] = []
 
@@ -124,7 +122,7 @@ class _Reader:
         required: tuple[str, ...] = (),
     ) -> dict[str, Any] | None:
         if not isinstance(value, dict):
-            self.error(path, f"{what} must be a mapping of 'key: value' lines, not {_kind_of(value)}")
+            self.error(path, f"{what} must be a mapping of 'key: value' lines, not {kind_of(value)}")
             return None
         if allowed is not None:
             for key in value:
@@ -143,7 +141,7 @@ class _Reader:
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            self.error(path, f"{what} must be text, not {_kind_of(value)}")
+            self.error(path, f"{what} must be text, not {kind_of(value)}")
             return None
         if not allow_empty and not value.strip():
             self.error(path, f"{what} must not be empty")
@@ -160,7 +158,7 @@ class _Reader:
         self, path: DocPath, value: Any, what: str, lo: float | None = None, hi: float | None = None
     ) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.error(path, f"{what} must be a number, not {_kind_of(value)}")
+            self.error(path, f"{what} must be a number, not {kind_of(value)}")
             return None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             if (lo, hi) == (0.0, 1.0):
@@ -193,6 +191,15 @@ class _Reader:
             self.error(path, f"unknown time zone '{name}'{hint}")
             return None
 
+    def team(self, path: DocPath, value: Any, what: str) -> str | None:
+        name = self.text(path, value, what)
+        if name is None:
+            return None
+        if name not in self.teams:
+            self.error(path, f"queue '{name}' is not declared in queues{did_you_mean(name, self.teams)}")
+            return None
+        return name
+
     def priority(self, path: DocPath, value: Any, what: str) -> Any:
         if value in PRIORITIES:
             return value
@@ -209,23 +216,13 @@ def _timezones() -> set[str]:
         return set()
 
 
-class _PolicyReader(_Reader):
+class _PolicyReader(DocumentReader):
     def __init__(self, doc: LocatedDocument):
         super().__init__(doc)
-        self.teams: list[str] = []
         self.intent_labels: dict[str, str] = {}
         self.patterns = 0
         self.contains_words = 0
         self.business_hours: BusinessHours | None = None
-
-    def team(self, path: DocPath, value: Any, what: str) -> str | None:
-        name = self.text(path, value, what)
-        if name is None:
-            return None
-        if name not in self.teams:
-            self.error(path, f"queue '{name}' is not declared in queues{did_you_mean(name, self.teams)}")
-            return None
-        return name
 
     # -- top level -----------------------------------------------------------------------------------
 
@@ -430,7 +427,7 @@ class _PolicyReader(_Reader):
         if value is None:
             return []
         if not isinstance(value, list):
-            self.error(path, f"rules must be a list of rules (lines starting with '- name:'), not {_kind_of(value)}")
+            self.error(path, f"rules must be a list of rules (lines starting with '- name:'), not {kind_of(value)}")
             return []
         if len(value) > MAX_RULES:
             self.error(path, f"{len(value)} rules; a policy may have at most {MAX_RULES}")
@@ -623,7 +620,7 @@ class _PolicyReader(_Reader):
                 ((kind, arg),) = entry.items()
                 items.append(((*path, i, kind), kind, arg))
         else:
-            self.error(path, f"'then' of {label} must list actions, e.g. '- route: Billing', not {_kind_of(value)}")
+            self.error(path, f"'then' of {label} must list actions, e.g. '- route: Billing', not {kind_of(value)}")
             return None
         if not items and isinstance(value, list | dict):
             self.error(path, f"{label} has no actions")
@@ -725,217 +722,26 @@ class _PolicyReader(_Reader):
             self.issues.append(PolicyIssue(self.doc.source, mark.line, mark.column, str(exc)))
             return None
 
-    # -- tests ---------------------------------------------------------------------------------------
 
-    def tests(self, path: DocPath, value: Any, policy: RoutingPolicy) -> list[PolicyTestCase]:
-        if not isinstance(value, list):
-            self.error(
-                path,
-                f"tests must be a list of test cases (lines starting with '- name:'), not {_kind_of(value)}",
-            )
-            return []
-        cases = []
-        for i, raw in enumerate(value):
-            case = self.test_case((*path, i), raw, i, policy)
-            if case is not None:
-                cases.append(case)
-        return cases
-
-    def test_case(self, path: DocPath, raw: Any, index: int, policy: RoutingPolicy) -> PolicyTestCase | None:
-        data = self.mapping(path, raw, f"test #{index + 1}", TEST_KEYS, ("name", "ticket", "expect"))
-        if data is None:
-            return None
-        start = len(self.issues)
-        name = self.text((*path, "name"), data.get("name"), "test name") if "name" in data else None
-        now = self.moment((*path, "now"), data["now"]) if "now" in data else DEFAULT_TEST_NOW
-        ticket = customer = None
-        signals: Signals | None = None
-        if "ticket" in data:
-            tdata = self.mapping((*path, "ticket"), data["ticket"], "ticket")
-            if tdata is not None:
-                filled = {
-                    "source": "test",
-                    "external_id": f"test-{index + 1}",
-                    "created_at": now or DEFAULT_TEST_NOW,
-                    "updated_at": now or DEFAULT_TEST_NOW,
-                    **tdata,
-                }
-                ticket = self.record((*path, "ticket"), Ticket, filled)
-        if data.get("customer") is not None:
-            cdata = self.mapping((*path, "customer"), data["customer"], "customer")
-            if cdata is not None:
-                customer = self.record(
-                    (*path, "customer"), Customer, {"source": "test", "external_id": "customer-1", **cdata}
-                )
-        if data.get("signals") is not None:
-            sdata = self.mapping((*path, "signals"), data["signals"], "signals")
-            if sdata is not None:
-                signals = self.record((*path, "signals"), Signals, sdata)
-        history = self.history((*path, "outreach_history"), data.get("outreach_history"), customer)
-        expect = self.expect((*path, "expect"), data.get("expect"), policy)
-        if len(self.issues) > start or name is None or ticket is None or now is None or expect is None:
-            return None
-        return PolicyTestCase(
-            name=name,
-            source=self.doc.source,
-            line=self.doc.key_mark(path).line,
-            ticket=ticket,
-            now=now,
-            expect=expect,
-            customer=customer,
-            signals=signals,
-            outreach_history=tuple(history),
-        )
-
-    def moment(self, path: DocPath, value: Any) -> datetime | None:
-        moment = value
-        if isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value.strip())
-            except ValueError:
-                moment = None
-        if not isinstance(moment, datetime):
-            self.error(path, f"{value!r} is not a date and time; write e.g. 2025-01-06T10:00:00+01:00")
-            return None
-        try:
-            return moment_of_deciding(moment)
-        except MomentError as exc:
-            self.error(path, str(exc))
-            return None
-
-    def record(self, path: DocPath, model: Any, data: dict[str, Any]) -> Any:
-        try:
-            if model is Signals:
-                return Signals.model_validate(data)
-            return model.parse(data, where=model.__name__)
-        except RecordError as exc:
-            for field_name, message in exc.errors:
-                self.error((*path, field_name.split(".")[0]), f"{path[-1]}.{field_name}: {message}")
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = [str(p) for p in err["loc"]]
-                self.error((*path, loc[0]) if loc else path, f"{path[-1]}.{'.'.join(loc)}: {err['msg']}")
-        return None
-
-    def history(self, path: DocPath, value: Any, customer: Customer | None) -> list[OutreachRecord]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.error(path, "outreach_history must be a list of past contact times")
-            return []
-        records = []
-        for i, item in enumerate(value):
-            ipath = (*path, i)
-            if isinstance(item, dict):
-                data = self.mapping(ipath, item, "an outreach record", ("at", "customer", "channel"), ("at",))
-                if data is None or "at" not in data:
-                    continue
-                at = self.moment((*ipath, "at"), data["at"])
-                who = data.get("customer", customer.external_id if customer else None)
-                channel = data.get("channel")
-                if at is not None:
-                    records.append(
-                        OutreachRecord(
-                            sent_at=at,
-                            customer_external_id=None if who is None else str(who),
-                            channel=None if channel is None else str(channel),
-                        )
-                    )
-            else:
-                at = self.moment(ipath, item)
-                if at is not None:
-                    records.append(OutreachRecord(sent_at=at, customer_external_id=None))
-        return records
-
-    def expect(self, path: DocPath, value: Any, policy: RoutingPolicy) -> dict[str, Any] | None:
-        data = self.mapping(path, value, "expect", EXPECT_KEYS)
-        if data is None:
-            return None
-        start = len(self.issues)
-        expect: dict[str, Any] = {}
-        rule_names = [r.name for r in policy.rules]
-        for key, raw in data.items():
-            kpath = (*path, key)
-            if key in ("queue", "priority", "assignee"):
-                if raw is None:
-                    expect[key] = None
-                elif key == "queue":
-                    expect[key] = self.team(kpath, raw, "expected queue")
-                elif key == "priority":
-                    expect[key] = self.priority(kpath, raw, "expected priority")
-                else:
-                    expect[key] = self.text(kpath, raw, "expected assignee")
-            elif key in ("abstained", "outreach", "no_note"):
-                expect[key] = self.boolean(kpath, raw, key)
-            else:
-                items = raw if isinstance(raw, list) else [raw]
-                texts = [
-                    self.text((*kpath, i) if isinstance(raw, list) else kpath, v, key) for i, v in enumerate(items)
-                ]
-                if key in ("fired", "not_fired"):
-                    for i, t in enumerate(texts):
-                        if t is not None and t not in rule_names and not t.startswith("("):
-                            self.error(
-                                (*kpath, i) if isinstance(raw, list) else kpath,
-                                f"no rule is named '{t}'{did_you_mean(t, rule_names)}",
-                            )
-                expect[key] = [t for t in texts if t is not None]
-        return expect if len(self.issues) == start else None
-
-
-def parse_policy(
-    text: str, source: str = "<policy>", *, tests_text: str | None = None, tests_source: str | None = None
-) -> RoutingPolicy:
+def parse_policy(text: str, source: str = "<policy>") -> RoutingPolicy:
     """Validate a policy written in YAML; raise :class:`PolicyError` listing every located problem.
 
-    ``tests_text`` is an optional second document holding more ``tests:`` (a file beside the policy).
+    Its ``tests:`` are not read here: :mod:`policies.testing` reads and runs a policy's tests.
     """
-    doc = read_yaml(text, source)
+    return policy_from_document(read_yaml(text, source))
+
+
+def policy_from_document(doc: LocatedDocument) -> RoutingPolicy:
+    """The validated policy of a document read by :func:`policies.source.read_yaml`."""
     reader = _PolicyReader(doc)
     policy = reader.policy()
-    if policy is None:
-        raise PolicyError(reader.issues or [PolicyIssue(source, 0, 0, "the policy is invalid")])
-    cases: list[PolicyTestCase] = []
-    if isinstance(doc.data, dict) and "tests" in doc.data:
-        cases += reader.tests(("tests",), doc.data["tests"], policy)
-    issues = list(reader.issues)
-    if tests_text is not None:
-        tdoc = read_yaml(tests_text, tests_source or f"{source} (tests)")
-        treader = _PolicyReader(tdoc)
-        treader.teams, treader.intent_labels = reader.teams, reader.intent_labels
-        tdata = treader.mapping((), tdoc.data, "a tests file", ("tests",), ("tests",))
-        if tdata is not None and "tests" in tdata:
-            cases += treader.tests(("tests",), tdata["tests"], policy)
-        issues += treader.issues
-    if issues:
-        raise PolicyError(issues)
-    names: dict[str, PolicyTestCase] = {}
-    for case in cases:
-        if case.name in names:
-            first = names[case.name]
-            issues.append(
-                PolicyIssue(
-                    case.source,
-                    case.line,
-                    1,
-                    f"duplicate test name '{case.name}' (first at {first.location})",
-                )
-            )
-        names[case.name] = case
-    if issues:
-        raise PolicyError(issues)
-    from dataclasses import replace
-
-    policy = replace(policy, tests=tuple(cases))
+    if policy is None or reader.issues:
+        raise PolicyError(reader.issues or [PolicyIssue(doc.source, 0, 0, "the policy is invalid")])
     return replace(policy, version=policy.content_hash(), warnings=tuple(reader.warnings))
 
 
-def tests_path_for(path: Path) -> Path:
-    """Where the tests beside a policy live: ``starter.yaml`` → ``starter.tests.yaml``."""
-    return path.with_name(path.name.split(".")[0] + ".tests.yaml")
-
-
-def _read_text(path: Path) -> str:
+def read_policy_file(path: Path) -> str:
+    """The text of a policy (or tests) file: at most MAX_DOCUMENT_BYTES of UTF-8; PolicyError otherwise."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_DOCUMENT_BYTES + 1)
@@ -949,13 +755,7 @@ def _read_text(path: Path) -> str:
         raise PolicyError([PolicyIssue(str(path), 0, 0, f"file is not UTF-8 text (byte {exc.start})")]) from None
 
 
-def load_policy(path: str | Path, *, with_tests: bool = True) -> RoutingPolicy:
-    """Read and validate a policy file, with the tests beside it (``NAME.tests.yaml``) when present."""
+def load_policy(path: str | Path) -> RoutingPolicy:
+    """Read and validate a policy file (its tests are read by :func:`policies.testing.load_tested_policy`)."""
     path = Path(path)
-    text = _read_text(path)
-    tests_text = tests_source = None
-    if with_tests:
-        beside = tests_path_for(path)
-        if beside.is_file() and beside != path:
-            tests_text, tests_source = _read_text(beside), str(beside)
-    return parse_policy(text, str(path), tests_text=tests_text, tests_source=tests_source)
+    return parse_policy(read_policy_file(path), str(path))

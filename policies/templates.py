@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import jinja2
-from jinja2 import meta, nodes
+from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from policies.errors import did_you_mean
@@ -246,7 +246,7 @@ def _check_tree(tree: nodes.Node) -> None:
 class NoteTemplate:
     """A compiled, checked template with an output length limit."""
 
-    __slots__ = ("_template", "max_length", "names", "source")
+    __slots__ = ("_template", "max_length", "source")
 
     def __init__(self, source: str, max_length: int = DEFAULT_NOTE_LENGTH):
         if not isinstance(source, str):
@@ -258,8 +258,6 @@ class NoteTemplate:
         try:
             tree = _ENV.parse(source)
             _check_tree(tree)
-            # The data the template reads (ticket, signals, ...): the rest is not built for it.
-            self.names: frozenset[str] = frozenset(meta.find_undeclared_variables(tree))
             self._template = _ENV.from_string(tree)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 1) from None

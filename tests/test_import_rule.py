@@ -1,4 +1,5 @@
-"""The dependency rule of ARCHITECTURE.md, checked on every import statement of every package."""
+"""The dependency rule of ARCHITECTURE.md, checked on every import statement of every package, and no import
+cycle among our modules."""
 
 from __future__ import annotations
 
@@ -70,3 +71,116 @@ def test_rule_catches_an_import_against_the_arrows(tmp_path: Path, package: str,
         (tmp_path / name / "__init__.py").write_text("")
     (tmp_path / package / "bad.py").write_text(statement + "\n")
     assert len(violations(tmp_path)) == 1
+
+
+# --- import cycles --------------------------------------------------------------------------------------
+
+
+def our_modules(root: Path) -> dict[str, Path]:
+    """Every module of our packages by dotted name (a package by its ``__init__.py``)."""
+    modules: dict[str, Path] = {}
+    for package in OURS:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def module_level_imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+    """The imports a module runs when it is imported: not those in functions or under ``if TYPE_CHECKING``."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for node in body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        elif isinstance(node, ast.If):
+            if not _is_type_checking(node.test):
+                found += module_level_imports(node.body)
+            found += module_level_imports(node.orelse)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            found += module_level_imports(node.body + node.orelse + node.finalbody)
+            for handler in node.handlers:
+                found += module_level_imports(handler.body)
+        elif isinstance(node, ast.With | ast.For | ast.While | ast.ClassDef):  # run at import time
+            found += module_level_imports(node.body)
+            if isinstance(node, ast.For | ast.While):
+                found += module_level_imports(node.orelse)
+    return found
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of ours that importing it runs.
+
+    ``import a.b.c`` runs ``a``, ``a.b`` and ``a.b.c``; ``from a.b import c`` runs ``a``, ``a.b`` and the
+    module ``a.b.c`` if there is one. The packages a module is part of are already imported when it runs,
+    so they are not edges.
+    """
+    modules = our_modules(root)
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        names: list[str] = []
+        for node in module_level_imports(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+                continue
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            names.append(base)
+            names += [f"{base}.{alias.name}" for alias in node.names]
+        targets = set()
+        for name in names:
+            parts = name.split(".")
+            targets |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)} & modules.keys()
+        ancestors = {".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 2)}
+        graph[module] = targets - ancestors
+    return graph
+
+
+def import_cycles(root: Path) -> list[str]:
+    """Each import cycle found, as ``a -> b -> a``; empty when the modules import each other acyclically."""
+    graph = import_graph(root)
+    done: set[str] = set()
+    cycles: list[str] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        for target in sorted(graph[module]):
+            if target in path:
+                cycles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in done:
+                visit(target, [*path, target])
+        done.add(module)
+
+    for module in sorted(graph):
+        if module not in done:
+            visit(module, [module])
+    return cycles
+
+
+def test_our_modules_import_each_other_without_cycles() -> None:
+    assert import_cycles(REPO_ROOT) == []
+
+
+def test_cycle_check_counts_what_runs_at_import_time(tmp_path: Path) -> None:
+    for name in OURS:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+    policies = tmp_path / "policies"
+    (policies / "__init__.py").write_text("from policies.engine import decide\n")
+    (policies / "engine.py").write_text("from policies import language\n\ndef decide(): ...\n")
+    (policies / "language.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from policies.testing import Case\n"
+        "def load():\n    from policies import testing\n"
+    )
+    (policies / "testing.py").write_text("from policies.engine import decide\n")
+    assert import_cycles(tmp_path) == []
+    (policies / "language.py").write_text("try:\n    from .testing import Case\nexcept ImportError:\n    pass\n")
+    assert import_cycles(tmp_path) == ["policies.engine -> policies.language -> policies.testing -> policies.engine"]

@@ -14,10 +14,11 @@ from connectors import Customer, RecordError, Ticket
 from policies import (
     PolicyError,
     PolicyTestResult,
+    PolicyWithTests,
     RoutingPolicy,
     Signals,
     decide,
-    load_policy,
+    load_tested_policy,
     run_policy_tests,
     tests_path_for,
 )
@@ -46,10 +47,10 @@ PolicyFile = typer.Argument(..., help="The policy YAML file, e.g. policies/examp
 MAX_JSON_BYTES = 1024 * 1024
 
 
-def load_or_exit(file: Path) -> RoutingPolicy:
-    """Load a policy, or print every located problem and exit with status 1."""
+def load_with_tests_or_exit(file: Path) -> PolicyWithTests:
+    """Load a policy with its tests, or print every located problem and exit with status 1."""
     try:
-        return load_policy(file)
+        return load_tested_policy(file)
     except PolicyError as exc:
         raise _refused(file, exc, "nothing was loaded") from None
 
@@ -62,13 +63,18 @@ def _refused(file: Path, exc: PolicyError, outcome: str) -> typer.Exit:
     return fail(f"{file}: {n} problem{'s' if n != 1 else ''}; {outcome}")
 
 
+def load_or_exit(file: Path) -> RoutingPolicy:
+    """The policy of ``file``; as for every policy command, its tests must be valid too."""
+    return load_with_tests_or_exit(file).policy
+
+
 @app.command("validate")
 def validate(file: Path = PolicyFile) -> None:
     """Check a policy (and the tests beside it) and report every problem with its line and column."""
-    policy = load_or_exit(file)
+    policy, cases = load_with_tests_or_exit(file)
     for warning in policy.warnings:
         err_console.print(str(warning), soft_wrap=True)
-    tests = f", {len(policy.tests)} test(s)" if policy.tests else ""
+    tests = f", {len(cases)} test(s)" if cases else ""
     console.print(
         f"{file}: policy '{policy.name}' is valid — version {policy.version}, {len(policy.teams)} queues, "
         f"{len(policy.rules)} rules{tests}",
@@ -176,10 +182,10 @@ def test(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show passing tests too."),
 ) -> None:
     """Run the policy's tests (inline 'tests:' and NAME.tests.yaml beside it); exit 1 if any fails."""
-    policy = load_or_exit(file)
-    if not policy.tests:
+    policy, cases = load_with_tests_or_exit(file)
+    if not cases:
         raise fail(f"{file}: no tests; add a 'tests:' list to the policy or to {tests_path_for(file).name}")
-    results = run_policy_tests(policy)
+    results = run_policy_tests(policy, cases)
     failed = _report_tests(results, verbose)
     summary = f"{len(results) - len(failed)} passed, {len(failed)} failed — policy '{policy.name}' {policy.version}"
     if failed:
@@ -347,15 +353,15 @@ def activate(
         if not path.exists():
             raise fail(f"{target}: no such file, and not a stored version (deskroute policy history lists them)")
         try:
-            text, policy = stored_policies.read_policy_file(path)
+            text, (policy, cases) = stored_policies.read_policy_file(path, with_tests=True)
         except PolicyError as exc:
             raise _refused(path, exc, "nothing was stored or activated") from None
         except StoreError as exc:
             raise fail(str(exc)) from None
         for warning in policy.warnings:
             err_console.print(str(warning), soft_wrap=True)
-        if policy.tests:
-            results = run_policy_tests(policy)
+        if cases:
+            results = run_policy_tests(policy, cases)
             failed = _report_tests(results, verbose=False)
             if failed:
                 raise fail(

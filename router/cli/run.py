@@ -36,7 +36,7 @@ def load_active_policy(store: Store, cfg: Settings, path: Path | None):  # type:
             if path is None:
                 return routing_policy(session, cfg.policy)
             # Stored (not activated), so the decisions of this run can be looked up by their policy version too.
-            text, policy = read_policy_file(path)
+            text, (policy, _) = read_policy_file(path)
             store_policy(session, text, str(path.absolute()), default_actor())
             session.commit()
             return policy

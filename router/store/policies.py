@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from connectors.records import MAX_ID_CHARS
 from connectors.redaction import CONTROL_CHARACTERS
-from policies import PolicyError, RoutingPolicy, parse_policy, tests_path_for
+from policies import PolicyError, PolicyWithTests, RoutingPolicy, parse_policy, parse_tested_policy, tests_path_for
 from policies.source import MAX_DOCUMENT_BYTES
 from router.store.engine import StoreError
 from router.store.records import _insert_for
@@ -116,8 +116,8 @@ def _stored(row: PolicyVersionRow) -> StoredPolicy:
     return StoredPolicy(row.version, row.name, row.text, row.source, row.added_by, row.added_at)
 
 
-def read_policy_file(path: Path) -> tuple[str, RoutingPolicy]:
-    """A policy file's text and the policy it holds, with the tests beside it (``NAME.tests.yaml``).
+def read_policy_file(path: Path, *, with_tests: bool = False) -> tuple[str, PolicyWithTests]:
+    """A policy file's text and the policy it holds; with ``with_tests``, its tests too (``NAME.tests.yaml``).
 
     The text is read once, so what is validated and tested is exactly what gets stored.
     """
@@ -136,10 +136,14 @@ def read_policy_file(path: Path) -> tuple[str, RoutingPolicy]:
             raise PolicyStoreError(f"{file}: the file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
     text = read(path)
+    if not with_tests:
+        return text, PolicyWithTests(parse_policy(text, str(path)), ())
     beside = tests_path_for(path)
     tests_text = read(beside) if beside.is_file() and beside != path else None
-    policy = parse_policy(text, str(path), tests_text=tests_text, tests_source=str(beside) if tests_text else None)
-    return text, policy
+    tested = parse_tested_policy(
+        text, str(path), tests_text=tests_text, tests_source=str(beside) if tests_text else None
+    )
+    return text, tested
 
 
 def store_policy(

@@ -241,7 +241,7 @@ def test_decide_and_policy_tests_refuse_moments_outside_the_calendar(tmp_path: P
     from datetime import UTC, datetime, timedelta
 
     from connectors import Customer, Ticket
-    from policies import MomentError, OutreachRecord, PolicyError, decide, parse_policy
+    from policies import MomentError, OutreachRecord, PolicyError, decide, parse_policy, parse_tested_policy
 
     policy = parse_policy(_BERLIN, "berlin.yaml")
     late = datetime(9999, 12, 30, 23, 0, tzinfo=UTC)
@@ -267,7 +267,7 @@ tests:
 """
     )
     with pytest.raises(PolicyError, match="outside the moments a policy can decide at"):
-        parse_policy(tests, "berlin.yaml")
+        parse_tested_policy(tests, "berlin.yaml")
     with pytest.raises(PolicyError, match=r"cooldown_hours inf must be between 0 and 87600"):
         parse_policy(_BERLIN.replace("cooldown_hours: 87600", "cooldown_hours: .inf"), "berlin.yaml")
 

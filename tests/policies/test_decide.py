@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 
 from connectors import Action, Customer, Ticket
 from policies import OutreachRecord, RoutingPolicy, Signals, decide, default_scope, parse_policy
@@ -350,6 +351,86 @@ def test_idempotency_keys_are_stable_per_ticket_version_and_policy_version() -> 
     assert other_policy.actions[0].idempotency_key != first.actions[0].idempotency_key
     scoped = decide(p, t, None, None, NOW, decision_scope="replay-7")
     assert scoped.decision_scope == "replay-7" and scoped.actions[0].idempotency_key != route.idempotency_key
+
+
+EVERY_ACTION = """
+version: 1
+name: every-action
+timezone: UTC
+queues:
+  Billing: {rt: Billing}
+  Outages: {rt: Outages}
+  Triage: {rt: Triage}
+defaults: {triage_queue: Triage, min_confidence: 0.5, priority: normal}
+outreach: {cooldown_hours: 24, daily_cap: 1}
+rules:
+  - name: outage
+    when: {ticket.subject: {matches: '\\b(outage|down)\\b'}}
+    then: [{route: Outages}, {set_priority: urgent}, {add_tags: [outage, Störung]}]
+  - name: billing
+    when: {any: [{ticket.subject: {contains: [invoice, Rechnung]}}, {signals.intent: Billing}]}
+    then: [{route: Billing}, {add_tags: [billing]}]
+  - name: weekend
+    when: {time.weekday: [sat, sun]}
+    then: {assign: on-call, add_tags: [weekend]}
+  - name: churn
+    when: {all: [{signals.churn_risk: {gte: 0.7}}, {not: {customer.opted_out: true}}]}
+    then:
+      - add_note: "Churn risk {{ signals.churn_risk | percent }}: {{ explanation.fired_rules | join(', ') }}"
+      - create_outreach:
+          subject: "Can we help, {{ customer.name | default('there', true) }}?"
+          template: "We would be glad to call you back about ticket {{ ticket.external_id }}."
+"""
+
+
+def test_idempotency_keys_of_every_kind_of_action_never_change() -> None:
+    # Outboxes hold keys like these: deciding the same ticket version again must give the same ones. An
+    # explicit scope keeps them independent of the policy's content hash.
+    saturday = datetime(2025, 1, 4, 21, 30, tzinfo=UTC)
+    p = parse_policy(EVERY_ACTION, "every-action.yaml")
+    t = ticket(
+        external_id="T-7",
+        subject="Outage: Rechnung nicht erreichbar",
+        body='Größe ≥ 10 € "quoted"',
+        created_at=saturday - timedelta(hours=3),
+        updated_at=saturday - timedelta(hours=1),
+    )
+    churning = Signals(intent="Billing", intent_probability=0.8, churn_risk=0.9, churn_reasons=["payment_failed"])
+    d = decide(p, t, customer(name="Zoë", attributes={"plan": "pro"}), churning, saturday, decision_scope="rt:T-7:v1")
+    assert [(a.kind, a.idempotency_key) for a in d.actions] == [
+        ("route", "2da4a4e8c5727e25d822a81e"),
+        ("set_priority", "621fd9c5984ca9d748cf2d42"),
+        ("assign", "25015ee860315e87815fd3c1"),
+        ("add_tags", "5ac20d86640d0d1b45ae62bf"),
+        ("add_note", "5cd8197c836cf63e8048e628"),
+        ("create_outreach", "b257dcd6394673d27174fc05"),
+    ]
+    plain = decide(
+        p,
+        ticket(external_id="T-7", subject="Hello"),
+        None,
+        Signals(abstain=True, abstain_reason="margin 0.01"),
+        saturday - timedelta(days=2),
+        decision_scope="s",
+    )
+    assert plain.abstained
+    assert [(a.kind, a.idempotency_key) for a in plain.actions] == [
+        ("route", "b87157f5e4e46df99ab40bfa"),
+        ("set_priority", "7b9a2b51003bdea04f966ca8"),
+        ("add_note", "9798bcc7e65e3d45c9be3898"),
+    ]
+
+
+def test_names_and_values_from_the_policy_are_only_data() -> None:
+    hostile = "x'); import os; os._exit(1); ('"
+    rule = {
+        "name": hostile,
+        "when": {"all": [{f"customer.attributes.{hostile}": hostile}, {"ticket.subject": hostile}]},
+        "then": {"add_tags": ["x"]},
+    }
+    p = policy(yaml.safe_dump([rule], allow_unicode=True))
+    d = decide(p, ticket(subject=hostile), customer(attributes={hostile: hostile.upper()}), None, NOW)
+    assert d.fired_rules() == [hostile]
 
 
 def test_decisions_serialise_and_validate_back() -> None:

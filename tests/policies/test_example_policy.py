@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from policies import load_policy, run_policy_tests
+from policies import load_policy, load_tested_policy, run_policy_tests
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 STARTER = EXAMPLES / "starter.yaml"
@@ -16,9 +16,9 @@ def test_every_example_policy_validates_and_its_tests_pass() -> None:
     policies = [p for p in policies if not p.name.endswith(".tests.yaml")]
     assert policies
     for path in policies:
-        policy = load_policy(path)
-        assert policy.tests, f"{path.name} has no tests"
-        failed = [(r.case.name, r.failures) for r in run_policy_tests(policy) if not r.passed]
+        policy, cases = load_tested_policy(path)
+        assert cases, f"{path.name} has no tests"
+        failed = [(r.case.name, r.failures) for r in run_policy_tests(policy, cases) if not r.passed]
         assert failed == []
         assert policy.warnings == ()
 

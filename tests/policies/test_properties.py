@@ -13,7 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import PRIORITIES, Customer, Ticket
-from policies import OutreachRecord, PolicyError, RoutingPolicy, Signals, decide, load_policy, parse_policy
+from policies import (
+    OutreachRecord,
+    PolicyError,
+    RoutingPolicy,
+    Signals,
+    decide,
+    load_policy,
+    parse_policy,
+    parse_tested_policy,
+)
 
 STARTER_PATH = Path(__file__).resolve().parents[2] / "policies" / "examples" / "starter.yaml"
 STARTER = load_policy(STARTER_PATH)
@@ -214,7 +223,7 @@ def test_decide_never_raises_and_is_deterministic_on_random_policies(
 
 def _located(text: str) -> None:
     try:
-        parse_policy(text, "fuzz.yaml")
+        parse_tested_policy(text, "fuzz.yaml")  # the policy and its tests, as `deskroute policy validate` reads them
     except PolicyError as exc:
         for issue in exc.issues:
             assert issue.source == "fuzz.yaml"
