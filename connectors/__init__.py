@@ -12,7 +12,7 @@ Public contract (imported by every other package):
   ``verify_webhook``), :class:`PullBatch` (with :class:`Refused` records, kept in quarantine),
   :class:`CustomerHistory`, :class:`CheckReport`, and the errors
   every adapter raises (:class:`ConnectorError` and its kinds, each saying whether a retry can help).
-  Adapters: ``connectors.rt`` (Request Tracker 5), ``connectors.file``; HTTP for all: ``connectors.http``.
+  Adapters: ``connectors.rt`` (Request Tracker 5), ``connectors.file_connector``; HTTP for all: ``connectors.http``.
 
 This package imports nothing else of deskroute's.
 """

@@ -170,19 +170,19 @@ def _environment(**values: str) -> Iterator[None]:
 
 def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_precision: float) -> None:
     """The demo's steps, in ``out`` (claimed, with the previous run's store removed)."""
-    from evals.replay import simulate
     from evals.report import RoutedTicket, write_report
+    from evals.synthetic import generate_world
     from policies import load_policy
+    from router.adapters.connector_factory import build_connector
     from router.cli.churn_cmds import train_churn
     from router.cli.run import print_cycle
     from router.config import ConnectorSettings, Settings
-    from router.connectors import build_connector
-    from router.cycle import run_cycle
-    from router.decisions import latest_decision
-    from router.signals import load_signal_source
+    from router.loop.cycle import run_cycle
+    from router.signals.source import load_signal_source
+    from router.simulation import simulate
     from router.store import Store, policies, store_stats, upsert
-    from router.synthetic import generate_world
-    from router.training import train_text_model
+    from router.store.decision_log import latest_decision
+    from router.training.text_training import train_text_model
 
     started = time.perf_counter()
     cfg = Settings()

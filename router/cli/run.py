@@ -8,11 +8,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from router.adapters.connector_factory import build_connector, connector_settings
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, styled, user_errors
-from router.cli.connectors import connector_errors
+from router.cli.connectors_cmds import connector_errors
 from router.config import Settings
-from router.connectors import build_connector, connector_settings
-from router.cycle import CycleReport, run_cycle
+from router.loop.cycle import CycleReport, run_cycle
 from router.store import Store, StoreError
 
 PolicyOption = typer.Option(
@@ -45,7 +45,7 @@ def load_active_policy(store: Store, cfg: Settings, path: Path | None):  # type:
 
 
 def _cycle(store: Store, cfg: Settings, name: str, policy_path: Path | None, apply: bool) -> CycleReport:
-    from router.signals import load_signal_source
+    from router.signals.source import load_signal_source
 
     policy = load_active_policy(store, cfg, policy_path)
     with connector_errors(name):

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from policies import Signals
-from router.cycle import TimedSignals
-from router.engine import NoSignals
+from router.loop.cycle import TimedSignals
+from router.loop.decide import NoSignals
 
 
 class BatchingSource:

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from connectors import Customer, Ticket
 from policies import load_policy
-from router.engine import Engine, NoSignals
+from router.loop.decide import Engine, NoSignals
 from router.store import Store, upsert
 from router.store.tables import DecisionRow, FeedbackRow, OutboxRow
 from tests.conftest import REPO_ROOT

@@ -26,8 +26,9 @@ from sqlmodel import Session, col, select
 
 from connectors import Action, Customer, Ticket
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
-from router.agent_view import agent_note, agent_tags
-from router.decisions import (
+from router.loop.agent_note import agent_note, agent_tags
+from router.store import to_record
+from router.store.decision_log import (
     DecisionRecord,
     corrections,
     decision_for_version,
@@ -38,7 +39,6 @@ from router.decisions import (
     save_decision,
     withdraw_ticket_writes,
 )
-from router.store import to_record
 from router.store.tables import CustomerRow, DecisionRow, TicketRow
 
 Outcome = Literal[

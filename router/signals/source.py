@@ -54,7 +54,7 @@ class ModelSignals:
         fields = dict(cached) if cached is not None else self._text_fields([ticket])[0]
         versions = dict(fields.pop("model_versions", {}))
         if self.churn is not None:
-            from router.churn import churn_signals
+            from router.behaviour.churn_model import churn_signals
 
             model, version = self.churn
             churn = churn_signals(session, model, version, ticket, customer, now)
@@ -76,11 +76,11 @@ def load_signal_source(cfg: Settings, store: Store) -> ModelSignals:
     churn = None
     folder = cfg.models_dir / "churn"
     if (folder / "churn.json").is_file():
-        from router.churn import ChurnModel
+        from router.behaviour.churn_model import ChurnModel
 
         model, meta = ChurnModel.load(folder)
         churn = (model, str(meta.get("version", "")))
-    from router.text_signals import load_text_models
+    from router.signals.text_models import load_text_models
 
     text = load_text_models(cfg)
     return ModelSignals(churn=churn, text=text)

@@ -12,10 +12,10 @@ from sqlmodel import Session
 from connectors import Customer, Ticket
 from connectors.base import Connector
 from policies import RoutingPolicy, Signals
-from router.engine import Engine, EngineReport, SignalSource, open_tickets
-from router.outbox import OutboxReport, drain
+from router.loop.apply import OutboxReport, drain
+from router.loop.decide import Engine, EngineReport, SignalSource, open_tickets
+from router.loop.sync import SyncReport, sync
 from router.store import Store
-from router.sync import SyncReport, sync
 
 
 @dataclass
