@@ -219,7 +219,7 @@ def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-un
         return rules_only
     cfg = settings(cfg_path)
     source = load_signal_source(cfg, open_store(cfg))
-    return getattr(source, "signals_for", rules_only)
+    return source.signals_for
 
 
 @app.command("simulate")
