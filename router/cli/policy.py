@@ -212,14 +212,14 @@ def _report_tests(results: list[PolicyTestResult], verbose: bool) -> list[Policy
 def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-untyped-def]
     """The models' signals for a batch of tickets, or none (rules only) when no model is trained."""
     from router.cli.common import open_store, settings
-    from router.signals.source import load_signal_source
+    from router.runtime import Runtime
     from router.simulation import rules_only
 
     if not use_models:
         return rules_only
     cfg = settings(cfg_path)
-    source = load_signal_source(cfg, open_store(cfg))
-    return source.signals_for
+    with user_errors():
+        return Runtime(cfg, store=open_store(cfg)).signal_source().signals_for
 
 
 @app.command("simulate")

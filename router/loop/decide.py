@@ -67,7 +67,7 @@ class Engine:
         )
         decision = decide(self.policy, ticket, customer, signals, now, history)
         similar = neighbour_subjects(session, ticket.source, [n.ticket_id for n in signals.neighbours[:3]])
-        row = save_decision(session, self._record(ticket, signals, decision, outcome, similar), now)
+        row = save_decision(session, self.record(ticket, signals, decision, outcome, similar), now)
         return outcome, row
 
     def _explained(
@@ -108,7 +108,7 @@ class Engine:
             out.append(extra.model_copy(update={"idempotency_key": extra.default_key(scope)}))
         return out
 
-    def _record(
+    def record(
         self, ticket: Ticket, signals: Signals, decision: Decision, outcome: Outcome, similar: dict[str, str]
     ) -> DecisionRecord:
         actions: list[Action] = []
