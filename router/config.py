@@ -67,6 +67,14 @@ class ConnectorSettings(BaseModel):
         default_factory=dict, description="file connector: canonical field -> column, as --map for import"
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    webhook_secret_env: str | None = Field(
+        default=None,
+        description="the environment variable holding the webhook secret (the helpdesk's signing secret, or the "
+        "X-Deskroute-Secret value for senders that cannot sign)",
+    )
+    webhook_replay_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="webhooks sent longer ago than this are refused as replays"
+    )
 
     @field_validator("type")
     @classmethod
@@ -77,7 +85,7 @@ class ConnectorSettings(BaseModel):
         except UnknownAdapterError as exc:
             raise PydanticCustomError("connector_type", "{problem}", {"problem": str(exc)}) from None
 
-    def secret(self, which: Literal["username", "password", "token"]) -> SecretStr | None:
+    def secret(self, which: Literal["username", "password", "token", "webhook_secret"]) -> SecretStr | None:
         """Read a credential from the environment variable this connector names for it."""
         var = getattr(self, f"{which}_env")
         if not var:
