@@ -314,6 +314,8 @@ class ZendeskConnector(Connector):
     ) -> tuple[list[Ticket], list[Comment], list[Customer], list[Refused]]:
         """Canonical records for export or list items; an item that does not validate is refused whole (the
         ticket with its comments), naming the ticket and field, for the caller to keep in quarantine."""
+        if not items:
+            return [], [], [], []
         refused: list[Refused] = []
         readable: list[tuple[dict[str, Any], list[dict[str, Any]], Any]] = []
         for item in items:
