@@ -130,7 +130,7 @@ class FakeZendesk:
         self.requests: list[tuple[str, str]] = []
         self.writes: list[tuple[str, int, dict[str, Any]]] = []
         self.idempotency: dict[str, tuple[str, int]] = {}
-        # Before the next PUT to a ticket: someone else changes it ("person" re-routes, "customer" replies).
+        # Before the next PUT to a ticket someone else changes it: "person:GROUP" re-routes, "customer" replies.
         self.interleave: dict[int, str] = {}
         self._next_id = 90000
 
@@ -447,9 +447,8 @@ class FakeZendesk:
         if ticket is None:
             return Reply(404, fixture("error_record_not_found.json"))
         someone = self.interleave.pop(ticket_id, None)
-        if someone == "person":
-            other = next(name for g, v in self.groups.items() if g != ticket.group_id for name in [v["name"]])
-            self.person_reroutes(ticket_id, other)
+        if someone is not None and someone.startswith("person:"):
+            self.person_reroutes(ticket_id, someone.removeprefix("person:"))
         elif someone == "customer":
             self.customer_replies(ticket_id, "Any news? It is still broken.")
         if changes.get("safe_update") and changes.get("updated_stamp") != iso(ticket.updated_at):
