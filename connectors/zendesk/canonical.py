@@ -135,17 +135,54 @@ def comment_from(
     )
 
 
-def last_author(audits: Iterable[Mapping[str, Any]]) -> Any:
-    """The author of the latest audit: who made the ticket's latest change."""
-    latest: tuple[datetime, int, Any] | None = None
-    for audit in audits:
-        when = parse_time(audit.get("created_at"))
-        if when is None:
+ROUTING_FIELDS = frozenset({"group_id", "assignee_id", "priority"})
+
+
+def _ordered(audits: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    timed = [(when, int(a.get("id") or 0), a) for a in audits if (when := parse_time(a.get("created_at")))]
+    return [a for _, _, a in sorted(timed, key=lambda t: (t[0], t[1]))]
+
+
+def routing_changes(audit: Mapping[str, Any]) -> list[str]:
+    """The routing fields (group, assignee, priority) an audit changed by hand: not by a trigger or an automation."""
+    changed = []
+    for event in audit.get("events") or []:
+        if not isinstance(event, Mapping) or event.get("type") != "Change":
             continue
-        key = (when, int(audit.get("id") or 0), audit.get("author_id"))
-        if latest is None or key[:2] >= latest[:2]:
-            latest = key
-    return latest[2] if latest else None
+        via = event.get("via") if isinstance(event.get("via"), Mapping) else audit.get("via")
+        if isinstance(via, Mapping) and via.get("channel") == "rule":
+            continue
+        if event.get("field_name") in ROUTING_FIELDS:
+            changed.append(str(event["field_name"]))
+    return changed
+
+
+def is_persons(author: Any, *, requester_id: Any, agent: str | None, people: Mapping[int, Mapping[str, Any]]) -> bool:
+    """Whether ``author`` is a person of the support team: not Zendesk itself, the requester or deskroute."""
+    return author not in (None, -1, requester_id) and person(author, people) != agent
+
+
+def change_author(
+    audits: Iterable[Mapping[str, Any]],
+    *,
+    requester_id: Any,
+    agent: str | None,
+    people: Mapping[int, Mapping[str, Any]],
+) -> Any:
+    """Who made the ticket's latest change, as deskroute must see it: the latest audit's author, except that a
+    person's re-routing is not hidden by deskroute's own writes after it (a note or tags written after an agent
+    moved the ticket must not make the move look like deskroute's)."""
+    ordered = _ordered(audits)
+    if not ordered:
+        return None
+    latest = ordered[-1].get("author_id")
+    if person(latest, people) != agent:
+        return latest
+    for audit in reversed(ordered):
+        if "group_id" in routing_changes(audit) or "assignee_id" in routing_changes(audit):
+            author = audit.get("author_id")
+            return author if is_persons(author, requester_id=requester_id, agent=agent, people=people) else latest
+    return latest
 
 
 def ticket_from(

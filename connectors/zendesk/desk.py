@@ -52,12 +52,14 @@ from connectors.zendesk import shapes
 from connectors.zendesk.band import BAND_ORDER, DEFAULT_BAND_VALUES, check_band_field
 from connectors.zendesk.canonical import (
     Vocabulary,
+    change_author,
     comment_from,
     customer_from,
-    last_author,
+    is_persons,
     parse_time,
     person,
     rating_from,
+    routing_changes,
     ticket_from,
 )
 from connectors.zendesk.export_cursor import ExportCursor
@@ -68,7 +70,6 @@ SIGNATURE_TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 # The export refuses a start time within the last minute (it holds that minute back): ask from before it.
 HELD_BACK_SECONDS = 61
-ROUTING_FIELDS = frozenset({"group_id", "assignee_id", "priority"})
 ROUTING_KINDS = frozenset({"route", "assign", "set_priority"})
 OUTREACH_TAG = "deskroute_outreach"
 
@@ -317,7 +318,7 @@ class ZendeskConnector(Connector):
         if not items:
             return [], [], [], []
         refused: list[Refused] = []
-        readable: list[tuple[dict[str, Any], list[dict[str, Any]], Any]] = []
+        readable: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
         for item in items:
             ticket_id = item["id"]
             problem = shapes.ticket_problem(item)
@@ -357,16 +358,16 @@ class ZendeskConnector(Connector):
                     )
                 )
                 continue
-            readable.append((item, comments, last_author(audits)))
+            readable.append((item, comments, audits))
         self._know_people(
             [
                 i
-                for item, comments, author in readable
+                for item, comments, audits in readable
                 for i in (
                     item.get("requester_id"),
                     item.get("assignee_id"),
-                    author,
                     *(c.get("author_id") for c in comments),
+                    *(a.get("author_id") for a in audits),
                 )
             ]
         )
@@ -380,8 +381,11 @@ class ZendeskConnector(Connector):
         tickets: list[Ticket] = []
         comments_out: list[Comment] = []
         customers: dict[str, Customer] = {}
-        for item, comments, author in readable:
+        for item, comments, audits in readable:
             ticket_id = item["id"]
+            author = change_author(
+                audits, requester_id=item.get("requester_id"), agent=self.agent_identity, people=self._people
+            )
             try:
                 ticket = ticket_from(
                     item,
@@ -583,22 +587,18 @@ class ZendeskConnector(Connector):
         """Who (a person, not deskroute, the requester, a trigger or an automation) changed the ticket's group,
         assignee or priority after ``since``; None when nobody did."""
         moment = parse_time(since)
-        mine = self.me().get("id")
-        for audit in reversed(self.api.audits(int(ticket["id"]))):
+        audits = self.api.audits(int(ticket["id"]))
+        self._know_people([a.get("author_id") for a in audits])
+        for audit in reversed(audits):
             when = parse_time(audit.get("created_at"))
             if moment is not None and (when is None or when <= moment):
                 break
             author = audit.get("author_id")
-            if author in (mine, -1, None) or author == ticket.get("requester_id"):
-                continue
-            for event in audit.get("events") or []:
-                if not isinstance(event, Mapping) or event.get("type") != "Change":
-                    continue
-                via = event.get("via") if isinstance(event.get("via"), Mapping) else audit.get("via")
-                by_rule = isinstance(via, Mapping) and via.get("channel") == "rule"
-                if event.get("field_name") in ROUTING_FIELDS and not by_rule:
-                    self._know_people([author])
-                    return person(author, self._people)
+            persons = is_persons(
+                author, requester_id=ticket.get("requester_id"), agent=self.agent_identity, people=self._people
+            )
+            if persons and routing_changes(audit):
+                return person(author, self._people)
         return None
 
     def _create_outreach(self, action: Action) -> ActionResult:

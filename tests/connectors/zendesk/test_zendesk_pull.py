@@ -264,3 +264,26 @@ def test_requests_carry_zendesk_token_auth(fake: FakeZendesk) -> None:
         answer = client.get(f"{ROOT}/api/v2/users/me.json")
     assert answer.status_code == 401  # without the agent's "email/token" basic credentials
     assert connector(fake).me()["email"] == AGENT_EMAIL
+
+
+def test_a_persons_rerouting_is_not_hidden_by_deskroutes_writes_after_it(fake: FakeZendesk) -> None:
+    from connectors import Action
+
+    fake.add_group("Billing")
+    ticket = fake.add_ticket("Refund please", updated=T0)
+    conn = connector(fake)
+    assert conn.apply(Action(kind="route", target=str(ticket.id), params={"queue": "Outages"})).status == "applied"
+    fake.now += timedelta(seconds=61)
+    [mine] = [t for b in conn.pull(None) for t in b.tickets]
+    assert mine.updated_by == AGENT_EMAIL  # deskroute's own change: recognised as such
+    fake.person_reroutes(ticket.id, "Billing")
+    conn.apply(Action(kind="add_tags", target=str(ticket.id), params={"tags": ["refund"]}))
+    fake.now += timedelta(seconds=61)
+    [pulled] = [t for b in conn.pull(None) for t in b.tickets]
+    # The latest audit is deskroute's tags, yet the routing is Bob's: deskroute must see his correction.
+    assert pulled.queue == "Billing" and pulled.updated_by == "bob@support.example.com"
+    # A trigger or the customer changing things does not count as a person's routing.
+    fake.customer_replies(ticket.id, "thanks")
+    fake.now += timedelta(seconds=61)
+    [pulled] = [t for b in conn.pull(None) for t in b.tickets]
+    assert pulled.updated_by == "ann@example.com"
