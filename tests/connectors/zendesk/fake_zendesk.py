@@ -75,12 +75,14 @@ class Fault:
 
 @dataclass
 class Kill:
-    """SIGKILL process ``pid`` at the ``nth`` request matching ``method`` and ``path`` (after a write is done)."""
+    """SIGKILL process ``pid`` at the ``nth`` request matching ``method``, ``path`` and (when given) holding
+    ``needle`` in its JSON body; a write is carried out first, and its answer never arrives."""
 
     pid: int
     method: str
     path: str
     nth: int = 1
+    needle: str | None = None
     seen: int = 0
 
 
@@ -318,7 +320,8 @@ class FakeZendesk:
             if lost is not None:
                 reply = Reply(lost.status, lost.body or {"error": "Fault", "description": "injected"}, lost.headers)
             kill = self.kill
-            if kill is not None and kill.method == method and re.search(kill.path, path):
+            wanted = kill is not None and (kill.needle is None or kill.needle in json.dumps(body))
+            if kill is not None and wanted and kill.method == method and re.search(kill.path, path):
                 kill.seen += 1
                 if kill.seen == kill.nth:
                     self.kill = None
