@@ -196,6 +196,7 @@ def _register_secrets(settings: Settings) -> None:
     for conn in settings.connectors.values():
         conn.secret("password")
         conn.secret("token")
+        conn.secret("webhook_secret")
     for secret in url_secrets(settings.database_url):
         register_secret(secret)
     for conn in settings.connectors.values():
@@ -210,8 +211,22 @@ def masked(settings: Settings) -> dict[str, Any]:
     for name, conn in settings.connectors.items():
         if conn.base_url:
             data["connectors"][name]["base_url"] = mask_url(conn.base_url)
-        for which in ("username", "password", "token"):
+        for which in ("username", "password", "token", "webhook_secret"):
             var = getattr(conn, f"{which}_env")
             if var:
                 data["connectors"][name][f"{which}_env"] = f"{var} ({'set' if conn.secret(which) else 'unset'})"
     return data
+
+
+def webhook_secret(name: str, settings: ConnectorSettings) -> SecretStr | None:
+    """The connector's webhook secret from ``webhook_secret_env``; None when it names no variable, ConfigError
+    when the variable it names is unset (webhooks would be refused without saying why)."""
+    if not settings.webhook_secret_env:
+        return None
+    value = settings.secret("webhook_secret")
+    if value is None or not value.get_secret_value():
+        raise ConfigError(
+            f"connector '{name}': the environment variable {settings.webhook_secret_env} (webhook_secret_env) is "
+            "not set; export it with the webhook's secret"
+        )
+    return value

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from connectors.zendesk import ZendeskConnector, ZendeskSettings, band_values
-from router.config import ConfigError, ConnectorSettings
+from router.config import ConfigError, ConnectorSettings, webhook_secret
 
 OPTIONS = ("band_field_id", "band_values", "outreach_group", "webhook_id", "export_per_minute")
 
@@ -72,12 +72,7 @@ def build_zendesk(
         values = band_values(options.get("band_values"))
     except ValueError as exc:
         raise ConfigError(f"connector '{name}': {exc}") from None
-    secret = settings.secret("webhook_secret")
-    if settings.webhook_secret_env and (secret is None or not secret.get_secret_value()):
-        raise ConfigError(
-            f"connector '{name}': the environment variable {settings.webhook_secret_env} (webhook_secret_env) is "
-            "not set; export it with the Zendesk webhook's signing secret"
-        )
+    secret = webhook_secret(name, settings)
     zendesk = ZendeskSettings(
         base_url=base,
         email=email.get_secret_value().strip(),

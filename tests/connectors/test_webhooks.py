@@ -91,3 +91,18 @@ def test_a_body_hints_at_the_tickets_it_names(body: bytes, tickets: tuple[str, .
 def test_a_body_naming_too_many_tickets_is_refused() -> None:
     with pytest.raises(WebhookRefused, match="one delivery per ticket"):
         hinted_tickets(b'{"ticket_ids": [' + ",".join(str(i) for i in range(1, 200)).encode() + b"]}", "quiet")
+
+
+def test_the_file_connector_takes_the_shared_secret_form_when_configured(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.file import FileConnector, FileSettings
+    from router.config import ConfigError, ConnectorSettings, webhook_secret
+
+    table = ConnectorSettings.model_validate({"type": "file", "webhook_secret_env": "DESK_HOOK_SECRET"})
+    with pytest.raises(ConfigError, match=r"DESK_HOOK_SECRET \(webhook_secret_env\) is not set"):
+        webhook_secret("files", table)
+    monkeypatch.setenv("DESK_HOOK_SECRET", SECRET)
+    files = FileConnector("files", FileSettings(), webhook_secret=webhook_secret("files", table))
+    delivery = files.verify_webhook(shared_secret_headers(SECRET, "d-9", NOW), b'{"ticket_id": "T-1"}', NOW)
+    assert delivery.ticket_ids == ("T-1",)
