@@ -12,8 +12,8 @@ Public contract (imported by every other package):
   ``verify_webhook``), :class:`PullBatch` (with :class:`Refused` records, kept in quarantine),
   :class:`CustomerHistory`, :class:`CheckReport`, and the errors
   every adapter raises (:class:`ConnectorError` and its kinds, each saying whether a retry can help).
-  Adapters: ``connectors.rt`` (Request Tracker 5), ``connectors.zendesk``, ``connectors.file``; HTTP for all:
-  ``connectors.http``.
+  Adapters: ``connectors.rt`` (Request Tracker 5), ``connectors.zendesk``, ``connectors.file_connector``; HTTP
+  for all: ``connectors.http``.
 - Webhooks: :class:`WebhookDelivery` (what a verified request says) and :class:`WebhookRefused` (why one is
   not acted on), with deskroute's shared-secret form in ``connectors.webhooks``.
 

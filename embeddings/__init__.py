@@ -5,10 +5,10 @@ This package imports nothing else of deskroute's.
 
 from embeddings.cache import EmbeddingCache
 from embeddings.encoder import DEFAULT_WINDOW, Encoder
-from embeddings.errors import EmbeddingCacheError, IndexFileError, IndexMismatchError, ModelNotFoundError
-from embeddings.index import DEFAULT_EXACT_LIMIT, VectorIndex
+from embeddings.encoder_errors import EmbeddingCacheError, IndexFileError, IndexMismatchError, ModelNotFoundError
 from embeddings.model import DEFAULT_MODEL, ModelSource, resolve_model
 from embeddings.text import prepare_ticket_text
+from embeddings.vector_index import DEFAULT_EXACT_LIMIT, VectorIndex
 
 __all__ = [
     "DEFAULT_EXACT_LIMIT",

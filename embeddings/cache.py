@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.errors import EmbeddingCacheError
+from embeddings.encoder_errors import EmbeddingCacheError
 
 CACHE_FILE = "embeddings.sqlite3"
 # SQLite's bound-parameter limit is 999 on older builds; stay under it.

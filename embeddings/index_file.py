@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from embeddings.errors import IndexFileError
+from embeddings.encoder_errors import IndexFileError
 from embeddings.runtime import load_faiss
 
 MAGIC = b"DRVIDX01"

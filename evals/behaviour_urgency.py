@@ -1,6 +1,6 @@
 """Behaviour-aware urgency against text-only urgency, on synthetic histories.
 
-No shared dataset joins tickets to the customers who wrote them, so this runs on ``router.synthetic``: a
+No shared dataset joins tickets to the customers who wrote them, so this runs on ``evals.synthetic``: a
 demonstration that the stacking uses who is writing where the support policy does, not a measure of accuracy
 on real tickets. The text model beneath is a plain TF-IDF + logistic regression; every probability the
 stacker learns from or is scored on is out-of-fold (nested cross-validation, folds grouped by customer).
@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from connectors import CustomerHistory, Ticket, normalise_priority
+from evals.synthetic import SyntheticWorld, generate_world, ranking_pair
 from router.behaviour import FeatureValue, behaviour_features
-from router.churn import ChurnModel, training_set
-from router.synthetic import SyntheticWorld, generate_world, ranking_pair
-from router.urgency import UrgencyModel, urgency_features, urgency_score, without_ticket
+from router.behaviour.churn_model import ChurnModel, training_set
+from router.behaviour.urgency_model import UrgencyModel, urgency_features, urgency_score, without_ticket
 
 _EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 NOTE = "synthetic histories (a fixture with a known process), not a measure of accuracy on real tickets"

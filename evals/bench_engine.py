@@ -1,6 +1,6 @@
 """Benchmark of deskroute's cycle against a live Request Tracker: sync -> signals -> decide -> apply.
 
-Two cycles are timed with :func:`router.cycle.run_cycle`, each from an empty store (every ticket is new):
+Two cycles are timed with :func:`router.loop.cycle.run_cycle`, each from an empty store (every ticket is new):
 
 - **read path**, ``--tickets`` tickets (default 1,000) in ``shadow`` mode: every ticket is pulled with its
   messages, gets its signals and a decision, and its actions are recorded in the outbox; nothing is written
@@ -47,8 +47,8 @@ from connectors import Ticket
 from connectors.rt import RTConnector, RTSettings
 from policies import RoutingPolicy, parse_policy
 from router.config import Settings, load_settings
-from router.cycle import CycleReport, run_cycle
-from router.signals import load_signal_source
+from router.loop.cycle import CycleReport, run_cycle
+from router.signals.source import load_signal_source
 from router.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

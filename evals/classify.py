@@ -24,10 +24,10 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from router.labelled import LabelledTickets
 from router.predict import TicketClassifier, classification_metrics
 from router.predict.attention import TokenMatrix
 from router.predict.classifier import TicketText
+from router.training.labelled import LabelledTickets
 
 TARGET_PRECISION = 0.9
 COVERAGE_KEY = "coverage_at_90_precision"

@@ -6,13 +6,12 @@ actions, the trace of rules, the policy version); :func:`load_policy` / :func:`p
 This package does no I/O outside the loader, has no clock of its own and imports only ``connectors``.
 """
 
-from policies.engine import decide, default_scope
-from policies.errors import PolicyError, PolicyIssue
-from policies.language import RoutingPolicy, Rule
+from policies.evaluator import decide, default_scope
 from policies.loader import load_policy, parse_policy
 from policies.moments import MomentError, moment_of_deciding
 from policies.outreach import OutreachRecord
-from policies.signals import Decision, LabelScore, Neighbour, RuleTrace, Signals
+from policies.policy_errors import PolicyError, PolicyIssue
+from policies.routing_policy import RoutingPolicy, Rule
 from policies.testing import (
     PolicyTestCase,
     PolicyTestResult,
@@ -23,6 +22,7 @@ from policies.testing import (
     run_policy_tests,
     tests_path_for,
 )
+from policies.ticket_signals import Decision, LabelScore, Neighbour, RuleTrace, Signals
 
 __all__ = [
     "Decision",

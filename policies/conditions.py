@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors import PRIORITIES
-from policies.errors import did_you_mean
 from policies.fields import ABSENT, WEEKDAYS, Facts, FieldSpec, show_value
 from policies.patterns import PatternError, SafePattern
+from policies.policy_errors import did_you_mean
 
 OPERATORS: tuple[str, ...] = (
     "eq",

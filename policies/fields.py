@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from connectors import Customer, Ticket, as_utc
-from policies.signals import Signals
+from policies.ticket_signals import Signals
 
 FieldKind = Literal["text", "keyword", "keywords", "number", "probability", "priority", "bool", "weekday", "any"]
 

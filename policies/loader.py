@@ -21,9 +21,9 @@ from policies.conditions import (
     Not,
     build_leaf,
 )
-from policies.errors import PolicyError, PolicyIssue, did_you_mean
 from policies.fields import WEEKDAYS, field_spec, known_field_names
-from policies.language import (
+from policies.policy_errors import PolicyError, PolicyIssue, did_you_mean
+from policies.routing_policy import (
     LANGUAGE_VERSION,
     AddNote,
     AddTags,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from connectors import Customer, as_utc
-from policies.language import OutreachGuardrails
+from policies.routing_policy import OutreachGuardrails
 
 
 @dataclass(frozen=True)

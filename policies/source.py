@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from policies.errors import PolicyError, PolicyIssue
+from policies.policy_errors import PolicyError, PolicyIssue
 
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_DEPTH = 40

@@ -21,7 +21,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from policies.errors import did_you_mean
+from policies.policy_errors import did_you_mean
 
 DEFAULT_NOTE_LENGTH = 4_000
 MAX_NOTE_LENGTH = 20_000

@@ -17,15 +17,15 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from connectors import Customer, RecordError, Ticket
-from policies.engine import decide
-from policies.errors import PolicyError, PolicyIssue, did_you_mean
-from policies.language import RoutingPolicy
+from policies.evaluator import decide
 from policies.loader import DocumentReader, kind_of, policy_from_document, read_policy_file
 from policies.moments import MomentError, moment_of_deciding
 from policies.outreach import OutreachRecord
-from policies.signals import Decision, Signals
+from policies.policy_errors import PolicyError, PolicyIssue, did_you_mean
+from policies.routing_policy import RoutingPolicy
 from policies.source import Path as DocPath
 from policies.source import read_yaml
+from policies.ticket_signals import Decision, Signals
 
 TEST_KEYS = ("name", "ticket", "customer", "signals", "now", "outreach_history", "expect")
 DEFAULT_TEST_NOW = datetime.fromisoformat("2025-01-06T10:00:00+00:00")  # a Monday morning

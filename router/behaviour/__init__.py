@@ -7,9 +7,9 @@
 - :func:`churn_metrics`: ROC-AUC, PR-AUC, Brier score and ECE.
 """
 
-from router.behaviour.features import FEATURE_NAMES, behaviour_features
+from router.behaviour.churn_metrics import churn_metrics
+from router.behaviour.customer_features import FEATURE_NAMES, behaviour_features
 from router.behaviour.history import load_histories, load_history
-from router.behaviour.metrics import churn_metrics
 from router.behaviour.reasons import describe
 from router.behaviour.schema import FeatureSchema, FeatureSpec, FeatureValue, baseline_preprocessor
 from router.behaviour.table import CustomerTable, TableError, parse_label, read_customer_table

@@ -14,17 +14,17 @@ from router.cli import (
     agent,
     bench,
     config_cmds,
-    connectors,
+    connectors_cmds,
     data,
     db,
-    decisions,
+    decisions_cmds,
     demo,
     eval,
-    index,
+    index_cmds,
     models,
     policy,
     run,
-    sync,
+    sync_cmds,
 )
 
 # Model loading is offline and quick: the libraries' own progress bars (carriage returns and all) would only
@@ -47,10 +47,10 @@ app.add_typer(config_cmds.app, name="config")
 app.add_typer(data.import_app, name="import")
 app.add_typer(eval.app, name="eval")
 app.add_typer(bench.app, name="bench")
-app.add_typer(index.app, name="index")
+app.add_typer(index_cmds.app, name="index")
 app.add_typer(policy.app, name="policy")
-app.add_typer(connectors.app, name="connectors")
-app.command("sync")(sync.sync)
+app.add_typer(connectors_cmds.app, name="connectors")
+app.command("sync")(sync_cmds.sync)
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)
 app.command("train")(models.train)
@@ -58,7 +58,7 @@ app.command("predict")(models.predict)
 app.command("pause")(agent.pause)
 app.command("resume")(agent.resume)
 app.add_typer(agent.outbox_app, name="outbox")
-app.add_typer(decisions.app, name="decisions")
+app.add_typer(decisions_cmds.app, name="decisions")
 app.command("run")(run.run)
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlmodel import select
 
 from router.cli.common import ConfigOption, console, open_store, settings, styled
-from router.outbox import is_paused, requeue_dead, set_paused
+from router.loop.apply import is_paused, requeue_dead, set_paused
 from router.store.tables import OutboxRow
 
 outbox_app = typer.Typer(help="The outbox: actions waiting for, or applied to, the helpdesks.", no_args_is_help=True)

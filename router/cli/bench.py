@@ -114,6 +114,6 @@ def bench_policy(
         console.print(f"wrote {json_path}")
 
 
-from router.cli import bench_engine  # noqa: E402  (a module of its own: live RT, not a micro-benchmark)
+from router.cli import bench_engine_cmds as bench_engine  # noqa: E402  (a module of its own: live RT, not a micro-benchmark)
 
 app.command("engine")(bench_engine.engine)

@@ -40,7 +40,7 @@ def train_churn(
     ``horizon_days`` (the label is "cancels within that many days"). ``cv``: folds for the metrics stored in
     the metadata (0 skips them). ``out``: the model folder (default: ``<data_dir>/models/churn``).
     """
-    from router.churn import ChurnModel, cross_validate, store_training_set
+    from router.behaviour.churn_model import ChurnModel, cross_validate, store_training_set
 
     if (data is None) == (not from_store):
         raise fail("give a labelled customer table (--data FILE --label COL) or --from-store, not both or neither")

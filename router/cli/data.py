@@ -22,8 +22,8 @@ from router.cli.common import (
     styled,
     user_errors,
 )
-from router.importing import import_file
 from router.store import store_stats
+from router.store.file_import import import_file
 
 import_app = typer.Typer(help="Import records from CSV or JSONL files.", no_args_is_help=True)
 

@@ -8,7 +8,7 @@ import typer
 
 from router.cli.common import ConfigOption, console, own_folders, settings, user_errors
 from router.store import current_revision, head_revision, upgrade
-from router.store.engine import database_errors, make_engine
+from router.store.database import database_errors, make_engine
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 

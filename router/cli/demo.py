@@ -170,19 +170,17 @@ def _environment(**values: str) -> Iterator[None]:
 
 def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_precision: float) -> None:
     """The demo's steps, in ``out`` (claimed, with the previous run's store removed)."""
-    from evals.replay import simulate
     from evals.report import RoutedTicket, write_report
+    from evals.synthetic import generate_world
     from policies import load_policy
     from router.cli.churn_cmds import train_churn
     from router.cli.run import print_cycle
     from router.config import ConnectorSettings, Settings
-    from router.connectors import build_connector
-    from router.cycle import run_cycle
-    from router.decisions import latest_decision
-    from router.signals import load_signal_source
+    from router.runtime import Runtime
+    from router.simulation import simulate
     from router.store import Store, policies, store_stats, upsert
-    from router.synthetic import generate_world
-    from router.training import train_text_model
+    from router.store.decision_log import latest_decision
+    from router.training.text_training import train_text_model
 
     started = time.perf_counter()
     cfg = Settings()
@@ -262,9 +260,11 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
         conn_settings = ConnectorSettings(
             type="file", mode="suggest", path=out / "incoming.jsonl", actions_path=out / "actions.jsonl"
         )
-        signal_source = load_signal_source(cfg, store)
-        with build_connector(CONNECTOR, conn_settings) as connector:
-            report = run_cycle(store, connector, mode="suggest", policy=policy, signal_source=signal_source, now=now)
+        # The loop as every entry point runs it: through a runtime, here with the demo's clock.
+        demo_cfg = cfg.model_copy(update={"connectors": {CONNECTOR: conn_settings}})
+        with Runtime(demo_cfg, store=store, clock=lambda: now) as runtime:
+            report = runtime.cycle(CONNECTOR)
+            signal_source = runtime.signal_source()
         console.print(styled(("3. routing", "bold"), " (file connector, suggest mode: tags and notes written)"))
         print_cycle(report)
 

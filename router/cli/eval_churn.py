@@ -65,7 +65,7 @@ def churn(
         raise fail(f"--cv must be at least 2, not {cv}")
     if json_path is not None:
         output_file(json_path, "--json")
-    from evals.churn import evaluate_churn
+    from evals.churn_eval import evaluate_churn
 
     with (
         user_errors(),

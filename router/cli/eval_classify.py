@@ -15,7 +15,7 @@ from router.cli.common import console, err_console, fail, progress, warn
 from router.cli.options import output_file, write_output
 
 if TYPE_CHECKING:
-    from router.labelled import LabelledTickets
+    from router.training.labelled import LabelledTickets
 
 
 def classify(
@@ -50,10 +50,10 @@ def classify(
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from evals.classify import ClassifyRun, Split, cv_splits, evaluate_split, render, report
-    from router.cli.index import embedding_errors
+    from router.cli.index_cmds import embedding_errors
     from router.cli.models import load_config_quietly
-    from router.encoders import build_encoder
-    from router.labelled import DatasetError, parse_columns, read_labelled
+    from router.training.encoder_factory import build_encoder
+    from router.training.labelled import DatasetError, parse_columns, read_labelled
 
     try:
         columns = parse_columns(text)
@@ -140,7 +140,7 @@ def classify(
 def _languages(tickets: list[tuple[str | None, str | None]]) -> list[str]:
     """Each ticket's language, read from subject and body as ``deskroute predict`` reads it."""
     from evals.classify import UNKNOWN_LANGUAGE
-    from router.predict.language import detect_ticket_languages
+    from router.predict.language_detection import detect_ticket_languages
 
     found = detect_ticket_languages(tickets)
     return [language.code if language else UNKNOWN_LANGUAGE for language in found]

@@ -17,14 +17,14 @@ import typer
 
 from connectors.redaction import mask_url
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, safe_json, settings, warn
-from router.cli.index import embedding_errors
-from router.encoders import build_encoder
+from router.cli.index_cmds import embedding_errors
+from router.training.encoder_factory import build_encoder
 
 if TYPE_CHECKING:
     from policies import RoutingPolicy
     from router.config import Settings
-    from router.labelled import LabelledTickets
     from router.predict import TicketClassifier
+    from router.training.labelled import LabelledTickets
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def load_config_quietly(config: Path | None = None) -> Settings:
 
 
 def _labelled(request: TrainRequest) -> LabelledTickets:
-    from router.labelled import DatasetError, read_labelled, tickets_from_store
+    from router.training.labelled import DatasetError, read_labelled, tickets_from_store
 
     try:
         if request.from_store:
@@ -94,9 +94,9 @@ def _train_churn(request: TrainRequest) -> None:
 
 def train_text_classifier(request: TrainRequest) -> None:
     """Fit a TicketClassifier for ``request.target`` and save it in the models folder."""
-    from router.labelled import AFTER_ROUTING_FIELDS
     from router.predict import TicketClassifier
-    from router.registry import RegistryError, data_fingerprint
+    from router.training.labelled import AFTER_ROUTING_FIELDS
+    from router.training.registry import RegistryError, data_fingerprint
 
     late = [c for c in request.text_columns if c.lower() in AFTER_ROUTING_FIELDS]
     if late and not request.from_store:
@@ -190,8 +190,8 @@ def train(
     config: Path | None = ConfigOption,
 ) -> None:
     """Fit a model for TARGET and save it as a new version in the data dir's models folder."""
-    from router.labelled import DatasetError, parse_columns
     from router.predict.decision import check_decision
+    from router.training.labelled import DatasetError, parse_columns
 
     if from_store == bool(file):
         raise fail("give either --from-store or --file FILE (one of them)")
@@ -217,7 +217,7 @@ def train(
 
 def _load_classifier(cfg: Settings, target: str | None, version: str | None) -> TicketClassifier:
     from router.predict import MODEL_KIND, TicketClassifier
-    from router.registry import RegistryError, list_versions
+    from router.training.registry import RegistryError, list_versions
 
     models = cfg.models_dir / MODEL_KIND
     saved = (
@@ -245,8 +245,8 @@ def predict(
     config: Path | None = ConfigOption,
 ) -> None:
     """Print one JSON line per ticket: label, probability, top-k, abstained (and why), language, neighbours."""
-    from router.labelled import DatasetError, parse_columns, read_labelled
-    from router.predict.language import detect_ticket_languages
+    from router.predict.language_detection import detect_ticket_languages
+    from router.training.labelled import DatasetError, parse_columns, read_labelled
 
     cfg = settings(config)
     classifier = _load_classifier(cfg, target, version)

@@ -22,7 +22,7 @@ from policies import (
     run_policy_tests,
     tests_path_for,
 )
-from policies.signals import Decision
+from policies.ticket_signals import Decision
 from router.cli.common import (
     ConfigOption,
     EncodingOption,
@@ -211,15 +211,15 @@ def _report_tests(results: list[PolicyTestResult], verbose: bool) -> list[Policy
 
 def _signals_for(cfg_path: Path | None, use_models: bool):  # type: ignore[no-untyped-def]
     """The models' signals for a batch of tickets, or none (rules only) when no model is trained."""
-    from evals.replay import rules_only
     from router.cli.common import open_store, settings
-    from router.signals import load_signal_source
+    from router.runtime import Runtime
+    from router.simulation import rules_only
 
     if not use_models:
         return rules_only
     cfg = settings(cfg_path)
-    source = load_signal_source(cfg, open_store(cfg))
-    return getattr(source, "signals_for", rules_only)
+    with user_errors():
+        return Runtime(cfg, store=open_store(cfg)).signal_source().signals_for
 
 
 @app.command("simulate")
@@ -233,8 +233,8 @@ def simulate(
     config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
 ) -> None:
     """Replay labelled tickets through the models and the policy: what it would do, before it goes live."""
-    from evals.replay import simulate as run_simulation
     from router.cli.common import user_errors
+    from router.simulation import simulate as run_simulation
 
     if json_path is not None:
         output_file(json_path, "--json")
@@ -285,8 +285,8 @@ def diff(
     config: Path | None = typer.Option(None, "--config", "-c", help="deskroute.toml (for the models' location)."),
 ) -> None:
     """The tickets whose decision changes between policy A and policy B, and how."""
-    from evals.replay import diff as run_diff
     from router.cli.common import user_errors
+    from router.simulation import diff as run_diff
 
     policy_a, policy_b = load_or_exit(a), load_or_exit(b)
     with user_errors():

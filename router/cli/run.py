@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, settings, styled, user_errors
-from router.cli.connectors import connector_errors
+from router.cli.connectors_cmds import connector_errors
 from router.config import Settings
-from router.connectors import build_connector, connector_settings
-from router.cycle import CycleReport, run_cycle
-from router.store import Store, StoreError
+from router.loop.cycle import CycleReport
+from router.runtime import Runtime
+from router.store import Store
 
 PolicyOption = typer.Option(
     None,
@@ -22,45 +22,15 @@ PolicyOption = typer.Option(
 )
 
 
-def load_active_policy(store: Store, cfg: Settings, path: Path | None):  # type: ignore[no-untyped-def]
-    """The policy to route with: --policy FILE for this run only, else the store's active version.
-
-    On first use (no version stored yet) the configured `policy` file is stored and activated; from then on a
-    changed file changes nothing until `deskroute policy activate FILE`.
-    """
-    from policies import PolicyError
-    from router.store.policies import default_actor, read_policy_file, routing_policy, store_policy
-
-    try:
-        with store.session() as session:
-            if path is None:
-                return routing_policy(session, cfg.policy)
-            # Stored (not activated), so the decisions of this run can be looked up by their policy version too.
-            text, (policy, _) = read_policy_file(path)
-            store_policy(session, text, str(path.absolute()), default_actor())
-            session.commit()
-            return policy
-    except (PolicyError, StoreError) as exc:
-        raise fail(str(exc)) from None
+def open_runtime(cfg: Settings, store: Store, policy_path: Path | None = None) -> Runtime:
+    """The runtime the command works through; --policy FILE routes this run only (stored, not activated)."""
+    with user_errors():
+        return Runtime(cfg, store=store, policy_file=policy_path)
 
 
-def _cycle(store: Store, cfg: Settings, name: str, policy_path: Path | None, apply: bool) -> CycleReport:
-    from router.signals import load_signal_source
-
-    policy = load_active_policy(store, cfg, policy_path)
+def _cycle(runtime: Runtime, name: str, apply: bool) -> CycleReport:
     with connector_errors(name):
-        conn_settings = connector_settings(cfg, name)
-        signal_source = load_signal_source(cfg, store)
-        with build_connector(name, conn_settings) as connector:
-            return run_cycle(
-                store,
-                connector,
-                mode=conn_settings.mode,
-                policy=policy,
-                signal_source=signal_source,
-                now=datetime.now(UTC),
-                apply=apply,
-            )
+        return runtime.cycle(name, apply=apply)
 
 
 def print_cycle(report: CycleReport) -> None:
@@ -100,21 +70,26 @@ def run(
     names = [connector] if connector else sorted(cfg.connectors)
     if not names:
         raise fail("no connectors configured: add a [connectors.NAME] table to deskroute.toml")
-    store = open_store(cfg)
-    if once:
-        for name in names:
-            print_cycle(_cycle(store, cfg, name, policy, not dry_run))
-        return
+    runtime = open_runtime(cfg, open_store(cfg), policy)
+    with runtime:
+        if once:
+            for name in names:
+                print_cycle(_cycle(runtime, name, not dry_run))
+            return
+        _schedule(runtime, names, apply=not dry_run)
+
+
+def _schedule(runtime: Runtime, names: list[str], *, apply: bool) -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = BlockingScheduler(timezone="UTC")
     for name in names:
         with user_errors():
-            interval = connector_settings(cfg, name).poll_interval_seconds
+            interval = runtime.connector_settings(name).poll_interval_seconds
 
         def job(name: str = name) -> None:
             try:
-                print_cycle(_cycle(store, cfg, name, policy, not dry_run))
+                print_cycle(_cycle(runtime, name, apply))
             except typer.Exit:
                 err_console.print(styled((f"{name}: cycle failed", "red"), "; retrying at the next interval"))
 

@@ -14,8 +14,8 @@ from router.predict.classifier import (
     TicketText,
     ticket_text,
 )
-from router.predict.language import SUPPORTED_LANGUAGES, DetectedLanguage, LanguageDetector, detect_language
-from router.predict.metrics import classification_metrics
+from router.predict.classifier_metrics import classification_metrics
+from router.predict.language_detection import SUPPORTED_LANGUAGES, DetectedLanguage, LanguageDetector, detect_language
 
 __all__ = [
     "MODEL_KIND",

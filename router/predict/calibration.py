@@ -1,4 +1,4 @@
-"""Calibrated probabilities from a linear model's scores (their calibration error: ``router.metrics``).
+"""Calibrated probabilities from a linear model's scores (their calibration error: ``calibration_error``).
 
 A linear model's scores rank labels well but are not probabilities. Temperature scaling — one positive number
 that divides every score before a softmax — is fitted on out-of-fold scores by minimising the negative

@@ -2,7 +2,7 @@
 
 What it learns, for any label column:
 
-1. Features: word and character n-gram TF-IDF plus the sentence embedding (:mod:`router.predict.features`).
+1. Features: word and character n-gram TF-IDF plus the sentence embedding (:mod:`router.predict.text_features`).
 2. Scorers over those features: pairwise SVMs and kernel ridge regression through the ticket-similarity
    kernel (one-vs-rest linear SVMs instead above ``kernel_limit`` tickets, or as well when asked), an
    attention network over the encoder's token embeddings (:mod:`router.predict.attention`), and the votes
@@ -39,19 +39,19 @@ from numpy.typing import NDArray
 
 from embeddings import prepare_ticket_text
 from policies.figures import distinct_figures
-from router.labelled import TicketText
 from router.predict.abstention import threshold_for_precision
 from router.predict.attention import AttentionHead, TokenMatrix
 from router.predict.calibration import ScoreBlend
+from router.predict.classifier_metrics import classification_metrics
 from router.predict.decision import balanced_weights, check_decision, decide, decision_for
-from router.predict.features import TicketFeatures, TicketMatrix
-from router.predict.metrics import classification_metrics
 from router.predict.neighbours import NeighbourVote
 from router.predict.scorers import KernelRidge, OneVsRestSVM, PairwiseSVM, Scores
+from router.predict.text_features import TicketFeatures, TicketMatrix
+from router.training.labelled import TicketText
 
 if TYPE_CHECKING:
     from embeddings import Encoder
-    from router.registry import StoredModel
+    from router.training.registry import StoredModel
 
 
 MODEL_KIND = "text"
@@ -472,7 +472,7 @@ class TicketClassifier:
 
     def _native(self, texts: Sequence[str]) -> NDArray[np.bool_]:
         """Whether each text is in a language the encoder knows (or in none detected: nothing to correct)."""
-        from router.predict.language import default_detector
+        from router.predict.language_detection import default_detector
 
         known = set(self.encoder_languages)
         found = default_detector().detect_many(texts)
@@ -696,7 +696,7 @@ class TicketClassifier:
 
     def save(self, models_dir: Path, *, metadata: dict[str, Any] | None = None) -> str:
         """Save as the next version of ``text/<target>`` in the registry; returns the version."""
-        from router.registry import save_model
+        from router.training.registry import save_model
 
         record = {**self.describe(), **(metadata or {})}
         version = save_model(self, kind=MODEL_KIND, target=self.target, metadata=record, models_dir=models_dir)
@@ -706,7 +706,7 @@ class TicketClassifier:
     @classmethod
     def load(cls, models_dir: Path, target: str, version: str | None = None) -> TicketClassifier:
         """Load a saved classifier (latest version by default), refusing tampered or foreign artefacts."""
-        from router.registry import RegistryError, load_model
+        from router.training.registry import RegistryError, load_model
 
         stored: StoredModel = load_model(models_dir, MODEL_KIND, target, version)
         model = stored.model

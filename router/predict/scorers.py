@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.svm import SVC, LinearSVC
 
-from router.predict.features import TicketFeatures, TicketMatrix
+from router.predict.text_features import TicketFeatures, TicketMatrix
 
 Scores = list[NDArray[np.float64]]
 

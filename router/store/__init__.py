@@ -5,9 +5,9 @@ records idempotently by ``(source, external_id)``; cursors are committed with th
 with the refused records a sync keeps in quarantine.
 """
 
-from router.store.engine import Store, StoreError, current_revision, head_revision, upgrade
+from router.store.database import Store, StoreError, current_revision, head_revision, upgrade
 from router.store.quarantine import quarantine, quarantine_summary, release
-from router.store.records import (
+from router.store.record_store import (
     count,
     get_cursor,
     get_ticket,

@@ -27,8 +27,8 @@ from connectors.records import MAX_ID_CHARS
 from connectors.redaction import CONTROL_CHARACTERS
 from policies import PolicyError, PolicyWithTests, RoutingPolicy, parse_policy, parse_tested_policy, tests_path_for
 from policies.source import MAX_DOCUMENT_BYTES
-from router.store.engine import StoreError
-from router.store.records import _insert_for
+from router.store.database import StoreError
+from router.store.record_store import _insert_for
 from router.store.tables import ActivePolicyRow, PolicyActivationRow, PolicyVersionRow
 
 #: The shortest version prefix accepted: shorter ones would match by accident as versions accumulate.

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from connectors import Refused
 from connectors.records import MAX_ID_CHARS
-from router.store.records import _insert_for, count
+from router.store.record_store import _insert_for, count
 from router.store.tables import QuarantineRow
 
 #: How much of the helpdesk's payload is kept: enough to recognise the record, bounded whatever it holds.

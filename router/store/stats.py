@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from router.store.quarantine import quarantine_summary
-from router.store.records import count
+from router.store.record_store import count
 from router.store.tables import (
     BehaviorEventRow,
     CommentRow,

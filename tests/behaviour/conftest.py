@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors import BehaviorEvent, Comment, SatisfactionRating, Ticket
-from router.synthetic import SyntheticWorld, generate_world
+from evals.synthetic import SyntheticWorld, generate_world
 
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from evals.synthetic import generate_world
 from router.behaviour import FeatureValue, churn_metrics
-from router.churn import ChurnModel, assess_customer, cross_validate, training_set
-from router.synthetic import generate_world
+from router.behaviour.churn_model import ChurnModel, assess_customer, cross_validate, training_set
 
 
 def customers(n: int, seed: int = 0) -> tuple[list[dict[str, FeatureValue]], np.ndarray]:

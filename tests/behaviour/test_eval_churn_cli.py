@@ -11,13 +11,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from policies.signals import Signals
+from evals.synthetic import SyntheticWorld
+from policies.ticket_signals import Signals
 from router.behaviour import FEATURE_NAMES, load_history
-from router.churn import ChurnModel, assess_customer, churn_signals
+from router.behaviour.churn_model import ChurnModel, assess_customer, churn_signals
 from router.cli import app
 from router.cli.churn_cmds import train_churn
 from router.store import Store
-from router.synthetic import SyntheticWorld
 
 runner = CliRunner()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from evals.synthetic import SyntheticWorld
 from router.behaviour import behaviour_features, load_histories, load_history
 from router.store import Store
-from router.synthetic import SyntheticWorld
 
 
 def test_store_histories_match_the_records_and_stop_at_until(small_world: SyntheticWorld, database_url: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from router.synthetic import HIGH_VALUE_MRR, SyntheticWorld, generate_world
+from evals.synthetic import HIGH_VALUE_MRR, SyntheticWorld, generate_world
 
 
 def test_the_same_seed_gives_the_same_world() -> None:

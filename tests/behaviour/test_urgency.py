@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from evals.behaviour_urgency import compare, out_of_fold_text
-from router.synthetic import SyntheticWorld, ranking_pair
-from router.urgency import Stacker, UrgencyModel, urgency_features, urgency_score
+from evals.synthetic import SyntheticWorld, ranking_pair
+from router.behaviour.urgency_model import Stacker, UrgencyModel, urgency_features, urgency_score
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 
 from router.cli import app
 from router.store import Store
-from router.store.records import set_cursor
+from router.store.record_store import set_cursor
 from router.store.tables import FeedbackRow, OutboxRow
 from tests.conftest import REPO_ROOT
 

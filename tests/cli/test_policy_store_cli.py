@@ -267,7 +267,7 @@ def test_a_stored_version_read_as_another_is_stored_under_the_new_one_too(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When a newer policy language hashes the active text differently, its decisions can still be looked up."""
-    from policies.language import RoutingPolicy
+    from policies.routing_policy import RoutingPolicy
 
     ok("policy", "activate", str(STARTER))
     original = RoutingPolicy.content_hash

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from router.cli import app
-from router.store.engine import head_revision
+from router.store.database import head_revision
 
 runner = CliRunner()
 HEAD = head_revision()

@@ -203,7 +203,7 @@ def test_an_endless_retry_after_reschedules_an_action_within_a_day(sqlite_url: s
 
     from sqlmodel import select
 
-    from router.outbox import MAX_RETRY_AFTER_SECONDS, drain
+    from router.loop.apply import MAX_RETRY_AFTER_SECONDS, drain
     from router.store import Store
     from router.store.tables import OutboxRow
     from tests.router.test_outbox import ACTIONS, NOW, RefusingHelpdesk, queue_actions

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.file import FileConnector
+from connectors.file_connector import FileConnector
 from connectors.rt import RTConnector
 from router import adapters
+from router.adapters.connector_factory import build_connector
 from router.config import ConfigError, ConnectorSettings
-from router.connectors import build_connector
 
 PLUGIN = """
-from connectors.file import FileConnector, FileSettings
+from connectors.file_connector import FileConnector, FileSettings
 
 
 def build(name, settings, transport, sleep):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors import Action
-from connectors.file import FileConnector, FileSettings
+from connectors.file_connector import FileConnector, FileSettings
 from connectors.files import FileFormatError
 
 HEADER = "id,subject,body,requester,queue,priority,updated_at\n"

@@ -18,8 +18,8 @@ from connectors import Action, ActionResult, Ticket
 from connectors.base import CheckReport, Connector, Cursor, CustomerHistory, PullBatch
 from connectors.errors import Unavailable
 from connectors.http import HttpClient, PageRequest, next_from_link_header
+from router.loop.sync import sync
 from router.store import Store, TicketRow, count, get_cursor, get_ticket
-from router.sync import sync
 
 BASE = "https://desk.example.com/api/v2"
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)

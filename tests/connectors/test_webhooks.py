@@ -96,7 +96,7 @@ def test_a_body_naming_too_many_tickets_is_refused() -> None:
 def test_the_file_connector_takes_the_shared_secret_form_when_configured(
     tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connectors.file import FileConnector, FileSettings
+    from connectors.file_connector import FileConnector, FileSettings
     from router.config import ConfigError, ConnectorSettings, webhook_secret
 
     table = ConnectorSettings.model_validate({"type": "file", "webhook_secret_env": "DESK_HOOK_SECRET"})

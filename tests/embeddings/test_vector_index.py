@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embeddings import IndexMismatchError, VectorIndex
-from embeddings.errors import IndexFileError
+from embeddings.encoder_errors import IndexFileError
 
 
 def structured_vectors(n: int, dimension: int = 64, seed: int = 0) -> np.ndarray:

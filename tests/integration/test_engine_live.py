@@ -319,12 +319,12 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 if point == "decided":
-    import router.cycle
+    import router.loop.cycle
 
     def drain(*args, **kwargs):
         die()
 
-    router.cycle.drain = drain
+    router.loop.cycle.drain = drain
 else:
     from connectors.rt import RTConnector
 

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from connectors import Action, Ticket
 from connectors.rt import RTConnector
+from router.adapters.connector_factory import build_connector
 from router.cli import app
 from router.config import load_settings
-from router.connectors import build_connector
 from router.store import CommentRow, CustomerRow, Store, TicketRow, count, get_cursor, get_ticket, iter_tickets
 from tests.integration.conftest import RUN, RTAdmin, write_config
 

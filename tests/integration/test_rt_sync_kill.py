@@ -31,10 +31,10 @@ KILL_AT_TICKET = 5  # the first ticket of the third page
 
 SYNC_THAT_DIES = f"""
 import os, signal
-import router.sync
+import router.loop.sync
 from connectors import Ticket
 
-real_upsert = router.sync.upsert
+real_upsert = router.loop.sync.upsert
 written = 0
 
 def upsert(session, records):
@@ -46,7 +46,7 @@ def upsert(session, records):
             os.kill(os.getpid(), signal.SIGKILL)  # mid-page: tickets written, cursor and commit not yet
     return n
 
-router.sync.upsert = upsert
+router.loop.sync.upsert = upsert
 from router.cli import app
 app(["sync", "rt"], prog_name="deskroute")
 """

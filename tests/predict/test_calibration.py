@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from router.metrics import expected_calibration_error
 from router.predict import ScoreBlend
+from router.predict.calibration_error import expected_calibration_error
 
 
 def test_label_biases_learn_what_the_scores_miss() -> None:

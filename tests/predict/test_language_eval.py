@@ -1,4 +1,4 @@
-"""`python -m evals.language`: detection accuracy per language against a labelled column, as an evaluator runs it."""
+"""`python -m evals.language_eval`: accuracy per language against a labelled column, as evaluators run it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.language import language_accuracy, main
+from evals.language_eval import language_accuracy, main
 from tests.predict.conftest import write_csv
 
 _TEXTS = {

@@ -8,7 +8,7 @@ import pytest
 
 from embeddings import ModelNotFoundError
 from router.config import EmbeddingSettings, Settings
-from router.encoders import build_encoder
+from router.training.encoder_factory import build_encoder
 
 
 def test_the_encoder_follows_the_configuration(tmp_path: Path) -> None:

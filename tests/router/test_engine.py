@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from connectors import Customer, Ticket
 from policies import load_policy
-from router.engine import Engine, NoSignals
+from router.loop.decide import Engine
+from router.signals.source import NoSignals
 from router.store import Store, upsert
 from router.store.tables import DecisionRow, FeedbackRow, OutboxRow
 from tests.conftest import REPO_ROOT
@@ -128,7 +129,7 @@ def test_finished_and_other_changes_are_skipped(sqlite_url: str) -> None:
 def test_every_decision_carries_the_agents_note_and_tags(sqlite_url: str) -> None:
     from policies import LabelScore, Neighbour, Signals
 
-    class FixedSignals:
+    class FixedSignals(NoSignals):
         def signals(self, session, ticket, customer, now):  # type: ignore[no-untyped-def]
             return Signals(
                 intent="Billing and Payments",

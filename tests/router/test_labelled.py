@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from connectors import Ticket
-from evals.replay import simulate
 from policies import load_policy
-from router.labelled import AsRecords, DatasetError, read_labelled, tickets_from_store
+from router.simulation import simulate
 from router.store import Store, upsert
+from router.training.labelled import AsRecords, DatasetError, read_labelled, tickets_from_store
 from tests.conftest import REPO_ROOT
 
 STARTER = load_policy(REPO_ROOT / "policies" / "examples" / "starter.yaml")

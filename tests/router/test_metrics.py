@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from router.behaviour import churn_metrics
-from router.metrics import expected_calibration_error
 from router.predict import classification_metrics
+from router.predict.calibration_error import expected_calibration_error
 
 
 def test_calibration_error_weighs_each_bin_by_its_cases() -> None:

@@ -12,11 +12,11 @@ from connectors import Ticket
 from connectors.files import RowMapper, read_rows
 from policies import load_policy
 from router.config import Settings
-from router.engine import Engine
-from router.signals import load_signal_source
+from router.loop.decide import Engine
+from router.signals.source import load_signal_source
 from router.store import Store, upsert
 from router.store.tables import DecisionRow
-from router.training import train_text_model
+from router.training.text_training import train_text_model
 from tests.conftest import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "examples" / "sample" / "tickets.csv"

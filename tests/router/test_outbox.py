@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from connectors import Action, ActionResult
-from router.outbox import OutboxPolicy, drain, requeue_dead, set_paused
+from router.loop.apply import OutboxPolicy, drain, requeue_dead, set_paused
 from router.store import Store
 from router.store.tables import DecisionRow, OutboxRow
 

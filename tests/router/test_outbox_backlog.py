@@ -6,8 +6,8 @@ import pytest
 from sqlmodel import select
 
 from connectors import Action
-from router import outbox
-from router.outbox import drain
+from router.loop import apply as outbox
+from router.loop.apply import drain
 from router.store import Store
 from router.store.tables import OutboxRow
 from tests.router.test_outbox import NOW, RecordingHelpdesk, queue_actions

@@ -20,7 +20,7 @@ from router.store import (
     store_stats,
     upsert,
 )
-from router.store.engine import downgrade
+from router.store.database import downgrade
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

@@ -25,7 +25,7 @@ def entry_point_folder(folder: Path) -> Path | None:
     info = folder / "deskroute_zendesk_tests-0.0.0.dist-info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: deskroute-zendesk-tests\nVersion: 0.0.0\n")
-    (info / "entry_points.txt").write_text(f"[{GROUP}]\nzendesk = router.adapters.zendesk:build_zendesk\n")
+    (info / "entry_points.txt").write_text(f"[{GROUP}]\nzendesk = router.adapters.zendesk_adapter:build_zendesk\n")
     return folder
 
 

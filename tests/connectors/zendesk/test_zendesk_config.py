@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.adapters.zendesk import build_zendesk
+from router.adapters.zendesk_adapter import build_zendesk
 from router.config import ConfigError, ConnectorSettings
 
 ENV = {"ZD_EMAIL": "deskroute@support.example.com", "ZD_TOKEN": "tok-123", "ZD_HOOK": "hook-secret"}

@@ -1,4 +1,4 @@
-"""Alembic environment: the engine is handed in by router.store.engine (no URL in an ini file)."""
+"""Alembic environment: the engine is handed in by router.store.database (no URL in an ini file)."""
 
 from __future__ import annotations
 

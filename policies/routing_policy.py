@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from connectors import Priority
 from policies.conditions import Condition
-from policies.errors import PolicyIssue
+from policies.policy_errors import PolicyIssue
 from policies.templates import NoteTemplate
 
 LANGUAGE_VERSION = 1

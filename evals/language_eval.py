@@ -4,7 +4,7 @@ The detector is the one the engine uses (lingua over deskroute's fixed set of la
 A disagreement is not always the detector's fault: a dataset's language column may name the language a ticket
 was meant to be in. The confusion counts show which.
 
-Run: ``python -m evals.language --file FILE [--file FILE] [--text subject,body] [--label language] [--json PATH]``.
+Run: ``python -m evals.language_eval --file FILE [--file FILE] [--text subject,body] [--label language] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from router.labelled import DatasetError, parse_columns, read_labelled
-from router.predict.language import detect_ticket_languages
+from router.predict.language_detection import detect_ticket_languages
+from router.training.labelled import DatasetError, parse_columns, read_labelled
 
 UNDETECTED = "none"
 
@@ -43,7 +43,7 @@ def language_accuracy(truth: Sequence[str], detected: Sequence[str]) -> dict[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evals.language", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m evals.language_eval", description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, action="append", required=True, help="CSV or JSONL (repeatable)")
     parser.add_argument("--text", default="subject,body", help="text column(s) the detector reads")
     parser.add_argument("--label", default="language", help="the column holding each ticket's language code")

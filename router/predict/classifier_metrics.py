@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from router.metrics import expected_calibration_error
 from router.predict.abstention import coverage_at_precision
+from router.predict.calibration_error import expected_calibration_error
 
 # Fifteen bins of top-label confidence, the usual choice for classifiers' calibration error.
 CLASSIFIER_ECE_BINS = 15

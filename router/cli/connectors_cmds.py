@@ -13,9 +13,9 @@ from rich.table import Table
 
 from connectors.errors import ConnectorError, excerpt
 from connectors.redaction import mask_url
+from router.adapters.connector_factory import build_connector, connector_settings
 from router.cli.common import ConfigOption, console, fail, open_store, settings, styled, user_errors
-from router.connectors import build_connector, connector_settings
-from router.sync import stored_cursor
+from router.loop.sync import stored_cursor
 
 app = typer.Typer(
     help="Helpdesk connectors defined as \\[connectors.NAME] tables in deskroute.toml.", no_args_is_help=True

@@ -10,7 +10,9 @@ from connectors import Action, Customer, Ticket, as_utc
 from policies.conditions import failure_reason
 from policies.fields import Facts
 from policies.figures import distinct_figures
-from policies.language import (
+from policies.moments import moment_of_deciding
+from policies.outreach import OutreachRecord, outreach_refusal
+from policies.routing_policy import (
     AddNote,
     AddTags,
     AssignTo,
@@ -19,10 +21,8 @@ from policies.language import (
     RoutingPolicy,
     SetPriority,
 )
-from policies.moments import moment_of_deciding
-from policies.outreach import OutreachRecord, outreach_refusal
-from policies.signals import Decision, RuleTrace, Signals
 from policies.templates import MAX_NOTE_LENGTH, NoteTemplate, TemplateRenderError
+from policies.ticket_signals import Decision, RuleTrace, Signals
 
 _NO_SIGNALS = Signals()
 DEFAULT_ABSTAIN_NOTE = NoteTemplate(

@@ -12,7 +12,7 @@ from typing import Any
 from connectors import Ticket, normalise_priority
 from policies import LabelScore, Neighbour
 from router.config import Settings
-from router.encoders import build_encoder
+from router.training.encoder_factory import build_encoder
 
 INTENT_TARGET = "queue"
 URGENCY_TARGET = "priority"
@@ -78,7 +78,7 @@ class TextModels:
                 if level is not None:
                     f.update(urgency=level, urgency_probability=min(max(p.probability, 0.0), 1.0))
         if self.detect_languages:
-            from router.predict.language import default_detector
+            from router.predict.language_detection import default_detector
 
             detected = default_detector().detect_many([t.text for t in tickets])
             for f, t, found in zip(fields, tickets, detected, strict=True):
@@ -89,7 +89,7 @@ class TextModels:
 def load_text_models(cfg: Settings) -> TextModels | None:
     """The latest trained intent and urgency models, or None when neither is trained."""
     from router.predict.classifier import TicketClassifier
-    from router.registry import list_versions
+    from router.training.registry import list_versions
 
     loaded: dict[str, Any] = {}
     for target in (INTENT_TARGET, URGENCY_TARGET):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from router.metrics import expected_calibration_error
+from router.predict.calibration_error import expected_calibration_error
 
 # Ten bins of risk: a churn table has hundreds to thousands of customers, enough for each bin to say something.
 CHURN_ECE_BINS = 10

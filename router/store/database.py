@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from connectors.redaction import MASK, mask_url, redact, url_secrets
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 class StoreError(RuntimeError):

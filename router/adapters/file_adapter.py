@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from connectors.file import FileConnector, FileSettings
+from connectors.file_connector import FileConnector, FileSettings
 from router.config import ConfigError, ConnectorSettings, webhook_secret
 
 

@@ -16,14 +16,14 @@ from typing import Any
 
 from connectors import Customer, Ticket
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
-from router.labelled import AsRecords, read_labelled
+from router.signals.source import NoSignals
+from router.training.labelled import AsRecords, read_labelled
 
 SignalsFor = Callable[[Sequence[Ticket]], list[Signals]]
 
 
-def rules_only(tickets: Sequence[Ticket]) -> list[Signals]:
-    """No models: every ticket gets empty signals, so only the policy's rules act."""
-    return [Signals() for _ in tickets]
+# No models: every ticket gets empty signals, so only the policy's rules act.
+rules_only: SignalsFor = NoSignals().signals_for
 
 
 @dataclass

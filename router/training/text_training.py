@@ -2,7 +2,7 @@
 
 Queues are the helpdesk's names; the policy maps them back to its team names, so the intent model speaks the
 policy's language whatever helpdesk the history came from. Tickets still waiting in triage carry no label.
-The labelled tickets come from the one reader of labelled data (:func:`router.labelled.tickets_from_store`).
+The labelled tickets come from the one reader of labelled data (:func:`router.training.labelled.tickets_from_store`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 from policies import RoutingPolicy
 from router.config import Settings
-from router.encoders import build_encoder
-from router.labelled import DatasetError, tickets_from_store
 from router.store import Store
+from router.training.encoder_factory import build_encoder
+from router.training.labelled import DatasetError, tickets_from_store
 
 
 def train_text_model(

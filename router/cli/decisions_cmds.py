@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from router.cli.common import ConfigOption, console, fail, open_store, settings, styled
-from router.decisions import corrections, decisions_for_ticket, outbox_for_decision
+from router.store.decision_log import corrections, decisions_for_ticket, outbox_for_decision
 
 app = typer.Typer(help="The decision log: why every ticket went where it went.", no_args_is_help=True)
 

@@ -7,9 +7,10 @@ A missing model is normal (a policy can run on rules alone); a model that fails 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -17,6 +18,77 @@ from connectors import Customer, Ticket
 from policies import Signals
 from router.config import Settings
 from router.store import Store
+
+
+class SignalSource(Protocol):
+    """What the models say about tickets: the one interface the loop, the replays and the service use.
+
+    ``prepare`` is handed the tickets about to be decided, so a source can encode them in one batch (many times
+    faster than one by one); ``signals`` is then asked per ticket, with the customer's stored history at hand;
+    ``signals_for`` serves replays of labelled files, which have no customer history.
+    """
+
+    @property
+    def model_versions(self) -> dict[str, str]: ...
+
+    def prepare(self, tickets: Sequence[Ticket]) -> None: ...
+
+    def signals(self, session: Session, ticket: Ticket, customer: Customer | None, now: datetime) -> Signals: ...
+
+    def signals_for(self, tickets: Sequence[Ticket]) -> list[Signals]: ...
+
+
+class NoSignals:
+    """No models: the policy runs on its rules alone."""
+
+    @property
+    def model_versions(self) -> dict[str, str]:
+        return {}
+
+    def prepare(self, tickets: Sequence[Ticket]) -> None:
+        """Nothing to compute ahead."""
+
+    def signals(self, session: Session, ticket: Ticket, customer: Customer | None, now: datetime) -> Signals:
+        return Signals()
+
+    def signals_for(self, tickets: Sequence[Ticket]) -> list[Signals]:
+        return [Signals() for _ in tickets]
+
+
+class TimedSignals:
+    """Wraps a signal source to measure the time spent in the models (encoding and predicting)."""
+
+    def __init__(self, inner: SignalSource):
+        self.inner = inner
+        self.seconds = 0.0
+
+    @property
+    def model_versions(self) -> dict[str, str]:
+        return self.inner.model_versions
+
+    def _timed(self, start: float) -> None:
+        self.seconds += time.perf_counter() - start
+
+    def prepare(self, tickets: Sequence[Ticket]) -> None:
+        start = time.perf_counter()
+        try:
+            self.inner.prepare(tickets)
+        finally:
+            self._timed(start)
+
+    def signals(self, session: Session, ticket: Ticket, customer: Customer | None, now: datetime) -> Signals:
+        start = time.perf_counter()
+        try:
+            return self.inner.signals(session, ticket, customer, now)
+        finally:
+            self._timed(start)
+
+    def signals_for(self, tickets: Sequence[Ticket]) -> list[Signals]:
+        start = time.perf_counter()
+        try:
+            return self.inner.signals_for(tickets)
+        finally:
+            self._timed(start)
 
 
 class ModelSignals:
@@ -54,7 +126,7 @@ class ModelSignals:
         fields = dict(cached) if cached is not None else self._text_fields([ticket])[0]
         versions = dict(fields.pop("model_versions", {}))
         if self.churn is not None:
-            from router.churn import churn_signals
+            from router.behaviour.churn_model import churn_signals
 
             model, version = self.churn
             churn = churn_signals(session, model, version, ticket, customer, now)
@@ -71,16 +143,16 @@ class ModelSignals:
         return out
 
 
-def load_signal_source(cfg: Settings, store: Store) -> ModelSignals:
+def load_signal_source(cfg: Settings, store: Store) -> SignalSource:
     """The models trained under the data dir; with none, empty signals (the policy's rules alone act)."""
     churn = None
     folder = cfg.models_dir / "churn"
     if (folder / "churn.json").is_file():
-        from router.churn import ChurnModel
+        from router.behaviour.churn_model import ChurnModel
 
         model, meta = ChurnModel.load(folder)
         churn = (model, str(meta.get("version", "")))
-    from router.text_signals import load_text_models
+    from router.signals.text_models import load_text_models
 
     text = load_text_models(cfg)
     return ModelSignals(churn=churn, text=text)

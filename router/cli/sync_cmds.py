@@ -9,12 +9,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColu
 
 from connectors.base import PullBatch
 from connectors.errors import ConnectorError
+from router.adapters.connector_factory import build_connector, connector_settings
 from router.cli.common import ConfigOption, console, err_console, fail, open_store, progress, settings, styled
-from router.cli.connectors import connector_errors
+from router.cli.connectors_cmds import connector_errors
 from router.cli.options import parse_moment
-from router.connectors import build_connector, connector_settings
-from router.sync import SyncReport
-from router.sync import sync as run_sync
+from router.loop.sync import SyncReport
+from router.loop.sync import sync as run_sync
 
 
 def sync(

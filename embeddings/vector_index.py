@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from embeddings.errors import IndexMismatchError
+from embeddings.encoder_errors import IndexMismatchError
 from embeddings.index_file import IndexFileReader, write_index_file
 from embeddings.runtime import faiss_threads, load_faiss
 

@@ -23,8 +23,8 @@ from router.cli.common import (
     warn,
 )
 from router.cli.options import output_file
-from router.encoders import build_encoder
 from router.store import TicketRow, iter_tickets
+from router.training.encoder_factory import build_encoder
 
 if TYPE_CHECKING:
     from connectors.records import Ticket
