@@ -134,6 +134,8 @@ class FakeZendesk:
         self.idempotency: dict[str, tuple[str, int]] = {}
         # Before the next PUT to a ticket someone else changes it: "person:GROUP" re-routes, "customer" replies.
         self.interleave: dict[int, str] = {}
+        # The account's quota headers on every answer (Zendesk's documented names).
+        self.quota = {"ratelimit-limit": "700", "ratelimit-remaining": "650", "ratelimit-reset": "30"}
         self._next_id = 90000
 
     # -- the account ------------------------------------------------------------------------------------
@@ -316,7 +318,7 @@ class FakeZendesk:
                 return Reply(401, {"error": "Couldn't authenticate you"})
             params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
             reply = self._route(method, path, params, lower, body)
-            reply.headers.update({"ratelimit-limit": "700", "ratelimit-remaining": "650", "ratelimit-reset": "30"})
+            reply.headers.update(self.quota)
             if lost is not None:
                 reply = Reply(lost.status, lost.body or {"error": "Fault", "description": "injected"}, lost.headers)
             kill = self.kill

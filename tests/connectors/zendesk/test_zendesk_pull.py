@@ -287,3 +287,15 @@ def test_a_persons_rerouting_is_not_hidden_by_deskroutes_writes_after_it(fake: F
     fake.now += timedelta(seconds=61)
     [pulled] = [t for b in conn.pull(None) for t in b.tickets]
     assert pulled.updated_by == "ann@example.com"
+
+
+def test_zendesks_quota_headers_pace_the_requests_before_a_429(fake: FakeZendesk) -> None:
+    for n in range(3):
+        fake.add_ticket(f"ticket {n}", updated=T0 + timedelta(minutes=n))
+    sleeps: list[float] = []
+    batches = list(connector(fake, sleeps).pull(None))
+    assert len(ticket_ids(batches)) == 3 and sleeps == []  # plenty of quota left: no waiting
+    fake.quota = {"ratelimit-limit": "700", "ratelimit-remaining": "3", "ratelimit-reset": "40"}
+    list(connector(fake, sleeps).pull(None))
+    # Three requests left for 40 seconds: the rest are spread over the time to the reset, not spent at once.
+    assert sleeps and all(0 < s <= 40 for s in sleeps)
