@@ -12,7 +12,10 @@ Public contract (imported by every other package):
   ``verify_webhook``), :class:`PullBatch` (with :class:`Refused` records, kept in quarantine),
   :class:`CustomerHistory`, :class:`CheckReport`, and the errors
   every adapter raises (:class:`ConnectorError` and its kinds, each saying whether a retry can help).
-  Adapters: ``connectors.rt`` (Request Tracker 5), ``connectors.file_connector``; HTTP for all: ``connectors.http``.
+  Adapters: ``connectors.rt`` (Request Tracker 5), ``connectors.zendesk``, ``connectors.file_connector``; HTTP
+  for all: ``connectors.http``.
+- Webhooks: :class:`WebhookDelivery` (what a verified request says) and :class:`WebhookRefused` (why one is
+  not acted on), with deskroute's shared-secret form in ``connectors.webhooks``.
 
 This package imports nothing else of deskroute's.
 """
@@ -44,6 +47,7 @@ from connectors.records import (
     as_utc,
     normalise_priority,
 )
+from connectors.webhooks import WebhookDelivery, WebhookRefused
 
 __all__ = [
     "ACTION_KINDS",
@@ -76,6 +80,8 @@ __all__ = [
     "Ticket",
     "TicketStatus",
     "Unavailable",
+    "WebhookDelivery",
+    "WebhookRefused",
     "WebhookUnsupported",
     "as_utc",
     "normalise_priority",

@@ -11,7 +11,9 @@ A connector is named (the ``source`` its records are stored under) and does five
   (:class:`~connectors.actions.ActionResult`); applying the same action twice changes the helpdesk once.
   It knows nothing of modes (shadow/suggest/auto): the outbox decides what reaches it.
 - :meth:`Connector.check`: credentials, permissions and reachability, as a report a person can read.
-- :meth:`Connector.verify_webhook` where the vendor signs webhooks.
+- :meth:`Connector.verify_webhook`: whether a webhook request really comes from the helpdesk, as a
+  :class:`~connectors.webhooks.WebhookDelivery` (the vendor's signature where it signs, else deskroute's
+  shared-secret form when the connector was given a webhook secret).
 
 Every pulled change says who made it (``Ticket.updated_by``, ``Comment.author``) so deskroute can recognise
 its own writes (:attr:`Connector.agent_identity`). Vendor vocabularies (queues, priorities, statuses) are
@@ -30,9 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from pydantic import SecretStr
+
 from connectors.actions import Action, ActionResult
 from connectors.errors import WebhookUnsupported
 from connectors.records import BehaviorEvent, Comment, Customer, SatisfactionRating, Ticket, as_utc
+from connectors.webhooks import DEFAULT_REPLAY_WINDOW, WebhookDelivery, verify_shared_secret
 
 Cursor = dict[str, Any]
 
@@ -134,10 +139,20 @@ class Connector(abc.ABC):
     type: ClassVar[str]
     supports_webhooks: ClassVar[bool] = False
 
-    def __init__(self, name: str):
+    def __init__(
+        self,
+        name: str,
+        *,
+        webhook_secret: SecretStr | None = None,
+        webhook_replay_seconds: float = DEFAULT_REPLAY_WINDOW,
+    ):
         if not name:
             raise ValueError("a connector needs a name")
+        if not webhook_replay_seconds > 0:
+            raise ValueError(f"webhook_replay_seconds must be positive, not {webhook_replay_seconds!r}")
         self.name = name
+        self.webhook_secret = webhook_secret
+        self.webhook_replay_seconds = webhook_replay_seconds
 
     @property
     def agent_identity(self) -> str | None:
@@ -168,10 +183,21 @@ class Connector(abc.ABC):
     def check(self) -> CheckReport:
         """Credentials, permissions and reachability."""
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether a webhook request really comes from the helpdesk (signature check)."""
-        raise WebhookUnsupported(
-            f"{self.type} sends no signed webhooks; deskroute polls it instead", connector=self.name
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> WebhookDelivery:
+        """The delivery a webhook request carries, once it is shown to come from the helpdesk.
+
+        Raises :class:`~connectors.webhooks.WebhookRefused` (forged, stale, too large, malformed). This default
+        checks deskroute's shared-secret form when the connector has a webhook secret; adapters for helpdesks
+        that sign their webhooks override it.
+        """
+        if self.webhook_secret is None:
+            raise WebhookUnsupported(
+                f"{self.type} sends no signed webhooks and this connector has no webhook_secret_env; "
+                "deskroute polls it instead",
+                connector=self.name,
+            )
+        return verify_shared_secret(
+            headers, body, now, secret=self.webhook_secret, connector=self.name, window=self.webhook_replay_seconds
         )
 
     def close(self) -> None:  # noqa: B027 - most connectors hold connections; a file connector holds none

@@ -16,10 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import SecretStr
+
 from connectors.actions import Action, ActionResult
 from connectors.base import CheckItem, CheckReport, Connector, Cursor, CustomerHistory, PullBatch, Refused
 from connectors.files import FileFormatError, ParsedRow, RowError, RowMapper, read_rows
 from connectors.records import Comment, Ticket, as_utc
+from connectors.webhooks import DEFAULT_REPLAY_WINDOW
 
 try:  # POSIX: serialise appends from several processes (the outbox may run beside a CLI dry run).
     import fcntl
@@ -52,8 +55,15 @@ class FileConnector(Connector):
 
     type = "file"
 
-    def __init__(self, name: str, settings: FileSettings):
-        super().__init__(name)
+    def __init__(
+        self,
+        name: str,
+        settings: FileSettings,
+        *,
+        webhook_secret: SecretStr | None = None,
+        webhook_replay_seconds: float = DEFAULT_REPLAY_WINDOW,
+    ):
+        super().__init__(name, webhook_secret=webhook_secret, webhook_replay_seconds=webhook_replay_seconds)
         self.settings = settings
         self._known_keys: dict[str, int] = {}
         self._scanned_to = 0

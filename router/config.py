@@ -67,6 +67,14 @@ class ConnectorSettings(BaseModel):
         default_factory=dict, description="file connector: canonical field -> column, as --map for import"
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    webhook_secret_env: str | None = Field(
+        default=None,
+        description="the environment variable holding the webhook secret (the helpdesk's signing secret, or the "
+        "X-Deskroute-Secret value for senders that cannot sign)",
+    )
+    webhook_replay_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="webhooks sent longer ago than this are refused as replays"
+    )
 
     @field_validator("type")
     @classmethod
@@ -77,7 +85,7 @@ class ConnectorSettings(BaseModel):
         except UnknownAdapterError as exc:
             raise PydanticCustomError("connector_type", "{problem}", {"problem": str(exc)}) from None
 
-    def secret(self, which: Literal["username", "password", "token"]) -> SecretStr | None:
+    def secret(self, which: Literal["username", "password", "token", "webhook_secret"]) -> SecretStr | None:
         """Read a credential from the environment variable this connector names for it."""
         var = getattr(self, f"{which}_env")
         if not var:
@@ -188,6 +196,7 @@ def _register_secrets(settings: Settings) -> None:
     for conn in settings.connectors.values():
         conn.secret("password")
         conn.secret("token")
+        conn.secret("webhook_secret")
     for secret in url_secrets(settings.database_url):
         register_secret(secret)
     for conn in settings.connectors.values():
@@ -202,8 +211,22 @@ def masked(settings: Settings) -> dict[str, Any]:
     for name, conn in settings.connectors.items():
         if conn.base_url:
             data["connectors"][name]["base_url"] = mask_url(conn.base_url)
-        for which in ("username", "password", "token"):
+        for which in ("username", "password", "token", "webhook_secret"):
             var = getattr(conn, f"{which}_env")
             if var:
                 data["connectors"][name][f"{which}_env"] = f"{var} ({'set' if conn.secret(which) else 'unset'})"
     return data
+
+
+def webhook_secret(name: str, settings: ConnectorSettings) -> SecretStr | None:
+    """The connector's webhook secret from ``webhook_secret_env``; None when it names no variable, ConfigError
+    when the variable it names is unset (webhooks would be refused without saying why)."""
+    if not settings.webhook_secret_env:
+        return None
+    value = settings.secret("webhook_secret")
+    if value is None or not value.get_secret_value():
+        raise ConfigError(
+            f"connector '{name}': the environment variable {settings.webhook_secret_env} (webhook_secret_env) is "
+            "not set; export it with the webhook's secret"
+        )
+    return value

@@ -46,6 +46,7 @@ from connectors.rt.vocabulary import (
     Vocabulary,
     VocabularyError,
 )
+from connectors.webhooks import DEFAULT_REPLAY_WINDOW
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,10 @@ class RTConnector(Connector):
         *,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        webhook_secret: SecretStr | None = None,
+        webhook_replay_seconds: float = DEFAULT_REPLAY_WINDOW,
     ):
-        super().__init__(name)
+        super().__init__(name, webhook_secret=webhook_secret, webhook_replay_seconds=webhook_replay_seconds)
         self.settings = settings
         self.vocabulary = Vocabulary(settings.queue_map, settings.priority_map, settings.status_map)
         if settings.token is not None:

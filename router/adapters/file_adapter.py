@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 
 from connectors.file_connector import FileConnector, FileSettings
-from router.config import ConfigError, ConnectorSettings
+from router.config import ConfigError, ConnectorSettings, webhook_secret
 
 
 def build_file(
@@ -31,4 +31,6 @@ def build_file(
             encoding=str(settings.options.get("encoding", "auto")),
             page_size=settings.page_size,
         ),
+        webhook_secret=webhook_secret(name, settings),
+        webhook_replay_seconds=settings.webhook_replay_seconds,
     )

@@ -8,7 +8,7 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.rt import RTConnector, RTSettings
-from router.config import ConfigError, ConnectorSettings
+from router.config import ConfigError, ConnectorSettings, webhook_secret
 
 
 def _required_secret(name: str, settings: ConnectorSettings, which: str) -> SecretStr:
@@ -64,6 +64,13 @@ def build_rt(
     )
     kwargs = {"sleep": sleep} if sleep is not None else {}
     try:
-        return RTConnector(name, rt_settings, transport=transport, **kwargs)
+        return RTConnector(
+            name,
+            rt_settings,
+            transport=transport,
+            webhook_secret=webhook_secret(name, settings),
+            webhook_replay_seconds=settings.webhook_replay_seconds,
+            **kwargs,
+        )
     except ValueError as exc:  # a mapping that does not fit (VocabularyError)
         raise ConfigError(f"connector '{name}': {exc}") from None

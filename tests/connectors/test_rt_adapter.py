@@ -221,4 +221,4 @@ def test_a_refused_write_is_a_failed_result_and_rt_sends_no_webhooks() -> None:
     assert result.status == "failed" and "rejected the request (404" in result.detail
     assert conn.apply(Action(kind="route", target="1", params={"queue": "General"})).status == "already_applied"
     with pytest.raises(WebhookUnsupported):
-        conn.verify_webhook({}, b"{}")
+        conn.verify_webhook({}, b"{}", T0)
