@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -34,29 +33,8 @@ REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
 # Which kinds a connector's mode lets through: shadow writes nothing, suggest only tags and the note.
 SUGGEST_KINDS: frozenset[str] = frozenset({"add_tags", "add_note"})
 
-# json.dumps(..., sort_keys=True, default=str) builds a new encoder on every call, which costs more than
-# encoding an action's few fields. The C encoder json.dumps itself uses, built once with the same
-# options, writes the same text (keys are persisted in outboxes: it must never change). Built once it
-# cannot keep json's circular-reference bookkeeping, so a structure it cannot encode goes to json.dumps
-# for json's own error.
-_KEY_ENCODER: Callable[[Any, int], list[str]] | None
-try:
-    # Arguments: markers, default, string encoder (ensure_ascii), indent, key and item separators,
-    # sort_keys, skipkeys, allow_nan -- what JSONEncoder.iterencode passes for these options.
-    _KEY_ENCODER = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", True, False, True
-    )
-except (AttributeError, TypeError):  # pragma: no cover - a Python without the C encoder, or a new signature
-    _KEY_ENCODER = None
-
-
 def _key_text(value: list[Any]) -> str:
-    """``json.dumps(value, sort_keys=True, default=str)``, without building an encoder each time."""
-    if _KEY_ENCODER is not None:
-        try:
-            return "".join(_KEY_ENCODER(value, 0))
-        except RecursionError:
-            pass  # circular (or absurdly deep): json.dumps raises what it always raised
+    """The text an idempotency key is hashed from. Keys are persisted in outboxes: this must never change."""
     return json.dumps(value, sort_keys=True, default=str)
 
 

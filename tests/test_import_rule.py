@@ -1,9 +1,12 @@
-"""The dependency rule of ARCHITECTURE.md, checked on every import statement of every package, and no import
-cycle among our modules."""
+"""The architecture of docs/architecture.md, checked on every import statement: the dependency rule between
+packages, the layers of router/'s parts, that the document lists exactly the parts on disk and entry points that
+exist, and no import cycle among our modules."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -11,15 +14,37 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 OURS = ("connectors", "router", "embeddings", "policies", "evals")
+ARCHITECTURE = REPO_ROOT / "docs" / "architecture.md"
+
+
+def _table(text: str, heading: str) -> list[list[str]]:
+    """The rows of the first table under ``heading`` (cells stripped, header and rule skipped)."""
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+
+
+def _code(cell: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", cell)
+
+
+DOC = ARCHITECTURE.read_text(encoding="utf-8")
 # package -> the packages of ours it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
-    "connectors": set(),
-    "embeddings": set(),
-    "policies": {"connectors"},
-    "router": {"policies", "connectors", "embeddings"},
-    "evals": {"router", "policies", "connectors", "embeddings"},
+    _code(package)[0]: set(_code(may)) for package, may in _table(DOC, "Packages and the dependency rule")
 }
-COMPOSITION_ROOT = "router.cli"
+# router part (a folder or a top-level module) -> its layer, and its documented entry point
+LAYERS: dict[str, int] = {}
+PART_ENTRY: dict[str, str] = {}
+for layer, part, _holds, entry in _table(DOC, "router/ by the loop's stages"):
+    name = _code(part)[0].removeprefix("router/").removesuffix("/").removesuffix(".py")
+    LAYERS[name] = int(layer)
+    PART_ENTRY[name] = _code(entry)[0]
+ENTRY_POINTS = [_code(folder)[0].removesuffix("/").replace("/", ".") for _, folder in _table(DOC, "Entry points")]
+
+
+def is_entry_point(module: str) -> bool:
+    return any(module == root or module.startswith(root + ".") for root in ENTRY_POINTS)
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -38,15 +63,15 @@ def violations(root: Path) -> list[str]:
     for package in OURS:
         for path in sorted((root / package).rglob("*.py")):
             module = ".".join(path.relative_to(root).with_suffix("").parts)
-            if module == COMPOSITION_ROOT or module.startswith(COMPOSITION_ROOT + "."):
+            if is_entry_point(module):
                 continue
             for line, name in imported_modules(path):
                 top = name.split(".")[0]
                 if top not in OURS or top == package:
-                    if top == "router" and name.startswith(COMPOSITION_ROOT) and package == "router":
-                        problems.append(f"{path.relative_to(root)}:{line}: imports {name} (only the CLI may)")
+                    if top == "router" and is_entry_point(name) and package == "router":
+                        problems.append(f"{path.relative_to(root)}:{line}: imports {name} (only an entry point may)")
                     continue
-                if top not in ALLOWED[package] or name.startswith(COMPOSITION_ROOT):
+                if top not in ALLOWED[package] or is_entry_point(name):
                     problems.append(f"{path.relative_to(root)}:{line}: {package} must not import {name}")
     return problems
 
@@ -71,6 +96,82 @@ def test_rule_catches_an_import_against_the_arrows(tmp_path: Path, package: str,
         (tmp_path / name / "__init__.py").write_text("")
     (tmp_path / package / "bad.py").write_text(statement + "\n")
     assert len(violations(tmp_path)) == 1
+
+
+def _runtime_imports(body: list[ast.stmt]) -> list[tuple[int, str]]:
+    """Every import a module can run (functions included), except those only for type checkers."""
+    found: list[tuple[int, str]] = []
+    for node in body:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            found += _runtime_imports(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            children = getattr(node, field, None)
+            if isinstance(children, list):
+                found += _runtime_imports([c for c in children if isinstance(c, ast.stmt | ast.excepthandler)])
+    return found
+
+
+def router_parts(root: Path) -> set[str]:
+    """The parts of router/ on disk: its folders with an ``__init__.py`` and its top-level modules."""
+    parts = {p.parent.name for p in (root / "router").glob("*/__init__.py")}
+    parts |= {p.stem for p in (root / "router").glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    return {p for p in parts if not is_entry_point(f"router.{p}")}
+
+
+def layer_violations(root: Path) -> list[str]:
+    problems = []
+    for path in sorted((root / "router").rglob("*.py")):
+        relative = path.relative_to(root / "router").with_suffix("").parts
+        if is_entry_point(".".join(("router", *relative))) or relative == ("__init__",):
+            continue
+        part = relative[0]
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, name in _runtime_imports(tree.body):
+            pieces = name.split(".")
+            if pieces[0] != "router" or len(pieces) < 2 or pieces[1] == part or is_entry_point(name):
+                continue
+            target = pieces[1]
+            if target not in LAYERS or part not in LAYERS or LAYERS[target] >= LAYERS[part]:
+                problems.append(
+                    f"{path.relative_to(root)}:{line}: router part '{part}' (layer {LAYERS.get(part)}) must not "
+                    f"import '{target}' (layer {LAYERS.get(target)}); see docs/architecture.md"
+                )
+    return problems
+
+
+def test_architecture_lists_every_part_of_router_and_nothing_else() -> None:
+    assert router_parts(REPO_ROOT) == set(LAYERS)
+
+
+def test_router_parts_import_only_the_layers_below_them() -> None:
+    assert layer_violations(REPO_ROOT) == []
+
+
+@pytest.mark.parametrize("part", sorted(PART_ENTRY))
+def test_each_part_has_the_entry_point_the_architecture_names(part: str) -> None:
+    module, _, attribute = PART_ENTRY[part].partition(":")
+    assert module == f"router.{part}" or module.startswith(f"router.{part}.")
+    assert hasattr(importlib.import_module(module), attribute)
+
+
+def test_entry_points_exist() -> None:
+    for root in ENTRY_POINTS:
+        assert (REPO_ROOT / root.replace(".", "/") / "__init__.py").is_file(), root
+
+
+def test_layer_check_catches_an_import_of_a_later_stage(tmp_path: Path) -> None:
+    (tmp_path / "router" / "store").mkdir(parents=True)
+    (tmp_path / "router" / "store" / "bad.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from router.runtime import Runtime\n"  # for type checkers only: allowed
+        "def f():\n    from router.loop.cycle import run_cycle\n"
+    )
+    assert [p.split(": ", 1)[1].split(" (")[0] for p in layer_violations(tmp_path)] == ["router part 'store'"]
 
 
 # --- import cycles --------------------------------------------------------------------------------------

@@ -1,10 +1,6 @@
-"""Training the churn model: the work behind ``deskroute train --target churn``.
-
-From a labelled customer table (``--data FILE --label COL``) or from the store (``--from-store``), where a
-customer's first ``cancellation`` event is the label and features are taken at snapshot times before it.
-The model is cross-validated first (figures go into its metadata), then fitted on everything and saved with
-skops (no pickle) beside a JSON file of metadata.
-"""
+"""``deskroute train --target churn``: the churn model from a labelled customer table (``--data FILE --label COL``)
+or from the store (``--from-store``), trained by :mod:`router.training.churn_training`, with a progress bar and
+a summary of its cross-validated figures."""
 
 from __future__ import annotations
 
@@ -40,7 +36,7 @@ def train_churn(
     ``horizon_days`` (the label is "cancels within that many days"). ``cv``: folds for the metrics stored in
     the metadata (0 skips them). ``out``: the model folder (default: ``<data_dir>/models/churn``).
     """
-    from router.behaviour.churn_model import ChurnModel, cross_validate, store_training_set
+    from router.training.churn_training import fit_churn_model, store_rows, table_rows
 
     if (data is None) == (not from_store):
         raise fail("give a labelled customer table (--data FILE --label COL) or --from-store, not both or neither")
@@ -50,29 +46,12 @@ def train_churn(
         raise fail(f"--cv must be 0 (no cross-validation) or at least 2, not {cv}")
     cfg = settings(config)
     folder = out or cfg.models_dir / "churn"
-    groups: list[str] | None = None
     with user_errors():
         if data is not None:
-            from router.behaviour import read_customer_table
-
-            table = read_customer_table(data, label=label, id_column=id_column, drop=_drop_list(drop))
-            assert table.labels is not None
-            rows, labels = table.rows, table.labels
-            origin: dict[str, Any] = {"file": str(data), "label": label, "id": id_column, "dropped": _drop_list(drop)}
+            assert label is not None
+            rows = table_rows(data, label=label, id_column=id_column, drop=_drop_list(drop))
         else:
-            store = open_store(cfg)
-            with store.session() as session:
-                dataset = store_training_set(session, source, horizon_days=horizon_days)
-            rows, labels, groups = dataset.rows, dataset.labels, dataset.customers
-            origin = {
-                "store": store.safe_url,
-                "source": source,
-                "label": f"cancellation within {horizon_days} days of a snapshot",
-                "horizon_days": horizon_days,
-                "snapshots": [s.isoformat() for s in dataset.snapshots],
-                "customers": len(set(dataset.customers)),
-            }
-        metrics: dict[str, Any] | None = None
+            rows = store_rows(open_store(cfg), source=source, horizon_days=horizon_days)
         with progress(
             TextColumn("training churn model"),
             BarColumn(),
@@ -81,15 +60,15 @@ def train_churn(
             transient=True,
         ) as bar:
             task = bar.add_task("cross-validating" if cv else "fitting", total=(cv or 0) + 1)
-            if cv:
-                validation = cross_validate(
-                    rows, labels, folds=cv, groups=groups, on_fold=lambda k: bar.update(task, advance=1)
-                )
-                metrics = {"folds": cv, **validation.metrics()}
-                bar.update(task, description="fitting on all rows")
-            model = ChurnModel().fit(rows, labels, groups=groups)
+            meta = fit_churn_model(
+                rows,
+                folder,
+                cv=cv,
+                on_fold=lambda k: bar.update(task, advance=1),
+                on_fitting=lambda: bar.update(task, description="fitting on all rows"),
+            )
             bar.update(task, advance=1)
-        meta = model.save(folder, training_data=origin, cv_metrics=metrics)
+    metrics = meta.get("cv_metrics")
     summary = Table(title=f"churn model {meta['version']} saved to {folder}")
     summary.add_column("")
     summary.add_column("value", justify="right")

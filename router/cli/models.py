@@ -94,9 +94,9 @@ def _train_churn(request: TrainRequest) -> None:
 
 def train_text_classifier(request: TrainRequest) -> None:
     """Fit a TicketClassifier for ``request.target`` and save it in the models folder."""
-    from router.predict import TicketClassifier
-    from router.store.model_registry import RegistryError, data_fingerprint
+    from router.store.model_registry import RegistryError
     from router.training.labelled import AFTER_ROUTING_FIELDS
+    from router.training.text_training import fit_text_model
 
     late = [c for c in request.text_columns if c.lower() in AFTER_ROUTING_FIELDS]
     if late and not request.from_store:
@@ -108,40 +108,23 @@ def train_text_classifier(request: TrainRequest) -> None:
     for line in data.warnings():
         warn(line)
     labels = data.labelled()
-    with embedding_errors():
-        encoder = build_encoder(request.settings)
-    classifier = TicketClassifier(target=request.target.lower(), decision=request.decision)
-    with err_console.status(f"training '{request.target}' on {len(labels)} tickets") as status:
-        try:
-            classifier.fit(
-                data.tickets,
-                labels,
-                ids=data.ids,
-                encoder=encoder,
-                on_step=lambda step: status.update(f"training '{request.target}': {step}"),
-            )
-        except ValueError as exc:
-            raise fail(str(exc)) from None
     origin = (
         {"store": mask_url(request.settings.database_url), "source": request.source}
         if request.from_store
         else {"files": [str(p) for p in request.files], "text_columns": list(request.text_columns)}
     )
-    try:
-        classifier.save(
-            request.settings.models_dir,
-            metadata={
-                "training_data": {
-                    **origin,
-                    "fingerprint": data_fingerprint(
-                        (s or "", b or "", label) for (s, b), label in zip(data.tickets, labels, strict=True)
-                    ),
-                    "tickets": len(labels),
-                },
-            },
-        )
-    except (RegistryError, OSError) as exc:
-        raise fail(f"cannot save the model: {exc}") from None
+    with err_console.status(f"training '{request.target}' on {len(labels)} tickets") as status, embedding_errors():
+        try:
+            classifier = fit_text_model(
+                request.settings,
+                data,
+                target=request.target,
+                origin=origin,
+                decision=request.decision,
+                on_step=lambda step: status.update(f"training '{request.target}': {step}"),
+            )
+        except (RegistryError, OSError) as exc:
+            raise fail(f"cannot save the model: {exc}") from None
     metrics = classifier.cv_metrics_
     threshold = classifier.threshold_
     console.print(
