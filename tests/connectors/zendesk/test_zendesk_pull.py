@@ -299,3 +299,21 @@ def test_zendesks_quota_headers_pace_the_requests_before_a_429(fake: FakeZendesk
     list(connector(fake, sleeps).pull(None))
     # Three requests left for 40 seconds: the rest are spread over the time to the reset, not spent at once.
     assert sleeps and all(0 < s <= 40 for s in sleeps)
+
+
+def test_the_fake_answers_in_the_documented_shapes(fake: FakeZendesk) -> None:
+    # What the fake serves must have exactly the fields of the documented payloads its answers are built from.
+    ticket = fake.add_ticket("shape")
+    fake.customer_replies(ticket.id, "more")
+    documented = fixture("incremental_tickets_cursor.json")
+    assert set(fake.render(ticket)) == set(documented["tickets"][0])
+    assert {k for c in ticket.comments for k in c} == set(fixture("ticket_comments.json")["comments"][0])
+    assert {k for a in ticket.audits for k in a} == set(fixture("ticket_audits.json")["audits"][0])
+    with httpx.Client(base_url=ROOT) as client:
+        page = client.get(
+            "/api/v2/incremental/tickets/cursor.json",
+            params={"start_time": 0, "include": "users"},
+            auth=(f"{AGENT_EMAIL}/token", TOKEN),
+        ).json()
+    assert set(page) == set(documented)
+    assert set(fixture("incremental_users_cursor.json")) == set(page) - {"tickets", "users"} | {"users"}
