@@ -72,6 +72,8 @@ INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 HELD_BACK_SECONDS = 61
 ROUTING_KINDS = frozenset({"route", "assign", "set_priority"})
 OUTREACH_TAG = "deskroute_outreach"
+# Ratings are few (one per solved ticket at most): a listing longer than this is cut, and read again next time.
+MAX_RATING_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -268,11 +270,20 @@ class ZendeskConnector(Connector):
                 if rating is not None and created is not None and before.rating_is_new(rating.external_id, created):
                     ratings.append(rating)
                     state.advance_ratings(rating.external_id, created)
-            done = not page.has_more or not page.items or pages >= 1000
+            done = not page.has_more or not page.items
+            cut = not done and pages >= MAX_RATING_PAGES
             cursor = state.dump() if done else before.dump()
-            if ratings or refused or (done and cursor != before.dump()):
-                yield PullBatch(cursor=cursor, ratings=ratings, refused=refused)
-            if done:
+            problems = (
+                [
+                    f"satisfaction ratings: more than {MAX_RATING_PAGES} pages since the last sync; "
+                    "the rest is read next time"
+                ]
+                if cut
+                else []
+            )
+            if ratings or refused or problems or (done and cursor != before.dump()):
+                yield PullBatch(cursor=cursor, ratings=ratings, refused=refused, problems=problems)
+            if done or cut:
                 return
             after = page.after_cursor
 
