@@ -272,3 +272,16 @@ def test_a_run_killed_after_zendesk_took_a_note_applies_every_action_once(killab
         states = session.execute(sa.select(OutboxRow.state)).scalars().all()
     store.dispose()
     assert states and set(states) == {"applied"}
+
+
+def test_connectors_check_reports_what_deskroute_needs_and_never_the_token(desk: Desk) -> None:
+    with desk.fake.serve() as url:
+        desk.configure(url)
+        ready = desk.run("connectors", "check", "zendesk")
+        assert ready.returncode == 0, ready.stdout + ready.stderr
+        for line in ("ok   credentials: deskroute@support.example.com", "ok   role: admin", "ok   band field"):
+            assert line in ready.stdout
+        desk.env["ZD_TOKEN"] = "not-the-" + TOKEN
+        refused = desk.run("connectors", "check", "zendesk")
+    assert refused.returncode == 1 and "refused the credentials (401" in refused.stdout
+    assert TOKEN not in refused.stdout + refused.stderr
