@@ -7,7 +7,7 @@ from embeddings.cache import EmbeddingCache
 from embeddings.encoder import DEFAULT_WINDOW, Encoder
 from embeddings.encoder_errors import EmbeddingCacheError, IndexFileError, IndexMismatchError, ModelNotFoundError
 from embeddings.model import DEFAULT_MODEL, ModelSource, resolve_model
-from embeddings.text import prepare_ticket_text
+from embeddings.text import TicketText, prepare_ticket_text
 from embeddings.vector_index import DEFAULT_EXACT_LIMIT, VectorIndex
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "IndexMismatchError",
     "ModelNotFoundError",
     "ModelSource",
+    "TicketText",
     "VectorIndex",
     "prepare_ticket_text",
     "resolve_model",

@@ -16,7 +16,7 @@ import numpy as np
 from embeddings.cache import EmbeddingCache, cache_key
 from embeddings.model import ModelSource, resolve_model
 from embeddings.runtime import prefer_passive_waits
-from embeddings.text import CHARS_PER_TOKEN, prepare_ticket_text
+from embeddings.text import CHARS_PER_TOKEN, TicketText, prepare_ticket_text
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -194,7 +194,7 @@ class Encoder:
         return vectors[slots], [tokens[slot] for slot in slots]
 
     def encode_tickets_with_tokens(
-        self, pairs: Sequence[tuple[str | None, str | None]], **kwargs: Any
+        self, pairs: Sequence[TicketText], **kwargs: Any
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Prepare (subject, body) pairs as ticket text; vectors and token embeddings (see encode_with_tokens)."""
         return self.encode_with_tokens(self.prepare(pairs), **kwargs)
@@ -263,11 +263,11 @@ class Encoder:
             vectors[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
         return vectors
 
-    def encode_tickets(self, pairs: Sequence[tuple[str | None, str | None]], **kwargs: Any) -> np.ndarray:
+    def encode_tickets(self, pairs: Sequence[TicketText], **kwargs: Any) -> np.ndarray:
         """Prepare (subject, body) pairs as ticket text and encode them; keyword arguments go to encode()."""
         return self.encode(self.prepare(pairs), **kwargs)
 
-    def prepare(self, pairs: Sequence[tuple[str | None, str | None]]) -> list[str]:
+    def prepare(self, pairs: Sequence[TicketText]) -> list[str]:
         """Ticket text for (subject, body) pairs, cut to what this encoder's window can use."""
         limit = self.max_chars
         return [prepare_ticket_text(subject, body, max_chars=limit) for subject, body in pairs]
@@ -278,7 +278,7 @@ class Encoder:
             return 0
         return self.cache.discard(self.keys(list(texts)))
 
-    def forget_tickets(self, pairs: Sequence[tuple[str | None, str | None]]) -> int:
+    def forget_tickets(self, pairs: Sequence[TicketText]) -> int:
         """Erase the cached vectors of (subject, body) pairs, as prepared by this encoder."""
         return self.forget(self.prepare(pairs))
 

@@ -147,6 +147,10 @@ def normalise_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+# A ticket's (subject, body): what every encoder and classifier reads of it.
+TicketText = tuple[str | None, str | None]
+
+
 def prepare_ticket_text(subject: str | None, body: str | None, *, max_chars: int | None = DEFAULT_MAX_CHARS) -> str:
     """One line of text to embed for a ticket: subject first, then its body without quotes and signature.
 

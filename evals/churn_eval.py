@@ -17,7 +17,7 @@ import numpy as np
 
 from router.behaviour import CustomerTable, churn_metrics, read_customer_table
 from router.behaviour.churn_model import ChurnModel, ChurnReason, cross_validate, logistic_baseline
-from router.training.registry import library_versions
+from router.store.model_registry import library_versions
 
 
 def top_reasons(risk: np.ndarray, reasons: Sequence[Sequence[ChurnReason]], share: float = 0.1) -> list[dict[str, Any]]:

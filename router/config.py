@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.redaction import mask_url, register_secret, url_secrets
-from router.adapters import UnknownAdapterError, check_adapter_type
+from router.connector_types import UnknownAdapterError, check_adapter_type
 
 CONFIG_ENV = "DESKROUTE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("deskroute.toml")
@@ -34,7 +34,7 @@ class ConnectorSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(description="the adapter: one of the installed connector types (router.adapters)")
+    type: str = Field(description="the adapter: one of the installed connector types (router.connector_types)")
     mode: ConnectorMode = "shadow"
     base_url: str | None = None
     path: Path | None = Field(default=None, description="file connector: tickets to read (CSV or JSONL)")

@@ -32,9 +32,9 @@ from router.loop.triage import find_customer
 from router.signals.source import SignalSource, load_signal_source
 from router.store import Store
 from router.store.decision_log import DecisionRecord, outreach_times
+from router.store.model_registry import list_versions
 from router.store.policies import default_actor, read_policy_file, routing_policy, store_policy
 from router.store.tables import ActivePolicyRow
-from router.training.registry import list_versions
 
 Clock = Callable[[], datetime]
 

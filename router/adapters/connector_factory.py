@@ -1,4 +1,4 @@
-"""Building connectors from ``[connectors.NAME]`` settings, through the adapter registry (``router.adapters``)."""
+"""Building connectors from ``[connectors.NAME]`` settings, through the registry of ``router.connector_types``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 import httpx
 
 from connectors.base import Connector
-from router.adapters import UnknownAdapterError, adapter_factory
 from router.config import ConfigError, ConnectorSettings, Settings
+from router.connector_types import UnknownAdapterError, adapter_factory
 
 
 def connector_settings(cfg: Settings, name: str) -> ConnectorSettings:

@@ -36,7 +36,7 @@ from router.behaviour import (
     load_histories,
     load_history,
 )
-from router.training.registry import load_folder_model, save_folder_model
+from router.store.model_registry import load_folder_model, save_folder_model
 
 Calibration = Literal["auto", "sigmoid", "isotonic"]
 MODEL_FILE = "churn.skops"

@@ -20,7 +20,7 @@ import numpy as np
 
 from connectors import PRIORITIES, CustomerHistory, Ticket
 from router.behaviour import FeatureSchema, FeatureValue, baseline_preprocessor, behaviour_features
-from router.training.registry import load_folder_model, save_folder_model
+from router.store.model_registry import load_folder_model, save_folder_model
 
 Stacker = Literal["auto", "boosting", "linear"]
 MODEL_FILE = "urgency.skops"

@@ -95,8 +95,8 @@ def _train_churn(request: TrainRequest) -> None:
 def train_text_classifier(request: TrainRequest) -> None:
     """Fit a TicketClassifier for ``request.target`` and save it in the models folder."""
     from router.predict import TicketClassifier
+    from router.store.model_registry import RegistryError, data_fingerprint
     from router.training.labelled import AFTER_ROUTING_FIELDS
-    from router.training.registry import RegistryError, data_fingerprint
 
     late = [c for c in request.text_columns if c.lower() in AFTER_ROUTING_FIELDS]
     if late and not request.from_store:
@@ -217,7 +217,7 @@ def train(
 
 def _load_classifier(cfg: Settings, target: str | None, version: str | None) -> TicketClassifier:
     from router.predict import MODEL_KIND, TicketClassifier
-    from router.training.registry import RegistryError, list_versions
+    from router.store.model_registry import RegistryError, list_versions
 
     models = cfg.models_dir / MODEL_KIND
     saved = (

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from embeddings import prepare_ticket_text
+from embeddings import TicketText, prepare_ticket_text
 from policies.figures import distinct_figures
 from router.predict.abstention import threshold_for_precision
 from router.predict.attention import AttentionHead, TokenMatrix
@@ -47,11 +47,10 @@ from router.predict.decision import balanced_weights, check_decision, decide, de
 from router.predict.neighbours import NeighbourVote
 from router.predict.scorers import KernelRidge, OneVsRestSVM, PairwiseSVM, Scores
 from router.predict.text_features import TicketFeatures, TicketMatrix
-from router.training.labelled import TicketText
 
 if TYPE_CHECKING:
     from embeddings import Encoder
-    from router.training.registry import StoredModel
+    from router.store.model_registry import StoredModel
 
 
 MODEL_KIND = "text"
@@ -696,7 +695,7 @@ class TicketClassifier:
 
     def save(self, models_dir: Path, *, metadata: dict[str, Any] | None = None) -> str:
         """Save as the next version of ``text/<target>`` in the registry; returns the version."""
-        from router.training.registry import save_model
+        from router.store.model_registry import save_model
 
         record = {**self.describe(), **(metadata or {})}
         version = save_model(self, kind=MODEL_KIND, target=self.target, metadata=record, models_dir=models_dir)
@@ -706,7 +705,7 @@ class TicketClassifier:
     @classmethod
     def load(cls, models_dir: Path, target: str, version: str | None = None) -> TicketClassifier:
         """Load a saved classifier (latest version by default), refusing tampered or foreign artefacts."""
-        from router.training.registry import RegistryError, load_model
+        from router.store.model_registry import RegistryError, load_model
 
         stored: StoredModel = load_model(models_dir, MODEL_KIND, target, version)
         model = stored.model

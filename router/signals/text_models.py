@@ -89,7 +89,7 @@ class TextModels:
 def load_text_models(cfg: Settings) -> TextModels | None:
     """The latest trained intent and urgency models, or None when neither is trained."""
     from router.predict.classifier import TicketClassifier
-    from router.training.registry import list_versions
+    from router.store.model_registry import list_versions
 
     loaded: dict[str, Any] = {}
     for target in (INTENT_TARGET, URGENCY_TARGET):

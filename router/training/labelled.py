@@ -23,10 +23,8 @@ from connectors import Ticket
 from connectors.files import FileFormatError, RowError, RowMapper, read_rows
 
 if TYPE_CHECKING:
+    from embeddings import TicketText
     from policies import RoutingPolicy
-
-TicketText = tuple[str | None, str | None]
-"""A ticket's (subject, body): the text a classifier reads."""
 
 DEFAULT_TEXT_COLUMNS = ("subject", "body")
 # Ticket fields written after routing: a model must not learn from them when predicting something else.

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.file_connector import FileConnector
 from connectors.rt import RTConnector
-from router import adapters
+from router import connector_types as adapters
 from router.adapters.connector_factory import build_connector
 from router.config import ConfigError, ConnectorSettings
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from router.predict import TicketClassifier
-from router.training.registry import RegistryError, UntrustedArtefactError, list_versions, load_model, read_metadata
+from router.store.model_registry import RegistryError, UntrustedArtefactError, list_versions, load_model, read_metadata
 from tests.predict.conftest import labelled_rows
 
 
