@@ -137,6 +137,7 @@ class Connector(abc.ABC):
     """A helpdesk adapter. Subclasses set ``type`` and implement the abstract methods."""
 
     type: ClassVar[str]
+    # Whether the helpdesk signs its own webhooks (else only deskroute's shared-secret form is accepted).
     supports_webhooks: ClassVar[bool] = False
 
     def __init__(

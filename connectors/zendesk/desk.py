@@ -1,19 +1,21 @@
 """The Zendesk Support adapter: incremental exports, customer history, every action, signed webhooks.
 
 Pull. Tickets from the cursor-based incremental export (one batch per export page, the export's own cursor
-stored with it), each with its comments and its latest audit's author (Zendesk tickets carry no "updated by";
-the audit of the latest update names who made it, so deskroute recognises its own writes). Then end users
+stored with it), each with its comments and who changed it (Zendesk tickets carry no "updated by": the
+ticket's audits name the author of each update, so deskroute recognises its own writes and a person's
+re-routing, see :func:`~connectors.zendesk.canonical.change_author`). Then end users
 from the incremental user export, then satisfaction ratings. Requesters, authors and organizations are
 looked up in batches and kept for the life of the connector.
 
-Writes. Every ticket update is guarded by Zendesk's safe update (``safe_update`` with the ``updated_stamp``
-read just before): when someone changed the ticket in between, Zendesk answers 409 and nothing is written.
-deskroute then reads the ticket's audits since that stamp: a person (not deskroute, not the requester, not a
-trigger or automation) who changed the group, assignee or priority owns the routing now, so a routing action
-is skipped (the engine records the correction when it pulls the ticket); any other change (a customer reply, a
-trigger) is retried against the new stamp. Tags are added with ``additional_tags`` (never the whole list, so
-other people's tags stay); an internal note carries the action's marker and is looked up by it; outreach is a
-new ticket whose ``external_id`` holds the action's key, created under an ``Idempotency-Key``.
+Writes. A routing write (group, assignee, priority) is skipped when the ticket's audits show a person (not
+deskroute, not the requester, not a trigger or automation) set that by hand: the routing is theirs, and the
+engine records the correction when it pulls the ticket. Every ticket update is guarded by Zendesk's safe
+update (``safe_update`` with the ``updated_stamp`` read just before): when someone changed the ticket in
+between, Zendesk answers 409 and nothing is written; deskroute reads the ticket again and decides again (a
+person's re-routing: skipped; a customer's reply or a trigger: retried against the new stamp). Tags are
+added with ``additional_tags`` (never the whole list, so other people's tags stay); an internal note carries
+the action's marker and is looked up by it; outreach is a new ticket whose ``external_id`` holds the action's
+key, created under an ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ from connectors.zendesk.canonical import (
     comment_from,
     customer_from,
     is_persons,
-    parse_time,
     person,
     rating_from,
     routing_changes,
@@ -70,8 +71,17 @@ SIGNATURE_TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 # The export refuses a start time within the last minute (it holds that minute back): ask from before it.
 HELD_BACK_SECONDS = 61
-ROUTING_KINDS = frozenset({"route", "assign", "set_priority"})
+# Once a person has set these by hand, deskroute does not write them: moving a ticket to another group would
+# also take it from the agent a person assigned it to, so group and assignee go together.
+HAND_SET_FIELDS: dict[str, frozenset[str]] = {
+    "route": frozenset({"group_id", "assignee_id"}),
+    "assign": frozenset({"group_id", "assignee_id"}),
+    "set_priority": frozenset({"priority"}),
+}
+FIELD_WORDS = {"group_id": "group", "assignee_id": "assignee", "priority": "priority"}
 OUTREACH_TAG = "deskroute_outreach"
+# Ratings are few (one per solved ticket at most): a listing longer than this is cut, and read again next time.
+MAX_RATING_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -268,11 +278,20 @@ class ZendeskConnector(Connector):
                 if rating is not None and created is not None and before.rating_is_new(rating.external_id, created):
                     ratings.append(rating)
                     state.advance_ratings(rating.external_id, created)
-            done = not page.has_more or not page.items or pages >= 1000
+            done = not page.has_more or not page.items
+            cut = not done and pages >= MAX_RATING_PAGES
             cursor = state.dump() if done else before.dump()
-            if ratings or refused or (done and cursor != before.dump()):
-                yield PullBatch(cursor=cursor, ratings=ratings, refused=refused)
-            if done:
+            problems = (
+                [
+                    f"satisfaction ratings: more than {MAX_RATING_PAGES} pages since the last sync; "
+                    "the rest is read next time"
+                ]
+                if cut
+                else []
+            )
+            if ratings or refused or problems or (done and cursor != before.dump()):
+                yield PullBatch(cursor=cursor, ratings=ratings, refused=refused, problems=problems)
+            if done or cut:
                 return
             after = page.after_cursor
 
@@ -559,23 +578,24 @@ class ZendeskConnector(Connector):
             changes, what = plan(item)
             if changes is None:
                 return ActionResult(status="already_applied", detail=what)
+            fields = HAND_SET_FIELDS.get(action.kind)
+            who = self._set_by_hand(item, fields) if fields else None
+            if who is not None:
+                return ActionResult(
+                    status="skipped",
+                    detail=f"{who} set the ticket's {' or '.join(FIELD_WORDS[f] for f in sorted(fields or ()))} by "
+                    "hand; deskroute leaves that to them (the correction is recorded when the ticket is pulled)",
+                )
             stamp = str(item.get("updated_at") or "")
             response = self.api.update(action.target, {**changes, "safe_update": True, "updated_stamp": stamp})
             if response.status_code != 409:
                 return ActionResult(status="applied", detail=f"set {what}")
+            # Someone changed the ticket since it was read: read it again, and decide again whether to write.
             fresh = self.api.ticket(action.target)
             if fresh is None:
                 return ActionResult(
                     status="failed", detail=f"Zendesk ticket {action.target} disappeared during the update"
                 )
-            if action.kind in ROUTING_KINDS:
-                who = self._rerouted_by(fresh, since=stamp)
-                if who is not None:
-                    return ActionResult(
-                        status="skipped",
-                        detail=f"{who} changed the ticket's routing after deskroute read it; deskroute leaves "
-                        "it to them (the correction is recorded when the ticket is pulled)",
-                    )
             item = fresh
         raise Unavailable(
             f"Zendesk ticket {action.target} changed {self.settings.max_conflicts + 1} times while deskroute wrote "
@@ -583,21 +603,17 @@ class ZendeskConnector(Connector):
             connector=self.name,
         )
 
-    def _rerouted_by(self, ticket: Mapping[str, Any], *, since: str) -> str | None:
-        """Who (a person, not deskroute, the requester, a trigger or an automation) changed the ticket's group,
-        assignee or priority after ``since``; None when nobody did."""
-        moment = parse_time(since)
+    def _set_by_hand(self, ticket: Mapping[str, Any], fields: frozenset[str]) -> str | None:
+        """The person (not deskroute, the requester, a trigger or an automation) who last changed one of
+        ``fields`` on the ticket by hand; None when nobody did."""
         audits = self.api.audits(int(ticket["id"]))
         self._know_people([a.get("author_id") for a in audits])
         for audit in reversed(audits):
-            when = parse_time(audit.get("created_at"))
-            if moment is not None and (when is None or when <= moment):
-                break
             author = audit.get("author_id")
             persons = is_persons(
                 author, requester_id=ticket.get("requester_id"), agent=self.agent_identity, people=self._people
             )
-            if persons and routing_changes(audit):
+            if persons and fields.intersection(routing_changes(audit)):
                 return person(author, self._people)
         return None
 

@@ -60,12 +60,14 @@ def test_deskroutes_own_adapters_are_registered(tmp_path: Path, monkeypatch: pyt
 
 
 def test_an_unknown_type_lists_the_installed_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown connector type 'zendesk'; the installed types are: file, rt"):
-        ConnectorSettings(type="zendesk")
+    with pytest.raises(
+        ValueError, match=r"unknown connector type 'freshdesk'; the installed types are: file, rt, zendesk"
+    ):
+        ConnectorSettings(type="freshdesk")
     # Settings built without validation still meet the registry when the connector is built.
-    unchecked = ConnectorSettings.model_construct(type="zendesk")
-    with pytest.raises(ConfigError, match=r"connector 'zd': unknown connector type 'zendesk'; the installed types"):
-        build_connector("zd", unchecked)
+    unchecked = ConnectorSettings.model_construct(type="freshdesk")
+    with pytest.raises(ConfigError, match=r"connector 'fd': unknown connector type 'freshdesk'; the installed types"):
+        build_connector("fd", unchecked)
 
 
 def test_another_packages_adapter_is_found_without_a_change_here(plugin_folder: Path, tmp_path: Path) -> None:

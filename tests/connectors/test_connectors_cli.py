@@ -110,12 +110,15 @@ def test_user_errors_are_one_clear_line(cli_env: Path, monkeypatch) -> None:
 
 
 def test_a_type_no_installed_adapter_has_is_refused_when_the_configuration_is_read(cli_env: Path) -> None:
-    write_config(cli_env, '[connectors.zd]\ntype = "zendesk"\nbase_url = "https://x.zendesk.com"\n')
-    for args in (["sync", "zd"], ["sync", "dry"], ["connectors", "list"]):
+    write_config(cli_env, '[connectors.fd]\ntype = "freshdesk"\nbase_url = "https://x.freshdesk.com"\n')
+    for args in (["sync", "fd"], ["sync", "dry"], ["connectors", "list"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 1, (args, result.output)
         shown = result.output.replace("\n", " ")
-        assert "connectors.zd.type: unknown connector type 'zendesk'; the installed types are: file, rt" in shown
+        assert (
+            "connectors.fd.type: unknown connector type 'freshdesk'; the installed types are: file, rt, zendesk"
+            in shown
+        )
         assert "Traceback" not in result.output
 
 

@@ -72,7 +72,10 @@ def test_a_conflict_from_a_persons_rerouting_writes_nothing(fake: FakeZendesk) -
     result = connector(fake).apply(
         Action(kind="route", target=str(ticket.id), params={"queue": "Service Outages and Maintenance"})
     )
-    assert result.status == "skipped" and "bob@support.example.com changed the ticket's routing" in result.detail
+    assert (
+        result.status == "skipped"
+        and "bob@support.example.com set the ticket's assignee or group by hand" in result.detail
+    )
     assert fake.writes == [] and ticket.audits[-1]["author_id"] == 8001
     assert ticket.group_id == fake.group_id("Billing")
 
@@ -152,3 +155,18 @@ def test_check_reports_credentials_role_groups_band_field_and_webhook(fake: Fake
     assert not items["role"].ok and "need an admin" in items["role"].detail
     assert not items["groups"].ok and "not found: Billing" in items["groups"].detail
     assert not items["band field"].ok and "do not sort urgent to low" in items["band field"].detail
+
+
+def test_routing_a_person_set_by_hand_before_deskroute_wrote_is_left_alone(fake: FakeZendesk) -> None:
+    ticket = fake.add_ticket("Checkout is down")
+    fake.add_group("Billing")
+    fake.person_reroutes(ticket.id, "Billing")  # between deskroute's decision and its write: no conflict
+    conn = connector(fake)
+    route = conn.apply(Action(kind="route", target=str(ticket.id), params={"queue": "Outages"}))
+    assert route.status == "skipped" and "set the ticket's assignee or group by hand" in route.detail
+    # Priority is not what the person set: deskroute still writes it, and its own routing stays writable.
+    priority = conn.apply(Action(kind="set_priority", target=str(ticket.id), params={"priority": "high"}))
+    assert priority.status == "applied" and ticket.group_id == fake.group_id("Billing")
+    other = fake.add_ticket("Refund")
+    assert conn.apply(Action(kind="route", target=str(other.id), params={"queue": "Outages"})).status == "applied"
+    assert conn.apply(Action(kind="route", target=str(other.id), params={"queue": "Billing"})).status == "applied"

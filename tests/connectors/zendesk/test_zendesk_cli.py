@@ -216,7 +216,7 @@ def test_a_rerouting_between_decision_and_write_is_not_overwritten(desk: Desk) -
         route = session.execute(
             sa.select(OutboxRow).where(OutboxRow.kind == "route", OutboxRow.target == str(outage.id))
         ).scalar_one()
-        assert route.state == "skipped" and "changed the ticket's routing" in str(route.result)
+        assert route.state == "skipped" and "by hand; deskroute leaves that to them" in str(route.result)
     store.dispose()
     assert [f.ticket_external_id for f in corrections(desk)] == [str(outage.id)]
 
@@ -272,3 +272,16 @@ def test_a_run_killed_after_zendesk_took_a_note_applies_every_action_once(killab
         states = session.execute(sa.select(OutboxRow.state)).scalars().all()
     store.dispose()
     assert states and set(states) == {"applied"}
+
+
+def test_connectors_check_reports_what_deskroute_needs_and_never_the_token(desk: Desk) -> None:
+    with desk.fake.serve() as url:
+        desk.configure(url)
+        ready = desk.run("connectors", "check", "zendesk")
+        assert ready.returncode == 0, ready.stdout + ready.stderr
+        for line in ("ok   credentials: deskroute@support.example.com", "ok   role: admin", "ok   band field"):
+            assert line in ready.stdout
+        desk.env["ZD_TOKEN"] = "not-the-" + TOKEN
+        refused = desk.run("connectors", "check", "zendesk")
+    assert refused.returncode == 1 and "refused the credentials (401" in refused.stdout
+    assert TOKEN not in refused.stdout + refused.stderr

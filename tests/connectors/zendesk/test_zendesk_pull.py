@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -299,3 +299,39 @@ def test_zendesks_quota_headers_pace_the_requests_before_a_429(fake: FakeZendesk
     list(connector(fake, sleeps).pull(None))
     # Three requests left for 40 seconds: the rest are spread over the time to the reset, not spent at once.
     assert sleeps and all(0 < s <= 40 for s in sleeps)
+
+
+def test_the_fake_answers_in_the_documented_shapes(fake: FakeZendesk) -> None:
+    # What the fake serves must have exactly the fields of the documented payloads its answers are built from.
+    ticket = fake.add_ticket("shape")
+    fake.customer_replies(ticket.id, "more")
+    documented = fixture("incremental_tickets_cursor.json")
+    assert set(fake.render(ticket)) == set(documented["tickets"][0])
+    assert {k for c in ticket.comments for k in c} == set(fixture("ticket_comments.json")["comments"][0])
+    assert {k for a in ticket.audits for k in a} == set(fixture("ticket_audits.json")["audits"][0])
+    with httpx.Client(base_url=ROOT) as client:
+        page = client.get(
+            "/api/v2/incremental/tickets/cursor.json",
+            params={"start_time": 0, "include": "users"},
+            auth=(f"{AGENT_EMAIL}/token", TOKEN),
+        ).json()
+    assert set(page) == set(documented)
+    assert set(fixture("incremental_users_cursor.json")) == set(page) - {"tickets", "users"} | {"users"}
+
+
+def test_ratings_read_half_way_are_read_again_not_lost(fake: FakeZendesk) -> None:
+    template = fake.ratings[0]
+    fake.ratings = [
+        {**template, "id": 71000 + n, "created_at": f"2026-05-{20 - n % 10:02d}T12:00:{n % 60:02d}Z"}
+        for n in range(150)
+    ]
+    pull = connector(fake).pull(None)
+    first = next(b for b in pull if b.ratings)  # the first page of ratings, out of time order
+    pull.close()
+    assert len(first.ratings) == 100 and first.cursor.get("ratings") is None  # the cursor waits for the end
+    resumed = list(connector(fake).pull(first.cursor))
+    read = {r.external_id for b in [first, *resumed] for r in b.ratings}
+    assert read == {str(71000 + n) for n in range(150)}
+    newest = max(int(datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")).timestamp()) for r in fake.ratings)
+    assert resumed[-1].cursor["ratings"]["start_time"] == newest
+    assert [r for b in connector(fake).pull(resumed[-1].cursor) for r in b.ratings] == []
