@@ -33,6 +33,7 @@ REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
 # Which kinds a connector's mode lets through: shadow writes nothing, suggest only tags and the note.
 SUGGEST_KINDS: frozenset[str] = frozenset({"add_tags", "add_note"})
 
+
 def _key_text(value: list[Any]) -> str:
     """The text an idempotency key is hashed from. Keys are persisted in outboxes: this must never change."""
     return json.dumps(value, sort_keys=True, default=str)
