@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -21,6 +21,8 @@ from router.service import jobs_heartbeat
 from router.store.webhook_inbox import mark_done, pending_deliveries
 
 log = logging.getLogger("deskroute.jobs")
+#: How long after a webhook a cycle must start for its sync to see the change the webhook announced.
+SETTLE = timedelta(seconds=2.5)
 
 CycleObserver = Callable[[CycleReport], None]
 
@@ -36,11 +38,18 @@ class ScheduledJobs:
 
     def run_connector(self, name: str) -> CycleReport:
         """One cycle for ``name``; the deliveries waiting before it started are done once it has synced."""
+        started = self.runtime.clock()
         with self.runtime.store.session() as session:
-            waiting = [row.id for row in pending_deliveries(session, name) if row.id is not None]
+            waiting = pending_deliveries(session, name)
         report = self.runtime.cycle(name)
+        # A helpdesk's incremental pull holds back changes of its last second until that second is settled, so a
+        # delivery that arrived just before the cycle may hint at a change this cycle could not see yet: it stays
+        # pending and the cycle runs again once the second has passed.
+        settled = [r.id for r in waiting if r.id is not None and (started - r.received_at) >= SETTLE]
         with self.runtime.store.session() as session:
-            mark_done(session, waiting, now=self.runtime.clock())
+            mark_done(session, settled, now=self.runtime.clock())
+        if len(settled) < len(waiting):
+            self.wake(name, after=SETTLE)
         if self.observe is not None:
             self.observe(report)
         return report
@@ -84,11 +93,11 @@ class ScheduledJobs:
         )
         self.scheduler.start()
 
-    def wake(self, name: str) -> None:
-        """Run ``name``'s cycle now (a webhook arrived) instead of at its next interval; a running one finishes."""
+    def wake(self, name: str, after: timedelta = timedelta(0)) -> None:
+        """Run ``name``'s cycle now (a webhook arrived), or ``after`` from now, instead of at its next interval."""
         job = self.scheduler.get_job(f"cycle:{name}")
         if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
+            job.modify(next_run_time=datetime.now(UTC) + after)
 
     def shutdown(self) -> None:
         if self.scheduler.running:

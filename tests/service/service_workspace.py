@@ -78,17 +78,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _environment(workspace: Workspace, extra: dict[str, str | None]) -> dict[str, str]:
+    """The workspace's environment with ``extra`` on top (a None unsets the variable)."""
+    env = workspace.env()
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
 class Served:
     """``deskroute serve`` as a real process on a loopback port, its JSON log lines kept in a file."""
 
-    def __init__(self, workspace: Workspace, *extra: str):
+    def __init__(self, workspace: Workspace, *extra: str, env_extra: dict[str, str | None] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workspace.folder / f"serve-{self.port}.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "router.cli", "serve", "--port", str(self.port), *extra],
-            env=workspace.env(),
+            env=_environment(workspace, env_extra or {}),
             cwd=workspace.folder,
             stdout=self._log,
             stderr=subprocess.STDOUT,
