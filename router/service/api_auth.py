@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from router.service.api_models import Problem
 from router.store.api_tokens import ApiToken, Scope, allows, authenticate
 
+#: What every endpoint behind a token may answer besides its own responses.
+TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "no API token, or an unknown or revoked one"},
+    403: {"model": Problem, "description": "the token's scope is too small for this endpoint"},
+}
 bearer = HTTPBearer(auto_error=False, description="An API token: deskroute tokens create --name N --scope S")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import func, select
 
 from router.loop.apply import is_paused, requeue_dead, set_paused
-from router.service.api_auth import require
+from router.service.api_auth import TOKEN_ERRORS, require
 from router.service.api_models import OutboxCount, OutboxStatus, PauseRequest, PauseState, Requeued
 from router.service.routing_routes import _outbox_item
 from router.store.api_tokens import ApiToken
 from router.store.tables import OutboxRow
 
-router = APIRouter(prefix="/v1", tags=["outbox"])
+router = APIRouter(prefix="/v1", tags=["outbox"], responses=TOKEN_ERRORS)
 DEAD_SHOWN = 100  # the newest dead letters listed; the counts cover them all
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from policies import PolicyError, parse_tested_policy, run_policy_tests
-from router.service.api_auth import require
+from router.service.api_auth import TOKEN_ERRORS, require
 from router.service.api_models import (
     ActivationOut,
     ActivationResult,
@@ -19,7 +19,7 @@ from router.service.api_models import (
 from router.store import policies as stored_policies
 from router.store.api_tokens import ApiToken
 
-router = APIRouter(prefix="/v1/policies", tags=["policies"])
+router = APIRouter(prefix="/v1/policies", tags=["policies"], responses=TOKEN_ERRORS)
 UPLOAD_SOURCE = "policy uploaded over the API"
 TESTS_SOURCE = "tests uploaded over the API"
 

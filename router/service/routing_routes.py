@@ -13,7 +13,7 @@ from connectors import Customer, Ticket
 from connectors.errors import excerpt
 from connectors.redaction import redact
 from router.runtime import Routed, Runtime
-from router.service.api_auth import require
+from router.service.api_auth import TOKEN_ERRORS, require
 from router.service.api_models import (
     ActionOut,
     DecisionOut,
@@ -27,7 +27,7 @@ from router.store.api_tokens import ApiToken, allows
 from router.store.decision_log import decision_for_version, decisions_for_ticket, outbox_for_decision, save_decision
 from router.store.tables import OutboxRow
 
-router = APIRouter(prefix="/v1", tags=["routing"])
+router = APIRouter(prefix="/v1", tags=["routing"], responses=TOKEN_ERRORS)
 
 
 def _canonical(body: RouteRequest) -> tuple[Ticket, Customer | None]:

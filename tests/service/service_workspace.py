@@ -119,6 +119,12 @@ class Served:
             time.sleep(0.2)
         raise AssertionError(f"deskroute serve did not answer /healthz in {seconds}s:\n{self.log()}")
 
+    def wait_ready(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while (answer := httpx.get(f"{self.url}/readyz", timeout=10)).status_code != 200:
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.3)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

@@ -12,12 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from connectors.webhooks import shared_secret_headers
 from router.store import Store
 from router.store.tables import WebhookDeliveryRow
 from tests.service.service_workspace import SECRET, Served, make_workspace
+
+pytestmark = pytest.mark.slow  # several service processes started per test, a few hundred deliveries
 
 NEW_TICKET = "A3,Outage: the portal is down,Nothing loads at all since this morning.,General Inquiry,high,en\n"
 
