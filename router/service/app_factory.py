@@ -11,7 +11,7 @@ from policies import PolicyError
 from router.runtime import Runtime
 from router.service import health_routes, outbox_routes, policy_routes, routing_routes, webhook_routes
 from router.service.api_models import Problem
-from router.service.request_log import request_id, request_ids
+from router.service.request_log import REQUEST_ID_HEADER, request_id, request_ids
 from router.service.scheduled_jobs import ScheduledJobs
 from router.service.service_metrics import ServiceMetrics
 from router.store import StoreError
@@ -55,8 +55,15 @@ def create_app(runtime: Runtime, *, jobs: ScheduledJobs | None = None, metrics_t
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The type and first line only: a traceback (with local values and paths) never reaches a log or a caller.
-        log.error("unexpected error", exc_info=exc)
-        return _problem(500, f"internal error; the service log has it under request id {request_id.get()}")
+        ident = getattr(request.state, "request_id", "-")
+        token = request_id.set(ident)
+        try:
+            # The type and first line only: a traceback (local values, paths) never reaches a log or a caller.
+            log.error("unexpected error", exc_info=exc)
+        finally:
+            request_id.reset(token)
+        answer = _problem(500, f"internal error; the service log has it under request id {ident}")
+        answer.headers[REQUEST_ID_HEADER] = ident
+        return answer
 
     return app

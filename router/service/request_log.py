@@ -68,6 +68,8 @@ async def request_ids(request: Request, call_next: Callable[[Request], Awaitable
     """Give every request an id (the caller's when sane), answer it in a header, and log one access line."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
     ident = given if _GOOD_ID.fullmatch(given) else uuid.uuid4().hex
+    # Kept on the request too: the handler of an unexpected error runs outside this middleware's context.
+    request.state.request_id = ident
     token = request_id.set(ident)
     started = time.perf_counter()
     try:
