@@ -3,6 +3,7 @@ routing, decisions, policies over the API and the outbox controls."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlmodel import select
 
 from connectors.webhooks import MAX_WEBHOOK_BYTES, shared_secret_headers
 from router.config import load_settings
+from router.loop.sync import sync
 from router.runtime import Runtime
 from router.service import create_app
 from router.store.tables import DecisionRow, OutboxRow, WebhookDeliveryRow
@@ -122,6 +124,10 @@ def test_webhooks_are_verified_stored_once_and_refused_with_their_reason(
     forged = _deliver(client, body, shared_secret_headers("guessed-value-9", "delivery-2", now))
     stale = _deliver(client, body, shared_secret_headers(SECRET, "delivery-3", now - timedelta(hours=1)))
     huge = _deliver(client, b" " * (MAX_WEBHOOK_BYTES + 1), shared_secret_headers(SECRET, "delivery-4", now))
+    # Without a declared length (chunked), the body is read only up to the limit.
+    chunks = iter([b" " * MAX_WEBHOOK_BYTES, b" " * 1024])
+    chunked = client.post("/webhooks/helpdesk", content=chunks, headers=shared_secret_headers(SECRET, "d-6", now))
+    assert (chunked.status_code, chunked.json()["result"]) == (413, "too_large")
     malformed = _deliver(client, b"not json", shared_secret_headers(SECRET, "delivery-5", now))
     assert (forged[0], forged[1]["result"]) == (401, "forged")
     assert (stale[0], stale[1]["result"]) == (401, "stale")
@@ -151,14 +157,20 @@ def test_route_dry_run_writes_nothing_and_a_stored_ticket_is_queued_once(
         assert session.exec(select(DecisionRow)).all() == []
     bad = client.post("/v1/route", json={"ticket": {"priority": "soon"}}, headers=auth(ws, "read"))
     assert bad.status_code == 422 and "priority" in str(bad.json()["detail"][0]["loc"])
-    # A stored ticket: the jobs' sync stores it (here called directly, as the scheduler would).
-    runtime.cycle("helpdesk", apply=False)
-    stored = {"ticket": {"source": "helpdesk", "external_id": "A2"}, "dry_run": False}
+    # Stored tickets: the jobs' sync stores them (called here directly), nothing decided yet.
+    sync(runtime.store, runtime.connector("helpdesk"))
+    stored = {"ticket": {"source": "helpdesk", "external_id": "A2", "subject": "not what is stored"}, "dry_run": False}
     assert client.post("/v1/route", json=stored, headers=auth(ws, "read")).status_code == 403
     unknown = {"ticket": {"source": "helpdesk", "external_id": "ZZ"}, "dry_run": False}
     assert client.post("/v1/route", json=unknown, headers=auth(ws, "write")).status_code == 404
-    # The cycle decided A2 already: the same version is not queued twice.
+    queued = client.post("/v1/route", json=stored, headers=auth(ws, "write"))
+    assert queued.status_code == 200 and queued.json()["recorded"] and queued.json()["decision_id"]
+    assert "not what is stored" not in json.dumps(queued.json())  # the stored version was decided
+    # The same version is not queued twice, by the API or by the loop.
     assert client.post("/v1/route", json=stored, headers=auth(ws, "write")).status_code == 409
+    runtime.cycle("helpdesk", apply=False)
+    with runtime.store.session() as session:
+        assert len(session.exec(select(DecisionRow).where(DecisionRow.ticket_external_id == "A2")).all()) == 1
     decisions = client.get("/v1/tickets/helpdesk/A2/decisions", headers=auth(ws, "read"))
     assert decisions.status_code == 200
     [decision] = decisions.json()
