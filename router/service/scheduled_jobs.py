@@ -48,7 +48,10 @@ class ScheduledJobs:
         settled = [r.id for r in waiting if r.id is not None and (started - r.received_at) >= SETTLE]
         with self.runtime.store.session() as session:
             mark_done(session, settled, now=self.runtime.clock())
-        if len(settled) < len(waiting):
+            # Deliveries left (too fresh for this cycle, or accepted while it ran: a wake-up then is skipped, as
+            # one cycle per connector runs at a time) get a cycle of their own once their second has settled.
+            left = bool(pending_deliveries(session, name))
+        if left:
             self.wake(name, after=SETTLE)
         if self.observe is not None:
             self.observe(report)
