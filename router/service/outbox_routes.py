@@ -8,7 +8,7 @@ from sqlmodel import func, select
 from router.loop.apply import is_paused, requeue_dead, set_paused
 from router.service.api_auth import TOKEN_ERRORS, require
 from router.service.api_models import OutboxCount, OutboxStatus, PauseRequest, PauseState, Requeued
-from router.service.routing_routes import _outbox_item
+from router.service.routing_routes import outbox_item
 from router.store.api_tokens import ApiToken
 from router.store.tables import OutboxRow
 
@@ -46,7 +46,7 @@ def outbox_status(request: Request, token: object = Depends(require("read"))) ->
     return OutboxStatus(
         paused=paused,
         counts=[OutboxCount(connector=c, state=s, actions=int(n)) for c, s, n in sorted(counts)],
-        dead=[_outbox_item(row) for row in dead],
+        dead=[outbox_item(row) for row in dead],
     )
 
 

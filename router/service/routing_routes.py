@@ -137,7 +137,7 @@ def route_ticket(body: RouteRequest, request: Request, token: ApiToken = Depends
     return result
 
 
-def _outbox_item(row: OutboxRow) -> OutboxItem:
+def outbox_item(row: OutboxRow) -> OutboxItem:
     assert row.id is not None
     return OutboxItem(
         id=row.id,
@@ -186,7 +186,7 @@ def ticket_decisions(
                     queue=row.queue,
                     team=row.team,
                     priority=row.priority,
-                    outbox=[_outbox_item(o) for o in outbox_for_decision(session, row.id)],
+                    outbox=[outbox_item(o) for o in outbox_for_decision(session, row.id)],
                 )
             )
     return out

@@ -6,19 +6,30 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from connectors.errors import WebhookUnsupported, excerpt
-from connectors.webhooks import MAX_WEBHOOK_BYTES, WebhookRefused
+from connectors.webhooks import MAX_WEBHOOK_BYTES, WebhookDelivery, WebhookRefused
 from router.config import ConfigError
+from router.runtime import Runtime
 from router.service.api_models import Problem, WebhookAnswer, WebhookRefusal
-from router.store.webhook_inbox import accept_delivery
+from router.store.webhook_inbox import Accepted, accept_delivery
 
 log = logging.getLogger("deskroute.service")
 router = APIRouter(tags=["webhooks"])
 
 # Forged and stale deliveries are the sender's credentials or clock at fault; the others its request.
 _STATUS = {"forged": 401, "stale": 401, "too_large": 413, "malformed": 400}
+
+
+def _verify(runtime: Runtime, name: str, headers: dict[str, str], body: bytes) -> WebhookDelivery:
+    return runtime.connector(name).verify_webhook(headers, body, runtime.clock())
+
+
+def _store(runtime: Runtime, name: str, delivery: WebhookDelivery) -> Accepted:
+    with runtime.store.session() as session:
+        return accept_delivery(session, name, delivery, now=runtime.clock())
 
 
 class _TooLarge(Exception):
@@ -61,7 +72,7 @@ def _refusal(request: Request, connector: str, result: str, status: int, detail:
 )
 async def receive_webhook(connector: str, request: Request) -> JSONResponse:
     """Verify a delivery the connector's way, store it durably and answer at once; the loop re-reads the tickets."""
-    runtime = request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
     name = connector if connector in runtime.settings.connectors else "(unknown)"
     if name == "(unknown)":
         return _refusal(request, name, "unknown_connector", 404, f"no connector is named {excerpt(connector, 60)}")
@@ -72,13 +83,13 @@ async def receive_webhook(connector: str, request: Request) -> JSONResponse:
     except ClientDisconnect:
         return _refusal(request, name, "malformed", 400, "the sender closed the connection before the body ended")
     try:
-        delivery = runtime.connector(name).verify_webhook(dict(request.headers), body, runtime.clock())
+        # Building a connector and storing a delivery are blocking calls: off the event loop, in the thread pool.
+        delivery = await run_in_threadpool(_verify, runtime, name, dict(request.headers), body)
     except WebhookRefused as exc:
         return _refusal(request, name, exc.reason, _STATUS[exc.reason], str(exc))
     except (WebhookUnsupported, ConfigError) as exc:  # the connector takes no webhooks as configured
         return _refusal(request, name, "unsupported", 404, str(exc))
-    with runtime.store.session() as session:
-        accepted = accept_delivery(session, name, delivery, now=runtime.clock())
+    accepted = await run_in_threadpool(_store, runtime, name, delivery)
     result = "accepted" if accepted.new else "already_accepted"
     request.app.state.metrics.webhooks.labels(name, result).inc()
     log.info("webhook %s", result, extra={"connector": name, "result": result, "delivery_id": delivery.delivery_id})
