@@ -24,7 +24,9 @@ from router.cli import (
     models,
     policy,
     run,
+    serve_cmds,
     sync_cmds,
+    tokens_cmds,
 )
 
 # Model loading is offline and quick: the libraries' own progress bars (carriage returns and all) would only
@@ -60,6 +62,8 @@ app.command("resume")(agent.resume)
 app.add_typer(agent.outbox_app, name="outbox")
 app.add_typer(decisions_cmds.app, name="decisions")
 app.command("run")(run.run)
+app.command("serve")(serve_cmds.serve)
+app.add_typer(tokens_cmds.app, name="tokens")
 
 
 def main() -> None:

@@ -294,3 +294,45 @@ class ActivePolicyRow(SQLModel, table=True):
         default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("policy_activations.id"), nullable=True)
     )
     updated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A token for the HTTP API: only its SHA-256 is kept, so a copy of the database grants nothing."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        sa.UniqueConstraint("name", name="uq_api_tokens_name"),
+        sa.UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    scope: str = Field(description="read | write | admin")
+    token_hash: str = Field(description="hex SHA-256 of the token")
+    prefix: str = Field(description="the token's first characters, to recognise it in a list")
+    created_by: str
+    created_at: datetime = Field(sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """A verified webhook delivery, kept until the loop has synced the tickets it hints at.
+
+    The (connector, delivery id) key is what makes a sender's retry harmless: the second insert finds the first.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("connector", "delivery_id", name="uq_webhook_deliveries_delivery"),
+        sa.Index("ix_webhook_deliveries_state", "state", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str
+    delivery_id: str
+    ticket_ids: list[str] = Field(default_factory=list, sa_column=_json())
+    sent_at: datetime = Field(sa_column=_ts())
+    received_at: datetime = Field(sa_column=_ts())
+    state: str = Field(default="pending", description="pending | done")
+    processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -52,8 +52,13 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "predict": [["label[red]led.csv"]],
     "resume": [[]],
     "run": [["--once"], ["--once", "--dry-run", "--connector", "no[/]such"]],
+    # A port outside 1..65535 is refused before anything listens, so the command returns instead of serving.
+    "serve": [["--port", "0"], ["--port", "70000", "--no-jobs"]],
     "stats": [[], ["--json"]],
     "sync": [["helpdesk"], ["other"], ["helpdesk", "--full"]],
+    "tokens create": [["--name", HOSTILE, "--scope", "read"], ["--name", "ops [bold]", "--scope", "no[/]such"]],
+    "tokens list": [[]],
+    "tokens revoke": [[HOSTILE], ["no[/]such"]],
     "train": [["--target", "churn", "--from-store", "--source", "helpdesk"], ["--target", "queue", "--from-store"]],
 }
 # Commands that run for minutes on fixed inputs of their own (no stored data to show), with why.
