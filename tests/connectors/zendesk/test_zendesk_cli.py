@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from router.store import Store, TicketRow, count, get_cursor
 from router.store.tables import DecisionRow, FeedbackRow, OutboxRow
 from tests.conftest import REPO_ROOT
-from tests.connectors.zendesk.fake_zendesk import AGENT_EMAIL, ME, T0, TOKEN, FakeTicket, FakeZendesk, Kill
+from tests.connectors.fake_vendor import Kill
+from tests.connectors.zendesk.fake_zendesk import AGENT_EMAIL, ME, T0, TOKEN, FakeTicket, FakeZendesk
 
 STARTER = REPO_ROOT / "policies" / "examples" / "starter.yaml"
 TEAMS = (
