@@ -1,15 +1,25 @@
-"""A Freshdesk connector on the fake account, through respx (no network)."""
+"""A Freshdesk connector on the fake account, through respx (no network); the ``freshdesk`` adapter registered
+even where the installed package predates it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import respx
 from pydantic import SecretStr
 
 from connectors.freshdesk import FreshdeskConnector, FreshdeskSettings
+from tests.connectors.adapter_entry_points import registered
 from tests.connectors.freshdesk.fake_freshdesk import API_KEY, MAILBOX, ROOT, FakeFreshdesk
+
+
+@pytest.fixture(scope="session", autouse=True)
+def freshdesk_registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:
+    folder = tmp_path_factory.mktemp("entry-points")
+    with registered(folder, "freshdesk", "router.adapters.freshdesk_adapter:build_freshdesk") as found:
+        yield found
 
 
 @pytest.fixture
