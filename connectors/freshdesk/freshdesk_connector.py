@@ -11,10 +11,12 @@ are stored by id).
 Whose change. Freshdesk's ticket API does not say who changed a ticket. A conversation written in the same
 second as the ticket's update names its author (a customer's reply, an agent's note, deskroute's own note);
 otherwise the ticket is compared with the state deskroute itself last wrote to it: the same ``updated_at``
-and routing (group, priority, responder) is deskroute's own write, anything else is a person's (or an
-automation's) change, left unnamed, which the engine records as a correction when the routing differs from
-its decision. Before writing a group, priority or responder, deskroute checks the same way that nobody
-changed that field since it last wrote it, and leaves it to them when someone did.
+is deskroute's own write, anything else is a person's (or an automation's) change, left unnamed, which the
+engine records as a correction when the routing differs from its decision. Before writing a group, priority
+or responder, deskroute checks that nobody changed that field since it pulled the ticket (the state it
+decided on) or last wrote it, and leaves it to them when someone did. Both memories last as long as the
+connector (one ``deskroute run``); a process started later knows only what the store's decisions say, which
+the engine compares in the same way.
 
 Writes. Fields are PUT on the ticket; tags replace the whole list in Freshdesk, so the ticket is read right
 before the write and deskroute's tags are merged into everyone else's. A private note carries the action's
@@ -142,7 +144,9 @@ class FreshdeskConnector(Connector):
         self._groups: dict[int, str] | None = None
         self._codes_known = False
         self._me: dict[str, Any] | None = None
+        # What this connector last wrote to a ticket, and how it last pulled it: see "Whose change" above.
         self._written: dict[int, OwnWrite] = {}
+        self._pulled: dict[int, OwnWrite] = {}
 
     def close(self) -> None:
         self.api.close()
@@ -402,6 +406,7 @@ class FreshdeskConnector(Connector):
                 continue
             tickets.append(ticket)
             comments.extend(ticket_comments)
+            self._pulled[item["id"]] = OwnWrite(str(item["updated_at"]), routing_of(item))
             contact = self._contacts.get(item.get("requester_id") or 0)
             if contact is not None and "created_at" in contact:  # a whole contact, not the embedded summary
                 found = self._customer(contact, refused)
@@ -514,12 +519,14 @@ class FreshdeskConnector(Connector):
         name, value, what = self._wanted(action)
         if item.get(name) == value:
             return ActionResult(status="already_applied", detail=what)
-        written = self._written.get(item["id"])
-        if written is not None and written.routing.get(name) != item.get(name):
+        # The state deskroute decided on (as pulled) or last wrote: a field changed since is a person's to keep.
+        remembered = [m for m in (self._written.get(item["id"]), self._pulled.get(item["id"])) if m is not None]
+        known = max(remembered, key=lambda m: parse_time(m.updated_at) or BEGINNING, default=None)
+        if known is not None and known.routing.get(name) != item.get(name):
             return ActionResult(
                 status="skipped",
-                detail=f"someone changed the ticket's {FIELD_WORDS[name]} since deskroute last wrote it; deskroute "
-                "leaves that to them (the correction is recorded when the ticket is pulled)",
+                detail=f"someone changed the ticket's {FIELD_WORDS[name]} since deskroute last read or wrote it; "
+                "deskroute leaves that to them (the correction is recorded when the ticket is pulled)",
             )
         self._remember(self.api.update(item["id"], {name: value}))
         return ActionResult(status="applied", detail=f"set {what}")

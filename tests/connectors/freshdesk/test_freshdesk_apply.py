@@ -50,7 +50,9 @@ def test_own_write_and_a_persons_rerouting_are_told_apart(fake: FakeFreshdesk) -
         assert moved.queue == "triage" and not desk.is_own_change(moved)
         # deskroute does not route it back: the person's routing stands.
         again = desk.apply(Action(kind="route", target=str(ticket), params={"queue": "billing"}, idempotency_key="k2"))
-    assert again.status == "skipped" and "changed the ticket's group" in again.detail
+    assert (
+        again.status == "skipped" and "changed the ticket's group since deskroute last read or wrote it" in again.detail
+    )
     assert fake.tickets[ticket]["group_id"] == TRIAGE
 
 
@@ -126,3 +128,14 @@ def test_check_reports_access_groups_statuses_and_mailbox(fake: FakeFreshdesk) -
         report = desk.check()
     bad = {i.name: i.detail for i in report.items if not i.ok}
     assert set(bad) == {"ticket access", "groups"} and "Legal" in bad["groups"]
+
+
+def test_a_rerouting_after_the_pull_and_before_the_write_is_not_overwritten(fake: FakeFreshdesk) -> None:
+    ticket = fake.add_ticket("VAT", at=T0 - timedelta(minutes=5))
+    with connect() as desk:
+        list(desk.pull(None))  # the state deskroute decides on
+        fake.person_changes(ticket, group_id=BILLING, priority=3)
+        route = desk.apply(Action(kind="route", target=str(ticket), params={"queue": "triage"}))
+        tags = desk.apply(Action(kind="add_tags", target=str(ticket), params={"tags": ["vat"]}))
+    assert route.status == "skipped" and tags.status == "applied"
+    assert fake.tickets[ticket]["group_id"] == BILLING and fake.tickets[ticket]["tags"] == ["vat"]
