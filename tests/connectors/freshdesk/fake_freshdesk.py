@@ -106,6 +106,22 @@ class FakeFreshdesk(FakeVendor):
         self.conversations[ticket_id] = []
         return ticket_id
 
+    def add_group(self, name: str) -> int:
+        group_id = max(self.groups) + 1
+        self.groups[group_id] = {**self.groups[TRIAGE], "id": group_id, "name": name, "agent_ids": []}
+        return group_id
+
+    def group_id(self, name: str) -> int:
+        return next(g for g, v in self.groups.items() if v["name"] == name)
+
+    def notes_of(self, ticket_id: int) -> list[dict[str, Any]]:
+        """deskroute's notes on a ticket: private, by its agent, carrying an action's marker."""
+        return [
+            c
+            for c in self.conversations[ticket_id]
+            if c["user_id"] == ME and c["private"] and "deskroute:action=" in c["body"]
+        ]
+
     def add_contact(self, email: str) -> int:
         contact = copy.deepcopy(self.contact_template)
         contact.update(id=self.next_id(), email=email, name=email.split("@")[0], company_id=None)
