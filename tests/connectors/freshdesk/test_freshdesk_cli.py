@@ -202,14 +202,17 @@ def test_a_sync_killed_mid_pull_resumes_with_every_ticket_once(killable: Desk) -
     with desk.fake.serve() as url:
         desk.configure(url, page_size=2)
         process = desk.start("sync", "freshdesk")
-        desk.fake.kill = Kill(process.pid, "GET", r"^/api/v2/tickets$", nth=3)
+        # Requests: the first pair; their second again (all seen: page 2); the second pair; then killed while
+        # asking from the second pair's second.
+        desk.fake.kill = Kill(process.pid, "GET", r"^/api/v2/tickets$", nth=4)
         process.communicate(timeout=180)
         assert process.returncode == -signal.SIGKILL
         store = desk.store()
         with store.session() as session:
-            assert count(session, TicketRow) == 4  # two pages committed with their cursor; the third never came
+            assert count(session, TicketRow) == 4  # two pairs committed with their cursor
         resumed = desk.run("sync", "freshdesk")
         assert resumed.returncode == 0, resumed.stderr
+        assert "freshdesk: 3 tickets" in resumed.stdout  # from the committed cursor on, not from the start
         with store.session() as session:
             rows = session.execute(sa.select(TicketRow.external_id).where(TicketRow.source == "freshdesk")).scalars()
             stored = sorted(rows.all())
