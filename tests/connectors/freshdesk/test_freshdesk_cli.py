@@ -10,21 +10,19 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from router.store import Store, TicketRow, count, get_cursor
+from router.store import TicketRow, count, get_cursor
 from router.store.tables import DecisionRow, FeedbackRow, OutboxRow
 from tests.conftest import REPO_ROOT
+from tests.connectors.deskroute_processes import DeskrouteProcesses, process_env
 from tests.connectors.fake_vendor import Kill
 from tests.connectors.freshdesk.fake_freshdesk import API_KEY, T0, FakeFreshdesk
 
@@ -45,11 +43,8 @@ TEAMS = (
 
 
 @dataclass
-class Desk:
-    fake: FakeFreshdesk
-    folder: Path
-    env: dict[str, str]
-    database_url: str
+class Desk(DeskrouteProcesses):
+    fake: FakeFreshdesk = field(default_factory=FakeFreshdesk)
 
     def configure(self, url: str, *, mode: str = "auto", page_size: int = 100) -> None:
         (self.folder / "deskroute.toml").write_text(
@@ -64,47 +59,13 @@ class Desk:
             encoding="utf-8",
         )
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "router.cli", *args],
-            cwd=self.folder,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "router.cli", *args],
-            cwd=self.folder,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def store(self) -> Store:
-        return Store(self.database_url)
-
 
 def make_desk(folder: Path, database_url: str, entry_points: Path | None) -> Desk:
     fake = FakeFreshdesk(now=T0 + timedelta(hours=1))
     for team in TEAMS:
         fake.add_group(team)
-    path = os.pathsep.join(str(p) for p in (REPO_ROOT, entry_points) if p is not None)
-    env = {
-        **os.environ,
-        "PYTHONPATH": path,
-        "DESKROUTE_DATABASE_URL": database_url,
-        "DESKROUTE_DATA_DIR": str(folder / "data"),
-        "FD_KEY": API_KEY,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    for name in ("DESKROUTE_CONFIG", "DESKROUTE_POLICY"):
-        env.pop(name, None)
-    return Desk(fake, folder, env, database_url)
+    env = process_env(folder, database_url, entry_points, {"FD_KEY": API_KEY})
+    return Desk(folder, env, database_url, fake)
 
 
 @pytest.fixture
