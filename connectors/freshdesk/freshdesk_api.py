@@ -3,7 +3,11 @@
 Listings are paged with ``page`` and ``per_page`` (at most 100) and say in their ``Link`` header whether a next
 page exists; a page past 300 is refused (400). Only deskroute's own parameters are sent: the ``Link`` URL is
 read for whether there is more, never followed as given. Rate limits come back as ``X-RateLimit-Total`` /
-``X-RateLimit-Remaining`` on every answer, which the HTTP client feeds into the connector's budget.
+``X-RateLimit-Remaining`` on every answer, which the HTTP clients feed into their budgets.
+
+Two HTTP clients share the credentials: Freshdesk limits the ticket and contact listings per minute far below
+the account's total (Growth: 20 of 200), so the listings are paced by their own budget and a long pull never
+spends the minute's quota the writes need, nor the reverse.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ class ListPage:
 class FreshdeskApi:
     """The calls the adapter makes."""
 
-    def __init__(self, http: HttpClient):
+    def __init__(self, http: HttpClient, listing: HttpClient | None = None):
         self.http = http
+        self.listing_http = listing or http
 
     @property
     def connector(self) -> str:
@@ -47,12 +52,16 @@ class FreshdeskApi:
 
     def close(self) -> None:
         self.http.close()
+        if self.listing_http is not self.http:
+            self.listing_http.close()
 
-    def page(self, path: str, params: Mapping[str, Any], key: str | None = None) -> ListPage:
-        """One page of a listing and whether its ``Link`` header names a next one."""
-        response = self.http.request("GET", API + path, params=params)
+    def page(self, path: str, params: Mapping[str, Any], *, listing: bool = False) -> ListPage:
+        """One page of a listing and whether its ``Link`` header names a next one; ``listing``: paced by the
+        listings' own budget (tickets, contacts)."""
+        client = self.listing_http if listing else self.http
+        response = client.request("GET", API + path, params=params)
         shape = Shape(f"GET /{API}{path}", self.connector)
-        return ListPage(shape.items(self.http.decode(response), key), "next" in response.links)
+        return ListPage(shape.items(client.decode(response)), "next" in response.links)
 
     def listing(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a short listing (a ticket's conversations, the groups, the agents)."""
@@ -80,10 +89,13 @@ class FreshdeskApi:
                 "per_page": per_page,
                 "page": page,
             },
+            listing=True,
         )
 
     def contacts_page(self, *, updated_since: datetime, page: int, per_page: int) -> ListPage:
-        return self.page("contacts", {"_updated_since": iso(updated_since), "per_page": per_page, "page": page})
+        return self.page(
+            "contacts", {"_updated_since": iso(updated_since), "per_page": per_page, "page": page}, listing=True
+        )
 
     def ratings_page(self, *, created_since: datetime, page: int, per_page: int) -> ListPage:
         return self.page(
@@ -145,6 +157,7 @@ class FreshdeskApi:
                     "per_page": PER_PAGE,
                     "page": number,
                 },
+                listing=True,
             )
             found.extend(page.items)
             if not page.has_next or not page.items:

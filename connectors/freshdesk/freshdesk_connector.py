@@ -78,6 +78,8 @@ class FreshdeskSettings:
     timeout: float = 30.0
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     rate_limit_per_minute: int | None = None
+    # The plan's ticket-list limit per minute (Growth 20, Pro 100, Enterprise 200): listings are paced by it.
+    list_per_minute: int | None = 20
     page_size: int = PER_PAGE
     queue_map: Mapping[str, str] = field(default_factory=dict)
     priority_map: Mapping[str, str] = field(default_factory=dict)
@@ -124,20 +126,23 @@ class FreshdeskConnector(Connector):
         self.codes = Codes(
             queue_map=settings.queue_map, priority_map=settings.priority_map, status_map=settings.status_map
         )
-        self.api = FreshdeskApi(
-            HttpClient(
+        auth = BasicCredentials(settings.api_key.get_secret_value().strip(), "X")
+
+        def client(per_minute: int | None) -> HttpClient:
+            return HttpClient(
                 settings.base_url,
                 connector=name,
-                auth=BasicCredentials(settings.api_key.get_secret_value().strip(), "X"),
+                auth=auth,
                 timeout=settings.timeout,
                 max_response_bytes=settings.max_response_bytes,
-                budget=RateBudget(settings.rate_limit_per_minute),
+                budget=RateBudget(per_minute),
                 sleep=sleep,
                 transport=transport,
                 credentials_hint="Check the API key in the environment variable the connector names (Profile "
                 "settings > View API key in Freshdesk).",
             )
-        )
+
+        self.api = FreshdeskApi(client(settings.rate_limit_per_minute), client(settings.list_per_minute))
         self._contacts: dict[int, dict[str, Any]] = {}
         self._companies: dict[int, str] = {}
         self._agents: dict[int, str] | None = None

@@ -4,7 +4,8 @@ Keys: ``base_url`` (https://DOMAIN.freshdesk.com), ``token_env`` (the API key), 
 queue -> group name), ``priority_map`` (canonical priority -> Freshdesk priority name or code),
 ``status_map`` (Freshdesk status name or code -> canonical status), ``agent_user``, ``page_size``,
 ``rate_limit_per_minute``, ``webhook_secret_env`` (the X-Deskroute-Secret the automation sends), and under
-``options``: ``email_config_id`` (the mailbox outreach is sent from), ``outreach_group``.
+``options``: ``email_config_id`` (the mailbox outreach is sent from), ``outreach_group``, ``list_per_minute``
+(the plan's ticket-list limit).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from connectors.freshdesk import FreshdeskConnector, FreshdeskSettings
 from connectors.freshdesk.freshdesk_api import PER_PAGE
 from router.config import ConfigError, ConnectorSettings, webhook_secret
 
-OPTIONS = ("email_config_id", "outreach_group")
+OPTIONS = ("email_config_id", "outreach_group", "list_per_minute")
 
 
 def build_freshdesk(
@@ -59,6 +60,12 @@ def build_freshdesk(
     group: Any = settings.options.get("outreach_group", settings.outreach_queue)
     if group is not None and (not isinstance(group, str) or not group.strip()):
         raise ConfigError(f"connector '{name}': options.outreach_group = {group!r} must be a group's name")
+    listing: Any = settings.options.get("list_per_minute", 20)
+    if isinstance(listing, bool) or not isinstance(listing, int) or listing <= 0:
+        raise ConfigError(
+            f"connector '{name}': options.list_per_minute = {listing!r} must be the plan's ticket-list limit per "
+            "minute (a whole number: Growth 20, Pro 100, Enterprise 200)"
+        )
     if settings.page_size > PER_PAGE:
         raise ConfigError(
             f"connector '{name}': page_size = {settings.page_size}; Freshdesk pages hold at most {PER_PAGE}"
@@ -69,6 +76,7 @@ def build_freshdesk(
         timeout=settings.timeout_seconds,
         max_response_bytes=settings.max_response_bytes,
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        list_per_minute=listing,
         page_size=settings.page_size,
         queue_map=dict(settings.queue_map),
         priority_map=dict(settings.priority_map),

@@ -31,12 +31,13 @@ def test_a_complete_table_builds_the_connector_through_the_registry() -> None:
             webhook_secret_env="FD_HOOK",
             priority_map={"normal": "Medium"},
             status_map={"Waiting on Customer": "pending"},
-            options={"email_config_id": 41000015452, "outreach_group": "Billing"},
+            options={"email_config_id": 41000015452, "outreach_group": "Billing", "list_per_minute": 100},
         ),
     )
     assert isinstance(desk, FreshdeskConnector)
     assert desk.settings.base_url == "https://acme.freshdesk.com" and desk.settings.email_config_id == 41000015452
     assert desk.webhook_secret is not None and desk.settings.outreach_group == "Billing"
+    assert desk.settings.list_per_minute == 100 and desk.api.listing_http.budget.per_minute == 100
     assert "fd-key-123" not in repr(desk) + repr(desk.api.http)
     desk.close()
 
@@ -50,6 +51,7 @@ def test_a_complete_table_builds_the_connector_through_the_registry() -> None:
         ({"options": {"mailbox": 1}}, "unknown option(s) mailbox for Freshdesk"),
         ({"options": {"email_config_id": "support@x"}}, "options.email_config_id = 'support@x' must be"),
         ({"page_size": 500}, "Freshdesk pages hold at most 100"),
+        ({"options": {"list_per_minute": 0}}, "options.list_per_minute = 0 must be the plan's ticket-list limit"),
         ({"priority_map": {"p1": "Urgent"}}, "priority_map key 'p1' is not a canonical priority"),
         ({"status_map": {"6": "waiting"}}, "status_map.6 = 'waiting' is not a canonical status"),
         ({"webhook_secret_env": "FD_UNSET"}, "FD_UNSET (webhook_secret_env) is not set"),

@@ -111,10 +111,11 @@ def test_a_429_waits_for_retry_after_and_the_budget_reads_freshdesks_headers(fak
     fake.faults.append(Fault("GET", r"^/api/v2/tickets$", 429, {"Retry-After": "7"}))
     waits: list[float] = []
     with connect() as desk:
-        desk.api.http._sleep = waits.append
+        desk.api.listing_http._sleep = waits.append
         assert len(ticket_ids(list(desk.pull(None)))) == 1
         assert 7 in waits
-        assert desk.api.http.budget._remaining == 180.0 and desk.api.http.budget._limit == 200.0
+        budget = desk.api.listing_http.budget
+        assert budget._remaining == 180.0 and budget._limit == 200.0
     fake.faults.append(Fault("GET", r"^/api/v2/tickets$", 429, {"Retry-After": "3600"}, times=10))
     with connect() as desk, pytest.raises(RateLimited):
         list(desk.pull(None))
@@ -138,3 +139,16 @@ def test_since_a_time(fake: FakeFreshdesk) -> None:
         batches = list(desk.pull(desk.cursor_since(T0 - timedelta(days=1))))
     assert [t.subject for b in batches for t in b.tickets] == ["new"]
     assert batches[-1].cursor["tickets"]["since"] == iso(T0)
+
+
+def test_listings_are_paced_by_the_plans_list_limit_and_writes_by_their_own(fake: FakeFreshdesk) -> None:
+    for n in range(8):
+        fake.add_ticket(f"ticket {n}")
+    listing_waits: list[float] = []
+    other_waits: list[float] = []
+    with connect(page_size=2, list_per_minute=3) as desk:
+        desk.api.listing_http._sleep = listing_waits.append
+        desk.api.http._sleep = other_waits.append
+        assert len(ticket_ids(list(desk.pull(None)))) == 8
+    # Listing pages past the plan's limit wait for the minute to pass; conversations and the rest do not.
+    assert listing_waits and all(w > 0 for w in listing_waits) and other_waits == []
