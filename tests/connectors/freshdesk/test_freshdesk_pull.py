@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from connectors.actions import Action
 from connectors.base import PullBatch
 from connectors.errors import RateLimited
 from tests.connectors.fake_vendor import Fault
@@ -152,3 +153,38 @@ def test_listings_are_paced_by_the_plans_list_limit_and_writes_by_their_own(fake
         assert len(ticket_ids(list(desk.pull(None)))) == 8
     # Listing pages past the plan's limit wait for the minute to pass; conversations and the rest do not.
     assert listing_waits and all(w > 0 for w in listing_waits) and other_waits == []
+
+
+def test_a_customers_history_by_email_or_contact_id(fake: FakeFreshdesk) -> None:
+    first = fake.add_ticket("VAT", at=T0 - timedelta(days=60))  # older than the listing's default 30 days
+    fake.converse(first, ANA, "Any news?", incoming=True, private=False)
+    other = fake.add_contact("someone@else.example")
+    fake.add_ticket("Not Ana's", requester=other)
+    with connect() as desk:
+        by_email = desk.customer_history("ana@customer.example")
+        by_id = desk.customer_history(str(ANA))
+        assert desk.customer_history("nobody@example.org").customer is None
+    for history in (by_email, by_id):
+        assert history.customer is not None and history.customer.organization == "Customer Example BV"
+        assert [t.external_id for t in history.tickets] == [str(first)]
+        assert history.tickets[0].requester == "ana@customer.example"
+        assert [c.body for c in history.comments] == ["Any news?"]
+
+
+def test_a_neutral_rating_is_not_good_or_bad_and_a_malformed_one_is_refused(fake: FakeFreshdesk) -> None:
+    fake.ratings[0]["ratings"] = {"default_question": 100}
+    fake.ratings[1]["user_id"] = "ana"
+    with connect() as desk:
+        batches = list(desk.pull(None))
+    assert [r for b in batches for r in b.ratings] == []
+    (refused,) = [r for b in batches for r in b.refused]
+    assert refused.kind == "rating" and "field 'user_id' is 'ana', expected a record number" in refused.reason
+
+
+def test_deskroutes_own_note_is_recognised_by_a_later_process(fake: FakeFreshdesk) -> None:
+    ticket = fake.add_ticket("VAT", at=T0 - timedelta(minutes=5))
+    with connect() as desk:
+        desk.apply(Action(kind="add_note", target=str(ticket), params={"body": "Routed"}))
+    with connect() as later:  # remembers nothing of the write: the note names its author
+        (pulled,) = [t for b in later.pull(None) for t in b.tickets]
+        assert pulled.updated_by == "deskroute@support.example.com" and later.is_own_change(pulled)
