@@ -145,7 +145,7 @@ class FreshdeskApi:
         return Shape(f"GET /{path}", self.connector).items(self.http.get(path, {"email": email}))
 
     def tickets_of(self, *, requester_id: int, pages: int) -> list[dict[str, Any]]:
-        """A requester's tickets, newest change first, whatever their age."""
+        """A requester's tickets, newest first, whatever their age (``updated_since`` lifts the 30-day default)."""
         found: list[dict[str, Any]] = []
         for number in range(1, pages + 1):
             page = self.page(
