@@ -188,3 +188,24 @@ def test_deskroutes_own_note_is_recognised_by_a_later_process(fake: FakeFreshdes
     with connect() as later:  # remembers nothing of the write: the note names its author
         (pulled,) = [t for b in later.pull(None) for t in b.tickets]
         assert pulled.updated_by == "deskroute@support.example.com" and later.is_own_change(pulled)
+
+
+def test_full_and_incremental_pulls_across_the_page_cap_resumed_after_a_stop(fake: FakeFreshdesk) -> None:
+    fake.page_cap = 2  # 2 pages of 3: every pull below reads more than the cap allows in one listing
+    for n in range(20):
+        fake.add_ticket(f"ticket {n}", at=T0 + timedelta(seconds=n // 3))
+    with connect(page_size=3, page_cap=2) as desk:
+        pulled = desk.pull(None)
+        first = [next(pulled) for _ in range(3)]
+        pulled.close()  # stopped; the three batches and their cursor were committed
+    with connect(page_size=3, page_cap=2) as desk:
+        rest = [b for b in desk.pull(first[-1].cursor) if b.tickets or b.cursor.get("tickets")]
+    full = ticket_ids(first) + ticket_ids(rest)
+    assert sorted(full) == sorted(str(i) for i in fake.tickets) and len(full) == len(set(full))
+    fake.now = T0 + timedelta(minutes=5)
+    changed = [int(i) for i in sorted(fake.tickets)[::2]]
+    for ticket in changed:
+        fake.person_changes(ticket, priority=3)
+    with connect(page_size=3, page_cap=2) as desk:
+        incremental = ticket_ids(list(desk.pull(rest[-1].cursor)))
+    assert sorted(incremental) == sorted(str(i) for i in changed) and len(incremental) == len(set(incremental))
