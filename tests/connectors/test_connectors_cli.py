@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,14 +111,16 @@ def test_user_errors_are_one_clear_line(cli_env: Path, monkeypatch) -> None:
 
 
 def test_a_type_no_installed_adapter_has_is_refused_when_the_configuration_is_read(cli_env: Path) -> None:
-    write_config(cli_env, '[connectors.fd]\ntype = "freshdesk"\nbase_url = "https://x.freshdesk.com"\n')
-    for args in (["sync", "fd"], ["sync", "dry"], ["connectors", "list"]):
+    write_config(cli_env, '[connectors.jd]\ntype = "jira"\nbase_url = "https://x.atlassian.net"\n')
+    for args in (["sync", "jd"], ["sync", "dry"], ["connectors", "list"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 1, (args, result.output)
         shown = result.output.replace("\n", " ")
-        assert (
-            "connectors.fd.type: unknown connector type 'freshdesk'; the installed types are: file, rt, zendesk"
-            in shown
+        # jira has no adapter yet; the list holds at least the adapters this checkout installs.
+        assert re.search(
+            r"connectors\.jd\.type: unknown connector type 'jira'; the installed types are: file, (freshdesk, )?rt, "
+            r"zendesk",
+            shown,
         )
         assert "Traceback" not in result.output
 

@@ -7,31 +7,23 @@ templates every answer is made from. It keeps the behaviour the adapter depends 
 guard (409 on a stale ``updated_stamp``), ``additional_tags``, private comments, ``Idempotency-Key`` on
 ticket creation, and an audit naming the author of every change.
 
-It serves through respx (``fake`` is a side effect: ``respx.route(...).mock(side_effect=fake)``) or on a
-loopback socket (:meth:`FakeZendesk.serve`) for other processes, where it can also SIGKILL its client at a
-chosen request (after doing a write, the worst moment) to test that nothing is lost or doubled.
+It serves through respx or on a loopback socket, with injected faults and a SIGKILL at a chosen request, as
+every fake helpdesk does (:mod:`tests.connectors.fake_vendor`).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import hashlib
 import json
-import os
 import re
-import signal
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import httpx
+from tests.connectors.fake_vendor import FakeVendor, Reply
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = "https://example.zendesk.com"
@@ -59,41 +51,6 @@ def _decode(cursor: str) -> list[int]:
 
 
 @dataclass
-class Fault:
-    """Answer the next ``times`` requests matching ``method`` and ``path`` (a regex) with ``status`` and
-    ``headers`` instead (``status`` 0: a read timeout). With ``after``, the request is carried out first and
-    only its answer is lost (the write happened; the client cannot know)."""
-
-    method: str
-    path: str
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    times: int = 1
-    body: Any = None
-    after: bool = False
-
-
-@dataclass
-class Kill:
-    """SIGKILL process ``pid`` at the ``nth`` request matching ``method``, ``path`` and (when given) holding
-    ``needle`` in its JSON body; a write is carried out first, and its answer never arrives."""
-
-    pid: int
-    method: str
-    path: str
-    nth: int = 1
-    needle: str | None = None
-    seen: int = 0
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class FakeTicket:
     id: int
     subject: str
@@ -113,10 +70,12 @@ class FakeTicket:
     audits: list[dict[str, Any]] = field(default_factory=list)
 
 
-class FakeZendesk:
+class FakeZendesk(FakeVendor):
+    name = "the fake Zendesk"
+
     def __init__(self, *, now: datetime = T0 + timedelta(hours=1)) -> None:
+        super().__init__()
         self.now = now
-        self.lock = threading.RLock()
         self.ticket_template = fixture("incremental_tickets_cursor.json")["tickets"][0]
         users = {u["id"]: u for u in fixture("incremental_tickets_cursor.json")["users"]}
         self.users: dict[int, dict[str, Any]] = {**users, ME: fixture("users_me.json")["user"]}
@@ -127,9 +86,6 @@ class FakeZendesk:
         self.band_field = fixture("ticket_field_band.json")["ticket_field"]
         self.webhooks = fixture("webhooks.json")["webhooks"]
         self.tickets: dict[int, FakeTicket] = {}
-        self.faults: list[Fault] = []
-        self.kill: Kill | None = None
-        self.requests: list[tuple[str, str]] = []
         self.writes: list[tuple[str, int, dict[str, Any]]] = []
         self.idempotency: dict[str, tuple[str, int]] = {}
         # Before the next PUT to a ticket someone else changes it: "person:GROUP" re-routes, "customer" replies.
@@ -291,44 +247,9 @@ class FakeZendesk:
 
     # -- serving ----------------------------------------------------------------------------------------
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        """respx side effect."""
-        body = json.loads(request.content) if request.content else None
-        reply = self.handle(request.method, request.url.path, request.url.query.decode(), dict(request.headers), body)
-        if reply.status == 0:
-            raise httpx.ReadTimeout("the fake Zendesk did not answer", request=request)
-        return httpx.Response(reply.status, json=reply.body, headers=reply.headers)
-
-    def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: Any) -> Reply:
-        with self.lock:
-            self.requests.append((method, path))
-            lower = {k.lower(): v for k, v in headers.items()}
-            lost: Fault | None = None
-            for fault in self.faults:
-                if fault.times > 0 and fault.method == method and re.search(fault.path, path):
-                    fault.times -= 1
-                    if fault.after:
-                        lost = fault
-                        break
-                    return Reply(
-                        fault.status, fault.body or {"error": "Fault", "description": "injected"}, fault.headers
-                    )
-            expected = "Basic " + base64.b64encode(f"{AGENT_EMAIL}/token:{TOKEN}".encode()).decode()
-            if lower.get("authorization") != expected:
-                return Reply(401, {"error": "Couldn't authenticate you"})
-            params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-            reply = self._route(method, path, params, lower, body)
-            reply.headers.update(self.quota)
-            if lost is not None:
-                reply = Reply(lost.status, lost.body or {"error": "Fault", "description": "injected"}, lost.headers)
-            kill = self.kill
-            wanted = kill is not None and (kill.needle is None or kill.needle in json.dumps(body))
-            if kill is not None and wanted and kill.method == method and re.search(kill.path, path):
-                kill.seen += 1
-                if kill.seen == kill.nth:
-                    self.kill = None
-                    os.kill(kill.pid, signal.SIGKILL)  # the write (if any) is done; its answer never arrives
-            return reply
+    def authorized(self, headers: dict[str, str]) -> Reply | None:
+        expected = "Basic " + base64.b64encode(f"{AGENT_EMAIL}/token:{TOKEN}".encode()).decode()
+        return None if headers.get("authorization") == expected else Reply(401, {"error": "Couldn't authenticate you"})
 
     def _page(self, items: list[dict[str, Any]], key: str, params: dict[str, str]) -> Reply:
         size = int(params.get("page[size]", "100"))
@@ -380,7 +301,7 @@ class FakeZendesk:
             },
         )
 
-    def _route(self, method: str, path: str, params: dict[str, str], headers: dict[str, str], body: Any) -> Reply:
+    def route(self, method: str, path: str, params: dict[str, str], headers: dict[str, str], body: Any) -> Reply:
         api = path.removeprefix("/api/v2/")
         if method == "GET":
             if api == "incremental/tickets/cursor.json":
@@ -513,40 +434,3 @@ class FakeZendesk:
             self.idempotency[key] = (digest, ticket.id)
         self.writes.append(("POST", ticket.id, fields))
         return Reply(201, {"ticket": self.render(ticket)}, {"x-idempotency-lookup": "miss"})
-
-    @contextlib.contextmanager
-    def serve(self) -> Iterator[str]:
-        """``http://127.0.0.1:PORT``: the fake on a loopback socket, for other processes."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                parts = urlsplit(self.path)
-                reply = fake.handle(
-                    self.command, parts.path, parts.query, dict(self.headers.items()), json.loads(raw) if raw else None
-                )
-                data = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = do_POST = _answer
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()

@@ -8,7 +8,8 @@ import pytest
 import respx
 
 from connectors import Action
-from tests.connectors.zendesk.fake_zendesk import ME, ROOT, FakeZendesk, Fault
+from tests.connectors.fake_vendor import Fault
+from tests.connectors.zendesk.fake_zendesk import ME, ROOT, FakeZendesk
 from tests.connectors.zendesk.test_zendesk_pull import connector
 
 

@@ -11,22 +11,21 @@ with every ticket stored once and every action applied once, on SQLite and on Po
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from router.store import Store, TicketRow, count, get_cursor
+from router.store import TicketRow, count, get_cursor
 from router.store.tables import DecisionRow, FeedbackRow, OutboxRow
 from tests.conftest import REPO_ROOT
-from tests.connectors.zendesk.fake_zendesk import AGENT_EMAIL, ME, T0, TOKEN, FakeTicket, FakeZendesk, Kill
+from tests.connectors.deskroute_processes import DeskrouteProcesses, process_env
+from tests.connectors.fake_vendor import Kill
+from tests.connectors.zendesk.fake_zendesk import AGENT_EMAIL, ME, T0, TOKEN, FakeTicket, FakeZendesk
 
 STARTER = REPO_ROOT / "policies" / "examples" / "starter.yaml"
 TEAMS = (
@@ -44,11 +43,8 @@ TEAMS = (
 
 
 @dataclass
-class Desk:
-    fake: FakeZendesk
-    folder: Path
-    env: dict[str, str]
-    database_url: str
+class Desk(DeskrouteProcesses):
+    fake: FakeZendesk = field(default_factory=FakeZendesk)
 
     def configure(self, url: str, *, mode: str = "auto", page_size: int = 100) -> None:
         (self.folder / "deskroute.toml").write_text(
@@ -65,46 +61,13 @@ class Desk:
             encoding="utf-8",
         )
 
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "router.cli", *args]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.command(*args), cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=180
-        )
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args),
-            cwd=self.folder,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def store(self) -> Store:
-        return Store(self.database_url)
-
 
 def make_desk(folder: Path, database_url: str, entry_points: Path | None) -> Desk:
     fake = FakeZendesk()
     for team in TEAMS:
         fake.add_group(team)
-    path = os.pathsep.join(str(p) for p in (REPO_ROOT, entry_points) if p is not None)
-    env = {
-        **os.environ,
-        "PYTHONPATH": path,
-        "DESKROUTE_DATABASE_URL": database_url,
-        "DESKROUTE_DATA_DIR": str(folder / "data"),
-        "ZD_EMAIL": AGENT_EMAIL,
-        "ZD_TOKEN": TOKEN,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    for name in ("DESKROUTE_CONFIG", "DESKROUTE_POLICY"):
-        env.pop(name, None)
-    return Desk(fake, folder, env, database_url)
+    env = process_env(folder, database_url, entry_points, {"ZD_EMAIL": AGENT_EMAIL, "ZD_TOKEN": TOKEN})
+    return Desk(folder, env, database_url, fake)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from pydantic import SecretStr
 
 from connectors import MalformedResponse, PullBatch, RateLimited, Unavailable
 from connectors.zendesk import ZendeskConnector, ZendeskSettings
-from tests.connectors.zendesk.fake_zendesk import AGENT_EMAIL, ROOT, T0, TOKEN, FakeZendesk, Fault, fixture
+from tests.connectors.fake_vendor import Fault
+from tests.connectors.zendesk.fake_zendesk import AGENT_EMAIL, ROOT, T0, TOKEN, FakeZendesk, fixture
 
 
 def connector(fake: FakeZendesk | None = None, sleeps: list[float] | None = None, **kw: object) -> ZendeskConnector:
