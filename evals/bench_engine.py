@@ -48,7 +48,7 @@ from connectors.rt import RTConnector, RTSettings
 from policies import RoutingPolicy, parse_policy
 from router.config import Settings, load_settings
 from router.loop.cycle import CycleReport, run_cycle
-from router.signals.source import load_signal_source
+from router.signals.signal_source import load_signal_source
 from router.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

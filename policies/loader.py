@@ -38,9 +38,9 @@ from policies.routing_policy import (
     RuleAction,
     SetPriority,
 )
-from policies.source import MAX_DOCUMENT_BYTES, LocatedDocument, read_yaml
-from policies.source import Path as DocPath
 from policies.templates import DEFAULT_NOTE_LENGTH, MAX_NOTE_LENGTH, NoteTemplate, TemplateProblem
+from policies.yaml_reader import MAX_DOCUMENT_BYTES, LocatedDocument, read_yaml
+from policies.yaml_reader import Path as DocPath
 
 TOP_KEYS = (
     "version",
@@ -732,7 +732,7 @@ def parse_policy(text: str, source: str = "<policy>") -> RoutingPolicy:
 
 
 def policy_from_document(doc: LocatedDocument) -> RoutingPolicy:
-    """The validated policy of a document read by :func:`policies.source.read_yaml`."""
+    """The validated policy of a document read by :func:`policies.yaml_reader.read_yaml`."""
     reader = _PolicyReader(doc)
     policy = reader.policy()
     if policy is None or reader.issues:

@@ -23,9 +23,9 @@ from policies.moments import MomentError, moment_of_deciding
 from policies.outreach import OutreachRecord
 from policies.policy_errors import PolicyError, PolicyIssue, did_you_mean
 from policies.routing_policy import RoutingPolicy
-from policies.source import Path as DocPath
-from policies.source import read_yaml
 from policies.ticket_signals import Decision, Signals
+from policies.yaml_reader import Path as DocPath
+from policies.yaml_reader import read_yaml
 
 TEST_KEYS = ("name", "ticket", "customer", "signals", "now", "outreach_history", "expect")
 DEFAULT_TEST_NOW = datetime.fromisoformat("2025-01-06T10:00:00+00:00")  # a Monday morning

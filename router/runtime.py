@@ -29,7 +29,7 @@ from router.config import ConnectorSettings, Settings
 from router.loop.cycle import CycleReport, run_cycle
 from router.loop.decide import Engine, neighbour_subjects
 from router.loop.triage import find_customer
-from router.signals.source import SignalSource, load_signal_source
+from router.signals.signal_source import SignalSource, load_signal_source
 from router.store import Store
 from router.store.decision_log import DecisionRecord, outreach_times
 from router.store.model_registry import list_versions

@@ -16,7 +16,7 @@ from typing import Any
 
 from connectors import Customer, Ticket
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
-from router.signals.source import NoSignals
+from router.signals.signal_source import NoSignals
 from router.training.labelled import AsRecords, read_labelled
 
 SignalsFor = Callable[[Sequence[Ticket]], list[Signals]]

@@ -12,7 +12,7 @@ from router.loop.apply import OutboxReport, drain
 from router.loop.decide import Engine, EngineReport
 from router.loop.sync import SyncReport, sync
 from router.loop.triage import open_tickets
-from router.signals.source import SignalSource, TimedSignals
+from router.signals.signal_source import SignalSource, TimedSignals
 from router.store import Store
 
 

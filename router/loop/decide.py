@@ -14,7 +14,7 @@ from connectors import Action, Ticket
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
 from router.loop.agent_note import agent_note, agent_tags
 from router.loop.triage import Outcome, find_customer, needs_signals, ticket_version, triage
-from router.signals.source import SignalSource
+from router.signals.signal_source import SignalSource
 from router.store.decision_log import DecisionRecord, outreach_times, save_decision
 from router.store.tables import DecisionRow, TicketRow
 

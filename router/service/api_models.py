@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.records import MAX_ID_CHARS
-from policies.source import MAX_DOCUMENT_BYTES
+from policies.yaml_reader import MAX_DOCUMENT_BYTES
 
 _ID = Field(min_length=1, max_length=MAX_ID_CHARS)
 

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from connectors.records import MAX_ID_CHARS
 from connectors.redaction import CONTROL_CHARACTERS
 from policies import PolicyError, PolicyWithTests, RoutingPolicy, parse_policy, parse_tested_policy, tests_path_for
-from policies.source import MAX_DOCUMENT_BYTES
+from policies.yaml_reader import MAX_DOCUMENT_BYTES
 from router.store.database import StoreError
 from router.store.record_store import _insert_for
 from router.store.tables import ActivePolicyRow, PolicyActivationRow, PolicyVersionRow

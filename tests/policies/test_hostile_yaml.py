@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policies import PolicyError, parse_policy
-from policies.source import MAX_ALIASES, MAX_DEPTH, MAX_DOCUMENT_BYTES, read_yaml
+from policies.yaml_reader import MAX_ALIASES, MAX_DEPTH, MAX_DOCUMENT_BYTES, read_yaml
 
 
 def _error(text: str) -> PolicyError:

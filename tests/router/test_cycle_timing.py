@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from policies import Signals
-from router.signals.source import NoSignals, TimedSignals
+from router.signals.signal_source import NoSignals, TimedSignals
 
 
 class BatchingSource:

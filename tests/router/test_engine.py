@@ -9,7 +9,7 @@ from sqlmodel import select
 from connectors import Customer, Ticket
 from policies import load_policy
 from router.loop.decide import Engine
-from router.signals.source import NoSignals
+from router.signals.signal_source import NoSignals
 from router.store import Store, upsert
 from router.store.tables import DecisionRow, FeedbackRow, OutboxRow
 from tests.conftest import REPO_ROOT

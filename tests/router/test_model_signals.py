@@ -13,7 +13,7 @@ from connectors.files import RowMapper, read_rows
 from policies import load_policy
 from router.config import Settings
 from router.loop.decide import Engine
-from router.signals.source import load_signal_source
+from router.signals.signal_source import load_signal_source
 from router.store import Store, upsert
 from router.store.tables import DecisionRow
 from router.training.text_training import train_text_model
