@@ -25,6 +25,7 @@ from router.cli import (
     policy,
     run,
     sync_cmds,
+    worker_cmds,
 )
 
 # Model loading is offline and quick: the libraries' own progress bars (carriage returns and all) would only
@@ -60,6 +61,7 @@ app.command("resume")(agent.resume)
 app.add_typer(agent.outbox_app, name="outbox")
 app.add_typer(decisions_cmds.app, name="decisions")
 app.command("run")(run.run)
+app.command("worker")(worker_cmds.worker)
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -80,24 +79,8 @@ def run(
 
 
 def _schedule(runtime: Runtime, names: list[str], *, apply: bool) -> None:
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    # The worker's loop, in this one process: the same jobs as `deskroute worker`, on the same schedule.
+    from router.cli.worker_cmds import run_worker
 
-    scheduler = BlockingScheduler(timezone="UTC")
-    for name in names:
-        with user_errors():
-            interval = runtime.connector_settings(name).poll_interval_seconds
-
-        def job(name: str = name) -> None:
-            try:
-                print_cycle(_cycle(runtime, name, apply))
-            except typer.Exit:
-                err_console.print(styled((f"{name}: cycle failed", "red"), "; retrying at the next interval"))
-
-        scheduler.add_job(
-            job, "interval", seconds=interval, next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id=name
-        )
     console.print(f"deskroute running for {', '.join(names)}; Ctrl-C stops")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+    run_worker(runtime, names, apply=apply, idle_seconds=1.0, lease_seconds=60.0)

@@ -54,6 +54,7 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "run": [["--once"], ["--once", "--dry-run", "--connector", "no[/]such"]],
     "stats": [[], ["--json"]],
     "sync": [["helpdesk"], ["other"], ["helpdesk", "--full"]],
+    "worker": [["--until-idle", "--dry-run"], ["--until-idle"], ["--connector", "no[/]such"]],
     "train": [["--target", "churn", "--from-store", "--source", "helpdesk"], ["--target", "queue", "--from-store"]],
 }
 # Commands that run for minutes on fixed inputs of their own (no stored data to show), with why.
