@@ -167,7 +167,7 @@ class Runtime:
         worker: str | None = None,
         lease: timedelta = LEASE,
         stop: Callable[[], bool] = lambda: False,
-        on_sync_start: Callable[[str], None] | None = None,
+        on_sync: Callable[[str, str], None] | None = None,
     ) -> CycleReport:
         """Sync -> decide -> apply for connector ``name``, with the active policy and the current models.
 
@@ -190,7 +190,7 @@ class Runtime:
                 worker=worker,
                 lease=lease,
                 stop=stop,
-                on_sync_start=on_sync_start,
+                on_sync=on_sync,
             )
 
     def route(self, ticket: Ticket, customer: Customer | None = None, *, mode: str = "shadow") -> Routed:

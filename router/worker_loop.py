@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from connectors.errors import ConnectorError, excerpt
+from policies import PolicyError
 from router.config import ConfigError
 from router.loop.apply import LEASE
 from router.loop.cycle import CycleReport
@@ -91,7 +92,7 @@ class Worker:
             worker=self.worker_id,
             lease=self.lease,
             stop=lambda: self.stopping,
-            on_sync_start=lambda job: self.line("job_start", job=job),
+            on_sync=lambda event, job: self.line(f"job_{event}", job=job),
         )
 
     def run(self) -> None:
@@ -121,18 +122,11 @@ class Worker:
         """One cycle, reported; True when it did any work. A failed cycle is reported and retried next round."""
         try:
             report = self.cycle(name)
-        except (ConnectorError, ConfigError, StoreError, sa.exc.SQLAlchemyError) as exc:
+        except (ConnectorError, ConfigError, PolicyError, StoreError, sa.exc.SQLAlchemyError) as exc:
             self.failures += 1
             self.line("cycle_failed", connector=name, error=type(exc).__name__, detail=excerpt(str(exc)))
             self._stopping.wait(self.idle_seconds)
             return False
-        if report.sync_skipped is None:
-            self.line(
-                "job_done",
-                job=f"sync:{name}",
-                tickets=report.sync.tickets,
-                seconds=f"{report.seconds['sync']:.3f}",
-            )
         decided, outbox = report.engine.decided, report.outbox
         handled = sum(report.engine.outcomes.values())
         written = outbox.applied + outbox.already_applied + outbox.skipped + outbox.failed + outbox.dead
@@ -140,6 +134,7 @@ class Worker:
             self.line(
                 "cycle",
                 connector=name,
+                pulled=report.sync.tickets,
                 triaged=handled,
                 decided=decided,
                 applied=outbox.applied,

@@ -28,6 +28,7 @@ def run_worker(
     with user_errors():
         for name in names:
             runtime.connector_settings(name)  # an unknown or broken connector fails here, before any work
+        runtime.policy()  # so does a broken policy file (seeded into the store on first use)
     worker = Worker(
         runtime,
         names,

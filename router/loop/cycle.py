@@ -53,7 +53,7 @@ def run_cycle(
     worker: str | None = None,
     lease: timedelta = LEASE,
     stop: Callable[[], bool] = lambda: False,
-    on_sync_start: Callable[[str], None] | None = None,
+    on_sync: Callable[[str, str], None] | None = None,
 ) -> CycleReport:
     """Sync -> decide -> apply for one connector. Decisions are recorded even when writes are paused.
 
@@ -71,7 +71,7 @@ def run_cycle(
         sync_every,
         lambda: sync(store, connector),
         worker=who,
-        on_start=on_sync_start,
+        on_event=on_sync,
     )
     sync_report = job.result if job.result is not None else SyncReport(connector=connector.name, started_from=None)
     t1 = time.perf_counter()

@@ -60,13 +60,14 @@ def run_if_due(
     *,
     worker: str,
     clock: Callable[[], datetime] = utc_now,
-    on_start: Callable[[str], None] | None = None,
+    on_event: Callable[[str, str], None] | None = None,
 ) -> JobRun[T]:
     """Run ``work`` if job ``name`` is due and no other process is running it; then it is due ``every`` later.
 
     ``every`` of zero runs it whenever nobody else is (``deskroute run --once``). A job that raises is not
     retried before its next interval either (a failing helpdesk is not hammered by every worker): the error is
-    stored on the job's row and raised to the caller.
+    stored on the job's row and raised to the caller. ``on_event(event, name)`` hears "start" once the job is
+    this process's to run and "done" when it has run, both while the lock is held.
     """
     _ensure_row(store, name)
     error: Exception | None = None
@@ -81,12 +82,14 @@ def run_if_due(
         if every > timedelta(0) and row.next_run_at is not None and row.next_run_at > started:
             session.rollback()
             return JobRun(name, ran=False, reason="not due")
-        if on_start is not None:
-            on_start(name)
+        if on_event is not None:
+            on_event("start", name)
         try:
             result = work()
         except Exception as exc:  # stored, then raised: the caller reports it its own way
             error = exc
+        if on_event is not None:
+            on_event("done", name)
         finished = clock()
         row.last_started_at = started
         row.last_finished_at = finished
