@@ -110,7 +110,7 @@ class Worker:
                 if not busy and self.until_idle:
                     break
                 if not busy:
-                    self._beat("idle", force=True)
+                    self._beat("idle")
                     self._stopping.wait(self.idle_seconds)
         finally:
             with self.runtime.store.session() as session:

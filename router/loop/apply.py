@@ -192,11 +192,42 @@ def drain(
         if not claimed:
             break
         last_id = claimed[-1]
+        claimed = _skip_by_mode(store, claimed, targets, owner, report)
+        if report.paused:
+            _release(store, claimed, owner)
+            return report
         for position, row_id in enumerate(claimed):
             if not _apply_leased(store, row_id, targets, owner, lease, when, policy, report):
                 _release(store, claimed[position:], owner)
                 return report
     return report
+
+
+def _skip_by_mode(
+    store: Store, ids: list[int], targets: Mapping[str, tuple[ActionTarget, str]], owner: str, report: OutboxReport
+) -> list[int]:
+    """Mark the leased rows their connector's mode does not write as skipped, all in one transaction (a shadow
+    backlog is one commit per batch, not per row); returns the rows left to apply. Nothing while paused."""
+    with store.session() as session:
+        if is_paused(session):
+            report.paused = True
+            return ids
+        rows = session.exec(select(OutboxRow).where(col(OutboxRow.id).in_(ids))).all()
+        left = []
+        for row in rows:
+            if row.lease_owner != owner or row.state not in RETRYABLE_STATES:
+                continue
+            mode = targets[row.source][1]
+            if allowed_by_mode(row.kind, mode):
+                left.append(row.id)
+                continue
+            row.state = "skipped"
+            row.result = {"status": "skipped", "detail": f"{mode} mode does not write {row.kind}"}
+            row.lease_owner = row.lease_expires_at = None
+            session.add(row)
+            report.skipped += 1
+        session.commit()
+    return sorted(row_id for row_id in left if row_id is not None)
 
 
 def _apply_leased(
