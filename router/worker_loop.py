@@ -16,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from connectors.errors import ConnectorError, excerpt
-from policies import PolicyError
-from router.config import ConfigError
 from router.loop.apply import LEASE
 from router.loop.cycle import CycleReport
 from router.runtime import Runtime
@@ -82,6 +80,12 @@ class Worker:
             session.commit()
         self._last_beat = time.monotonic()
 
+    def _between_batches(self, name: str) -> bool:
+        """Asked by the cycle between batches: beat (a long backlog must not look like a dead worker), and
+        say whether to stop."""
+        self._beat(f"cycle {name}")
+        return self.stopping
+
     def cycle(self, name: str) -> CycleReport:
         """One cycle for connector ``name``; its sync only when due across all workers."""
         self._beat(f"cycle {name}")
@@ -91,7 +95,7 @@ class Worker:
             scheduled=True,
             worker=self.worker_id,
             lease=self.lease,
-            stop=lambda: self.stopping,
+            stop=lambda: self._between_batches(name),
             on_sync=lambda event, job: self.line(f"job_{event}", job=job),
         )
 
@@ -122,7 +126,9 @@ class Worker:
         """One cycle, reported; True when it did any work. A failed cycle is reported and retried next round."""
         try:
             report = self.cycle(name)
-        except (ConnectorError, ConfigError, PolicyError, StoreError, sa.exc.SQLAlchemyError) as exc:
+        except (ConnectorError, StoreError, ValueError, OSError, sa.exc.SQLAlchemyError) as exc:
+            # A policy or configuration error, a bad stored value, a missing file, a database or helpdesk that is
+            # down: reported, and the same work tried again next round, as a person would once the cause is fixed.
             self.failures += 1
             self.line("cycle_failed", connector=name, error=type(exc).__name__, detail=excerpt(str(exc)))
             self._stopping.wait(self.idle_seconds)

@@ -38,10 +38,14 @@ def print_cycle(report: CycleReport) -> None:
     table.add_column("result")
     table.add_column("seconds", justify="right")
     s = report.sync
+    pulled = (
+        f"{s.tickets} tickets, {s.comments} comments, {s.customers} customers pulled"
+        if report.sync_skipped is None
+        else f"not pulled: {report.sync_skipped} (another process is pulling this connector)"
+    )
     table.add_row(
         "sync",
-        f"{s.tickets} tickets, {s.comments} comments, {s.customers} customers pulled"
-        + (f"; {len(s.refused)} did not validate, kept in quarantine (deskroute stats)" if s.refused else ""),
+        pulled + (f"; {len(s.refused)} did not validate, kept in quarantine (deskroute stats)" if s.refused else ""),
         f"{report.seconds['sync']:.2f}",
     )
     outcomes = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(report.engine.outcomes.items())) or "-"

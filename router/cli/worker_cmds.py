@@ -87,7 +87,7 @@ def worker(
         )
     runtime = open_runtime(cfg, open_store(cfg))
     with runtime:
-        run_worker(
+        done = run_worker(
             runtime,
             names,
             apply=not dry_run,
@@ -95,3 +95,5 @@ def worker(
             lease_seconds=lease_seconds,
             until_idle=until_idle,
         )
+    if until_idle and done.failures:
+        raise fail(f"{done.failures} cycle(s) failed (the cycle_failed lines above say why)")
