@@ -119,8 +119,8 @@ def claim_due(
     this instant are skipped, not waited for (SKIP LOCKED; on SQLite, one process, the clause is left out).
     """
     lease_now = datetime.now(UTC)  # leases are about processes being alive: wall-clock time, not the cycle's
-    query = (
-        select(OutboxRow)
+    due = (
+        select(col(OutboxRow.id))
         .where(
             col(OutboxRow.state).in_(RETRYABLE_STATES),
             col(OutboxRow.next_attempt_at) <= now,
@@ -132,13 +132,16 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = list(session.exec(query).all())
-    for row in rows:
-        row.lease_owner = owner
-        row.lease_expires_at = lease_now + lease
-        session.add(row)
+    # One statement, one round trip: the rows are chosen, locked and leased together.
+    claimed = session.execute(
+        sa.update(OutboxRow)
+        .where(col(OutboxRow.id).in_(due.scalar_subquery()))
+        .values(lease_owner=owner, lease_expires_at=lease_now + lease)
+        .returning(col(OutboxRow.id))
+    ).scalars()
+    ids = sorted(claimed)
     session.commit()
-    return [row.id for row in rows if row.id is not None]
+    return ids
 
 
 def _release(store: Store, ids: list[int], owner: str) -> None:
