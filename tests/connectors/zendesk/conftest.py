@@ -31,13 +31,13 @@ def entry_point_folder(folder: Path) -> Path | None:
 
 @pytest.fixture(scope="session", autouse=True)
 def zendesk_registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:
-    import router.adapters
+    import router.connector_types
 
     folder = entry_point_folder(tmp_path_factory.mktemp("entry-points"))
     if folder is not None:
         sys.path.insert(0, str(folder))
-    router.adapters._registered.cache_clear()
+    router.connector_types._registered.cache_clear()
     yield folder
     if folder is not None:
         sys.path.remove(str(folder))
-    router.adapters._registered.cache_clear()
+    router.connector_types._registered.cache_clear()
