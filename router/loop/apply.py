@@ -119,6 +119,7 @@ def claim_due(
     this instant are skipped, not waited for (SKIP LOCKED; on SQLite, one process, the clause is left out).
     """
     lease_now = datetime.now(UTC)  # leases are about processes being alive: wall-clock time, not the cycle's
+    dead = _dead_lessees(session, lease_now)
     due = (
         select(col(OutboxRow.id))
         .where(
@@ -126,7 +127,11 @@ def claim_due(
             col(OutboxRow.next_attempt_at) <= now,
             col(OutboxRow.id) > after_id,
             col(OutboxRow.source).in_(list(sources)),
-            sa.or_(col(OutboxRow.lease_expires_at).is_(None), col(OutboxRow.lease_expires_at) <= lease_now),
+            sa.or_(
+                col(OutboxRow.lease_expires_at).is_(None),
+                col(OutboxRow.lease_expires_at) <= lease_now,
+                col(OutboxRow.lease_owner).in_(dead),
+            ),
         )
         .order_by(col(OutboxRow.id))
         .limit(limit)
@@ -142,6 +147,34 @@ def claim_due(
     ids = sorted(claimed)
     session.commit()
     return ids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _dead_lessees(session: Session, now: datetime) -> list[str]:
+    """Holders of unexpired leases that were processes on this machine and are gone (lessees are named
+    host:pid:random): their rows need not wait for the leases to run out. A restarted `deskroute run --once`
+    takes up at once what its killed predecessor held; a lessee on another machine is waited for."""
+    owners = session.exec(
+        select(OutboxRow.lease_owner)
+        .where(col(OutboxRow.lease_expires_at) > now, col(OutboxRow.state).in_(RETRYABLE_STATES))
+        .distinct()
+    ).all()
+    host = socket.gethostname()
+    dead = []
+    for owner in owners:
+        parts = (owner or "").split(":")
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+            dead.append(owner)
+    return [owner for owner in dead if owner is not None]
 
 
 def _release(store: Store, ids: list[int], owner: str) -> None:

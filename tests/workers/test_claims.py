@@ -3,6 +3,9 @@ ticket version, once-per-interval jobs and worker heartbeats -- on SQLite and on
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -124,6 +127,26 @@ def test_a_leased_row_is_nobody_elses_until_the_lease_expires(database_url: str)
     with store.session() as s:
         assert len(claim_due(s, NOW, ["rt"], owner="b", lease=timedelta(minutes=5))) == 1
         assert s.exec(select(OutboxRow.lease_owner)).one() == "b"
+
+
+def test_a_lease_of_a_process_gone_from_this_machine_is_void_at_once(database_url: str) -> None:
+    store = Store(database_url)
+    queue_actions(store, [Action(kind="add_note", target="1", params={"body": "hello"})])
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process
+    with store.session() as s:
+        claim_due(s, NOW, ["rt"], owner=f"{socket.gethostname()}:{gone.pid}:x", lease=timedelta(hours=1))
+    with store.session() as s:
+        assert claim_due(s, NOW, ["rt"], owner="alive", lease=timedelta(hours=1)) != []
+    with store.session() as s:
+        assert s.exec(select(OutboxRow.lease_owner)).one() == "alive"
+        # A live lessee on this machine (this very process) keeps its rows until the lease runs out.
+        row = s.exec(select(OutboxRow)).one()
+        row.lease_owner = f"{socket.gethostname()}:{os.getpid()}:y"
+        s.add(row)
+        s.commit()
+    with store.session() as s:
+        assert claim_due(s, NOW, ["rt"], owner="other", lease=timedelta(hours=1)) == []
 
 
 def test_an_action_written_by_a_killed_worker_is_not_written_again(database_url: str, tmp_path: Path) -> None:

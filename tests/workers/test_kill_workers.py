@@ -182,7 +182,7 @@ def test_four_workers_one_killed_every_ticket_once_every_action_once(tmp_path: P
     assert set(written) == {key for key, _ in outbox}
     assert live == 1  # the killed worker's row stays (its heartbeat ages); the others signed off
 
-    assert orphaned > 0  # the killed worker held leases; the others applied those actions once they expired
+    assert orphaned > 0  # the killed worker held leases; the others applied those actions (its pid is gone)
     victim_tag = killed[0] if killed else ""
     intervals = job_intervals(logs, killed)
     assert runs is not None and runs >= len([r for r in intervals if not r[2].startswith(victim_tag)])
