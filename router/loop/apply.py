@@ -3,9 +3,9 @@
 Every row carries the action's idempotency key. A row is marked ``applying`` (and committed) before the
 connector is called, so a process that dies between the helpdesk's answer and our commit leaves the row
 ``applying``; once its lease expires (at once if its process is gone from this machine) the next drain, in any
-process, applies it again, and the connector's
-idempotency (set-field writes are harmless twice; notes and outreach carry a marker that is checked before
-writing; the file connector looks for the key in its file under a file lock) makes that second call a no-op.
+process, applies it again, and the connector's idempotency (set-field writes are harmless twice; notes and
+outreach carry a marker that is checked before writing; the file connector looks for the key in its file under
+a file lock) makes that second call a no-op.
 
 Several processes drain at once: each leases a few rows at a time (claimed with SKIP LOCKED), so a row is
 applied by the one process that holds its lease.
