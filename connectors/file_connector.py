@@ -190,6 +190,11 @@ class FileConnector(Connector):
                     # The file was truncated or replaced: forget what we knew.
                     self._known_keys, self._scanned_to, self._scanned_lines = {}, 0, 0
                 self._scan(fh)
+                if fh.seek(0, os.SEEK_END) > self._scanned_to:
+                    # Writers hold the lock until their line is whole, so a line without its end is a dead
+                    # writer's: end it (it then reads as a bad line, or as the whole entry it was) before ours.
+                    fh.write(b"\n")
+                    self._scan(fh)
                 key = action.idempotency_key
                 if key in self._known_keys:
                     line = self._known_keys[key]

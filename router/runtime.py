@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from connectors.base import Connector
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
 from router.adapters.connector_factory import build_connector, connector_settings
 from router.config import ConnectorSettings, Settings
+from router.loop.apply import LEASE
 from router.loop.cycle import CycleReport, run_cycle
 from router.loop.decide import Engine, neighbour_subjects
 from router.loop.triage import find_customer
@@ -157,8 +158,23 @@ class Runtime:
 
     # --- work -------------------------------------------------------------------------------------------------
 
-    def cycle(self, name: str, *, apply: bool = True) -> CycleReport:
-        """Sync -> decide -> apply for connector ``name``, with the active policy and the current models."""
+    def cycle(
+        self,
+        name: str,
+        *,
+        apply: bool = True,
+        scheduled: bool = False,
+        worker: str | None = None,
+        lease: timedelta = LEASE,
+        stop: Callable[[], bool] = lambda: False,
+        on_sync: Callable[[str, str], None] | None = None,
+    ) -> CycleReport:
+        """Sync -> decide -> apply for connector ``name``, with the active policy and the current models.
+
+        ``scheduled``: pull only if no process pulled this connector within its poll interval (workers);
+        otherwise pull now unless another process is pulling it. ``worker`` names who holds the outbox leases
+        (default: this cycle); ``stop()`` is asked between batches.
+        """
         with self._lock:
             settings = self.connector_settings(name)
             connector = self.connector(name)
@@ -170,6 +186,11 @@ class Runtime:
                 signal_source=self.signal_source(),
                 now=self.clock(),
                 apply=apply,
+                sync_every=timedelta(seconds=settings.poll_interval_seconds) if scheduled else timedelta(0),
+                worker=worker,
+                lease=lease,
+                stop=stop,
+                on_sync=on_sync,
             )
 
     def route(self, ticket: Ticket, customer: Customer | None = None, *, mode: str = "shadow") -> Routed:

@@ -27,6 +27,7 @@ from router.cli import (
     serve_cmds,
     sync_cmds,
     tokens_cmds,
+    worker_cmds,
 )
 
 # Model loading is offline and quick: the libraries' own progress bars (carriage returns and all) would only
@@ -64,6 +65,7 @@ app.add_typer(decisions_cmds.app, name="decisions")
 app.command("run")(run.run)
 app.command("serve")(serve_cmds.serve)
 app.add_typer(tokens_cmds.app, name="tokens")
+app.command("worker")(worker_cmds.worker)
 
 
 def main() -> None:

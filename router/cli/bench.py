@@ -114,6 +114,53 @@ def bench_policy(
         console.print(f"wrote {json_path}")
 
 
+@app.command("workers")
+def bench_workers(
+    json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    database_url: str = typer.Option(
+        "postgresql://postgres@127.0.0.1:5432/test",
+        "--database-url",
+        help="PostgreSQL to measure on; the benchmark works in a throw-away schema of its own and drops it.",
+    ),
+    tickets: int = typer.Option(1000, "--tickets", min=50, max=100_000, help="Queued tickets in the backlog."),
+    repeats: int = typer.Option(3, "--repeats", min=1, max=20, help="Timed runs per worker count (the median)."),
+) -> None:
+    """Tickets/s of 1 and 2 `deskroute worker` processes on one backlog of queued tickets, and their ratio
+    (file connector, shadow mode, rules-only policy: deskroute's own work, not a helpdesk's write speed)."""
+    if json_path is not None:
+        output_file(json_path, "--json")
+    from evals.bench_workers import BenchError, WorkerBenchConfig, run_worker_bench
+
+    config = WorkerBenchConfig(database_url=database_url, tickets=tickets, repeats=repeats)
+    with progress(transient=True) as bar:
+        task = bar.add_task("timing workers", total=len(config.workers) * repeats)
+
+        def advance(workers: int, repeat: int, rate: float) -> None:
+            bar.update(task, advance=1, description=f"{workers} worker(s), run {repeat + 1}: {rate:,.0f} tickets/s")
+
+        try:
+            result = run_worker_bench(config, on_run=advance)
+        except BenchError as exc:
+            raise fail(str(exc)) from None
+    table = Table(title=f"deskroute worker: {tickets} queued tickets, median of {repeats} (file connector, shadow)")
+    table.add_column("workers", justify="right")
+    table.add_column("tickets/s (median)", justify="right")
+    table.add_column("runs", justify="right")
+    for workers, runs in result.runs.items():
+        table.add_row(str(workers), f"{result.median(workers):,.1f}", ", ".join(f"{r:,.1f}" for r in runs))
+    console.print(table)
+    ratio = result.ratio
+    console.print(
+        f"2-worker/1-worker ratio: {ratio:.2f} on {result.as_dict()['cpu_count']} CPUs ({result.database})"
+        if ratio is not None
+        else "no ratio: one of the runs is missing",
+        soft_wrap=True,
+    )
+    if json_path is not None:
+        write_output(json_path, json.dumps(result.as_dict(), indent=2) + "\n", "--json")
+        console.print(f"wrote {json_path}")
+
+
 from router.cli import bench_engine_cmds as bench_engine  # noqa: E402  (a module of its own: live RT, not a micro-benchmark)
 
 app.command("engine")(bench_engine.engine)

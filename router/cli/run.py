@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -39,10 +38,14 @@ def print_cycle(report: CycleReport) -> None:
     table.add_column("result")
     table.add_column("seconds", justify="right")
     s = report.sync
+    pulled = (
+        f"{s.tickets} tickets, {s.comments} comments, {s.customers} customers pulled"
+        if report.sync_skipped is None
+        else f"not pulled: {report.sync_skipped} (another process is pulling this connector)"
+    )
     table.add_row(
         "sync",
-        f"{s.tickets} tickets, {s.comments} comments, {s.customers} customers pulled"
-        + (f"; {len(s.refused)} did not validate, kept in quarantine (deskroute stats)" if s.refused else ""),
+        pulled + (f"; {len(s.refused)} did not validate, kept in quarantine (deskroute stats)" if s.refused else ""),
         f"{report.seconds['sync']:.2f}",
     )
     outcomes = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(report.engine.outcomes.items())) or "-"
@@ -80,24 +83,8 @@ def run(
 
 
 def _schedule(runtime: Runtime, names: list[str], *, apply: bool) -> None:
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    # The worker's loop, in this one process: the same jobs as `deskroute worker`, on the same schedule.
+    from router.cli.worker_cmds import run_worker
 
-    scheduler = BlockingScheduler(timezone="UTC")
-    for name in names:
-        with user_errors():
-            interval = runtime.connector_settings(name).poll_interval_seconds
-
-        def job(name: str = name) -> None:
-            try:
-                print_cycle(_cycle(runtime, name, apply))
-            except typer.Exit:
-                err_console.print(styled((f"{name}: cycle failed", "red"), "; retrying at the next interval"))
-
-        scheduler.add_job(
-            job, "interval", seconds=interval, next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id=name
-        )
     console.print(f"deskroute running for {', '.join(names)}; Ctrl-C stops")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+    run_worker(runtime, names, apply=apply, idle_seconds=1.0, lease_seconds=60.0)

@@ -2,19 +2,28 @@
 
 Every row carries the action's idempotency key. A row is marked ``applying`` (and committed) before the
 connector is called, so a process that dies between the helpdesk's answer and our commit leaves the row
-``applying``; the next run applies it again, and the connector's idempotency (set-field writes are harmless
-twice; notes and outreach carry a marker that is checked before writing) makes that second call a no-op.
+``applying``; once its lease expires (at once if its process is gone from this machine) the next drain, in any
+process, applies it again, and the connector's idempotency (set-field writes are harmless twice; notes and
+outreach carry a marker that is checked before writing; the file connector looks for the key in its file under
+a file lock) makes that second call a no-op.
+
+Several processes drain at once: each leases a few rows at a time (claimed with SKIP LOCKED), so a row is
+applied by the one process that holds its lease.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping
+import os
+import socket
+import uuid
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from connectors import SUGGEST_KINDS, Action, ActionResult
@@ -25,7 +34,8 @@ from router.store.tables import AgentStateRow, OutboxRow
 log = logging.getLogger(__name__)
 
 PAUSE_KEY = "pause"
-BATCH = 500  # outbox rows read at a time while draining
+CLAIM = 25  # outbox rows leased at a time: a killed worker's share of the backlog waits one lease at most
+LEASE = timedelta(seconds=60)  # how long a leased row is nobody else's; renewed as each row is applied
 RETRYABLE_STATES = ("pending", "applying", "failed")
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0  # the longest Retry-After honoured
 
@@ -94,16 +104,96 @@ def due_rows(
     return list(session.exec(query.order_by(col(OutboxRow.id)).limit(limit)).all())
 
 
-def _all_due(store: Store, now: datetime, source: str | None) -> Iterator[OutboxRow]:
-    """Every row due at ``now``, read in batches by id: each is visited once, however long the backlog."""
-    last_id = 0
-    while True:
-        with store.session() as session:
-            rows = due_rows(session, now, source, limit=BATCH, after_id=last_id)
-        if not rows:
-            return
-        yield from rows
-        last_id = rows[-1].id or last_id
+def claim_due(
+    session: Session,
+    now: datetime,
+    sources: Collection[str],
+    *,
+    owner: str,
+    lease: timedelta,
+    limit: int = CLAIM,
+    after_id: int = 0,
+) -> list[int]:
+    """Lease up to ``limit`` due rows of ``sources`` (ids above ``after_id``) to ``owner``; commits the lease.
+
+    Rows under another's unexpired lease are not due to anyone else; rows another transaction is claiming at
+    this instant are skipped, not waited for (SKIP LOCKED; on SQLite, one process, the clause is left out).
+    """
+    lease_now = datetime.now(UTC)  # leases are about processes being alive: wall-clock time, not the cycle's
+    dead = _dead_lessees(session, lease_now)
+    due = (
+        select(col(OutboxRow.id))
+        .where(
+            col(OutboxRow.state).in_(RETRYABLE_STATES),
+            col(OutboxRow.next_attempt_at) <= now,
+            col(OutboxRow.id) > after_id,
+            col(OutboxRow.source).in_(list(sources)),
+            sa.or_(
+                col(OutboxRow.lease_expires_at).is_(None),
+                col(OutboxRow.lease_expires_at) <= lease_now,
+                col(OutboxRow.lease_owner).in_(dead),
+            ),
+        )
+        .order_by(col(OutboxRow.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    # One statement, one round trip: the rows are chosen, locked and leased together.
+    claimed = session.execute(
+        sa.update(OutboxRow)
+        .where(col(OutboxRow.id).in_(due.scalar_subquery()))
+        .values(lease_owner=owner, lease_expires_at=lease_now + lease)
+        .returning(col(OutboxRow.id))
+    ).scalars()
+    ids = sorted(claimed)
+    session.commit()
+    return ids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _dead_lessees(session: Session, now: datetime) -> list[str]:
+    """Holders of unexpired leases that were processes on this machine and are gone (lessees are named
+    host:pid:random): their rows need not wait for the leases to run out. A restarted `deskroute run --once`
+    takes up at once what its killed predecessor held; a lessee on another machine is waited for."""
+    owners = session.exec(
+        select(OutboxRow.lease_owner)
+        .where(col(OutboxRow.lease_expires_at) > now, col(OutboxRow.state).in_(RETRYABLE_STATES))
+        .distinct()
+    ).all()
+    host = socket.gethostname()
+    dead = []
+    for owner in owners:
+        parts = (owner or "").split(":")
+        if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not _alive(int(parts[1])):
+            dead.append(owner)
+    return [owner for owner in dead if owner is not None]
+
+
+def _release(store: Store, ids: list[int], owner: str) -> None:
+    """Give back leases not used (a pause stopped the drain): the rows are due to anyone again at once."""
+    if not ids:
+        return
+    with store.session() as session:
+        session.execute(
+            sa.update(OutboxRow)
+            .where(col(OutboxRow.id).in_(ids), col(OutboxRow.lease_owner) == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+        session.commit()
+
+
+def default_owner() -> str:
+    """Who holds a lease when the caller names nobody: this process, this drain."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def drain(
@@ -113,54 +203,120 @@ def drain(
     now: datetime | None = None,
     policy: OutboxPolicy | None = None,
     source: str | None = None,
+    owner: str | None = None,
+    lease: timedelta = LEASE,
+    stop: Callable[[], bool] = lambda: False,
 ) -> OutboxReport:
     """Apply every due outbox row through its connector, in that connector's mode.
 
     ``targets`` maps a connector name to (connector, mode). Rows for connectors not in ``targets`` wait.
+    Rows are leased a batch at a time (see :func:`claim_due`), so any number of processes can drain at once
+    and each row is applied by one of them; a row whose lessee died is due again when the lease expires.
+    The lease is renewed as each row is applied, so only a single call longer than ``lease`` can outlive it
+    (the connector's idempotency then makes a second application a no-op).
     """
     policy = policy or OutboxPolicy()
     report = OutboxReport()
     when = now or datetime.now(UTC)
-    # The whole backlog in one drain (a run after a pause, a first run over a thousand tickets), not one batch.
-    for row in _all_due(store, when, source):
-        if row.source not in targets:
-            continue
+    owner = owner or default_owner()
+    sources = [name for name in targets if source is None or name == source]
+    last_id = 0
+    # The whole backlog in one drain (a run after a pause, a first run over a thousand tickets), not one batch;
+    # ids only go up, so each row is visited once however its attempt ends.
+    while sources and not stop():
         with store.session() as session:
-            # Re-read the pause flag for every row: `deskroute pause` from another process stops us mid-batch.
-            if is_paused(session):
-                report.paused = True
-                break
-            current = session.get(OutboxRow, row.id)
-            if current is None or current.state not in RETRYABLE_STATES:
-                continue
-            connector, mode = targets[current.source]
-            if not allowed_by_mode(current.kind, mode):
-                current.state = "skipped"
-                current.result = {"status": "skipped", "detail": f"{mode} mode does not write {current.kind}"}
-                session.add(current)
-                session.commit()
-                report.skipped += 1
-                continue
-            current.state = "applying"
-            current.attempts += 1
-            session.add(current)
-            session.commit()
-            action = Action.model_validate(current.action)
-            retry_after: float | None = None
-            final = False
-            try:
-                result = connector.apply(action)
-            except ConnectorError as exc:
-                # Credentials or a refused request will not fix themselves: dead-letter at once, visibly.
-                final = not exc.retryable
-                retry_after = getattr(exc, "retry_after", None)
-                result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
-            except Exception as exc:  # anything unexpected is retried with backoff, then dead-lettered
-                result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
-            _record(current, result, when, policy, report, final=final, retry_after=retry_after)
-            session.add(current)
-            session.commit()
+            claimed = claim_due(session, when, sources, owner=owner, lease=lease, limit=CLAIM, after_id=last_id)
+        if not claimed:
+            break
+        last_id = claimed[-1]
+        claimed = _skip_by_mode(store, claimed, targets, owner, report)
+        if report.paused:
+            _release(store, claimed, owner)
+            return report
+        for position, row_id in enumerate(claimed):
+            if not _apply_leased(store, row_id, targets, owner, lease, when, policy, report):
+                _release(store, claimed[position:], owner)
+                return report
     return report
+
+
+def _skip_by_mode(
+    store: Store, ids: list[int], targets: Mapping[str, tuple[ActionTarget, str]], owner: str, report: OutboxReport
+) -> list[int]:
+    """Mark the leased rows their connector's mode does not write as skipped, all in one transaction (a shadow
+    backlog is one commit per batch, not per row); returns the rows left to apply. Nothing while paused."""
+    with store.session() as session:
+        if is_paused(session):
+            report.paused = True
+            return ids
+        rows = session.exec(select(OutboxRow).where(col(OutboxRow.id).in_(ids))).all()
+        left = []
+        for row in rows:
+            if row.lease_owner != owner or row.state not in RETRYABLE_STATES:
+                continue
+            mode = targets[row.source][1]
+            if allowed_by_mode(row.kind, mode):
+                left.append(row.id)
+                continue
+            row.state = "skipped"
+            row.result = {"status": "skipped", "detail": f"{mode} mode does not write {row.kind}"}
+            row.lease_owner = row.lease_expires_at = None
+            session.add(row)
+            report.skipped += 1
+        session.commit()
+    return sorted(row_id for row_id in left if row_id is not None)
+
+
+def _apply_leased(
+    store: Store,
+    row_id: int,
+    targets: Mapping[str, tuple[ActionTarget, str]],
+    owner: str,
+    lease: timedelta,
+    when: datetime,
+    policy: OutboxPolicy,
+    report: OutboxReport,
+) -> bool:
+    """Apply one leased row; False when writes are paused (the drain stops there)."""
+    with store.session() as session:
+        # Re-read the pause flag for every row: `deskroute pause` from another process stops us mid-batch.
+        if is_paused(session):
+            report.paused = True
+            return False
+        current = session.get(OutboxRow, row_id)
+        if current is None or current.state not in RETRYABLE_STATES or current.lease_owner != owner:
+            return True
+        connector, mode = targets[current.source]
+        if not allowed_by_mode(current.kind, mode):
+            current.state = "skipped"
+            current.result = {"status": "skipped", "detail": f"{mode} mode does not write {current.kind}"}
+            current.lease_owner = current.lease_expires_at = None
+            session.add(current)
+            session.commit()
+            report.skipped += 1
+            return True
+        current.state = "applying"
+        current.attempts += 1
+        current.lease_expires_at = datetime.now(UTC) + lease
+        session.add(current)
+        session.commit()
+        action = Action.model_validate(current.action)
+        retry_after: float | None = None
+        final = False
+        try:
+            result = connector.apply(action)
+        except ConnectorError as exc:
+            # Credentials or a refused request will not fix themselves: dead-letter at once, visibly.
+            final = not exc.retryable
+            retry_after = getattr(exc, "retry_after", None)
+            result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # anything unexpected is retried with backoff, then dead-lettered
+            result = ActionResult(status="failed", detail=f"{type(exc).__name__}: {exc}")
+        _record(current, result, when, policy, report, final=final, retry_after=retry_after)
+        current.lease_owner = current.lease_expires_at = None
+        session.add(current)
+        session.commit()
+    return True
 
 
 def _record(

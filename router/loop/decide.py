@@ -4,7 +4,7 @@ committed together, with the agents' explanation note and tags added to the poli
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -13,8 +13,17 @@ from sqlmodel import Session, col, select
 from connectors import Action, Ticket
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
 from router.loop.agent_note import agent_note, agent_tags
-from router.loop.triage import Outcome, find_customer, needs_signals, ticket_version, triage
+from router.loop.triage import (
+    Outcome,
+    claim_pending,
+    find_customer,
+    mark_triaged,
+    needs_signals,
+    ticket_version,
+    triage,
+)
 from router.signals.signal_source import SignalSource
+from router.store import Store, to_record
 from router.store.decision_log import DecisionRecord, outreach_times, save_decision
 from router.store.tables import DecisionRow, TicketRow
 
@@ -68,6 +77,9 @@ class Engine:
         decision = decide(self.policy, ticket, customer, signals, now, history)
         similar = neighbour_subjects(session, ticket.source, [n.ticket_id for n in signals.neighbours[:3]])
         row = save_decision(session, self.record(ticket, signals, decision, outcome, similar), now)
+        if row is None:
+            # Another process decided this version between our triage and our insert: theirs stands.
+            return "skipped_seen", None
         return outcome, row
 
     def _explained(
@@ -154,17 +166,55 @@ class Engine:
     def run(self, session: Session, tickets: Iterable[Ticket], now: datetime | None = None) -> EngineReport:
         """Consider each ticket, committing each decision with its outbox rows (or a correction) on its own."""
         report = EngineReport()
-        when = now or datetime.now(UTC)
-        tickets = list(tickets)
+        self.consider_batch(session, list(tickets), now or datetime.now(UTC), report, commit_each=True)
+        return report
+
+    def consider_batch(
+        self, session: Session, tickets: list[Ticket], now: datetime, report: EngineReport, *, commit_each: bool
+    ) -> None:
+        """Consider each ticket in turn, adding what it gives to ``report``; commits after each only if asked."""
         # Encoding in one batch is many times faster than ticket by ticket; only unseen versions need it.
         self.signal_source.prepare(needs_signals(session, tickets))
         for ticket in tickets:
-            outcome, row = self.consider(session, ticket, when)
-            session.commit()
+            outcome, row = self.consider(session, ticket, now)
+            if commit_each:
+                session.commit()
             report.outcomes[outcome] += 1
             if row is not None and row.id is not None:
                 report.decisions.append(row.id)
-        return report
+
+
+# Tickets claimed (and decided in one transaction) at a time: large enough that a batch's encoding pays off,
+# small enough that several workers share a backlog evenly and a killed worker's batch is soon redone.
+DECIDE_BATCH = 50
+
+
+def decide_pending(
+    store: Store,
+    engine: Engine,
+    now: datetime,
+    *,
+    batch: int = DECIDE_BATCH,
+    stop: Callable[[], bool] = lambda: False,
+) -> EngineReport:
+    """Triage (and decide where needed) every ticket of the engine's connector waiting for it, a claimed batch
+    at a time, until none is left or ``stop()`` says so.
+
+    A batch is claimed with SKIP LOCKED, decided and marked triaged in one transaction: other workers take
+    other batches meanwhile, and a worker killed mid-batch leaves nothing behind (its transaction and row locks
+    die with its connection), so the batch is claimed again by whoever comes next.
+    """
+    report = EngineReport()
+    while not stop():
+        with store.session() as session:
+            claimed = claim_pending(session, engine.connector, batch)
+            if not claimed:
+                session.rollback()
+                break
+            engine.consider_batch(session, [to_record(row) for row in claimed], now, report, commit_each=False)
+            mark_triaged(session, [row.id for row in claimed if row.id is not None])
+            session.commit()
+    return report
 
 
 def neighbour_subjects(session: Session, source: str, ids: list[str]) -> dict[str, str]:

@@ -166,3 +166,25 @@ def open_tickets(session: Session, source: str) -> list[Ticket]:
         .order_by(TicketRow.updated_at)  # type: ignore[arg-type]
     ).all()
     return [to_record(r) for r in rows]
+
+
+def claim_pending(session: Session, source: str, limit: int) -> list[TicketRow]:
+    """Up to ``limit`` of the connector's tickets waiting for triage, oldest change first, locked until the
+    session's transaction ends; rows another transaction holds are skipped, not waited for (SKIP LOCKED).
+
+    On SQLite (one process) there are no row locks and the clause is left out: the same claims, one at a time.
+    """
+    query = (
+        select(TicketRow)
+        .where(TicketRow.source == source, col(TicketRow.triage_pending))
+        .order_by(col(TicketRow.updated_at), col(TicketRow.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.exec(query).all())
+
+
+def mark_triaged(session: Session, ids: list[int]) -> None:
+    """These ticket rows' current versions have been triaged; a later insert or update sets them waiting again."""
+    if ids:
+        session.execute(sa.update(TicketRow).where(col(TicketRow.id).in_(ids)).values(triage_pending=False))

@@ -1,48 +1,44 @@
-"""The heartbeat of whatever process runs the scheduled jobs: written while it runs them, read by ``/readyz``.
-
-One row of the agent state, shared by every process on the database: any process running the jobs keeps it
-fresh, so a service started with ``--no-jobs`` is ready as long as some other process does the work.
-"""
+"""Whether some process runs the scheduled jobs, for ``/readyz``: the heartbeats every ``deskroute worker`` and
+every ``deskroute serve`` running the jobs write (:mod:`router.store.heartbeats`), shared through the database, so
+a service started with ``--no-jobs`` is ready as long as another process does the work."""
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import UTC, datetime, timedelta
 
 from router.store import Store
-from router.store.tables import AgentStateRow
+from router.store.heartbeats import LIVE_WITHIN, beat, live_workers, new_worker_id
 
-HEARTBEAT_KEY = "jobs_heartbeat"
-#: How often a process running the jobs writes the heartbeat, and how old it may be before nobody counts as running.
+#: How often a process running the jobs beats; a heartbeat older than LIVE_WITHIN no longer counts.
 BEAT_SECONDS = 15.0
-STALE_AFTER = timedelta(seconds=4 * BEAT_SECONDS)
+
+__all__ = ["BEAT_SECONDS", "JobsHeartbeat", "jobs_running"]
 
 
-def beat(store: Store, now: datetime | None = None) -> None:
-    """Say that this process is running the jobs, now."""
-    moment = now or datetime.now(UTC)
-    with store.session() as session:
-        row = session.get(AgentStateRow, HEARTBEAT_KEY) or AgentStateRow(key=HEARTBEAT_KEY, updated_at=moment)
-        row.value = {"host": socket.gethostname(), "pid": os.getpid(), "at": moment.isoformat()}
-        row.updated_at = moment
-        session.add(row)
-        session.commit()
+class JobsHeartbeat:
+    """This process's heartbeat while it runs the jobs."""
 
+    def __init__(self, store: Store, running: str = "serve: scheduled jobs"):
+        self.store = store
+        self.running = running
+        self.worker_id = new_worker_id()
+        self.started_at = datetime.now(UTC)
 
-def last_beat(store: Store) -> datetime | None:
-    """When some process last said it runs the jobs, or None if none ever did."""
-    with store.session() as session:
-        row = session.get(AgentStateRow, HEARTBEAT_KEY)
-        return row.updated_at if row is not None else None
+    def beat(self, now: datetime | None = None) -> None:
+        with self.store.session() as session:
+            beat(session, self.worker_id, running=self.running, started_at=self.started_at, now=now)
+            session.commit()
 
 
 def jobs_running(store: Store, now: datetime | None = None) -> tuple[bool, str]:
     """Whether a process is running the jobs, and a line saying why (for ``/readyz``)."""
-    last = last_beat(store)
-    if last is None:
-        return False, "no process has run the scheduled jobs yet (deskroute serve without --no-jobs runs them)"
-    age = (now or datetime.now(UTC)) - last
-    if age > STALE_AFTER:
-        return False, f"the last process running the jobs stopped {age.total_seconds():.0f}s ago"
-    return True, f"jobs heartbeat {age.total_seconds():.0f}s ago"
+    moment = now or datetime.now(UTC)
+    with store.session() as session:
+        alive = live_workers(session, LIVE_WITHIN, moment)
+    if not alive:
+        return False, (
+            f"no process has run the scheduled jobs in the last {LIVE_WITHIN.total_seconds():.0f}s "
+            "(run deskroute worker, or deskroute serve without --no-jobs)"
+        )
+    age: timedelta = moment - alive[0].heartbeat_at
+    return True, f"{len(alive)} process(es) running the jobs; last heartbeat {age.total_seconds():.0f}s ago"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
 
@@ -92,15 +91,12 @@ def _route_stored(runtime: Runtime, ticket: Ticket, customer: Customer | None) -
     with runtime.store.session() as session:
         existing = decision_for_version(session, stored.source, stored.external_id, routed.record.ticket_version)
         if existing is None:
-            try:
-                row = save_decision(session, routed.record, runtime.clock())
-                session.commit()
+            row = save_decision(session, routed.record, runtime.clock())
+            session.commit()
+            if row is not None:
                 return _result(routed, True, row.id)
-            except sa.exc.IntegrityError:  # another process decided the same version first: that one stands
-                session.rollback()
-                existing = decision_for_version(
-                    session, stored.source, stored.external_id, routed.record.ticket_version
-                )
+            # Another process decided the same version first (the insert gave way): that one stands.
+            existing = decision_for_version(session, stored.source, stored.external_id, routed.record.ticket_version)
         assert existing is not None
         raise HTTPException(
             409,

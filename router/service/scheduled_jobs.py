@@ -35,13 +35,16 @@ class ScheduledJobs:
         self.observe = observe
         self.names = sorted(runtime.settings.connectors)
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.heartbeat = jobs_heartbeat.JobsHeartbeat(runtime.store)
 
     def run_connector(self, name: str) -> CycleReport:
         """One cycle for ``name``; the deliveries waiting before it started are done once it has synced."""
         started = self.runtime.clock()
         with self.runtime.store.session() as session:
             waiting = pending_deliveries(session, name)
-        report = self.runtime.cycle(name)
+        # Hinted tickets are synced now; otherwise the pull waits its turn, once per interval across every process
+        # (workers and other services), while deciding and applying take only what no other process has claimed.
+        report = self.runtime.cycle(name, scheduled=not waiting, worker=self.heartbeat.worker_id)
         # A helpdesk's incremental pull holds back changes of its last second until that second is settled, so a
         # delivery that arrived just before the cycle may hint at a change this cycle could not see yet: it stays
         # pending and the cycle runs again once the second has passed.
@@ -74,7 +77,7 @@ class ScheduledJobs:
 
     def _beat(self) -> None:
         try:
-            jobs_heartbeat.beat(self.runtime.store)
+            self.heartbeat.beat()
         except Exception as exc:  # the store being away shows in /readyz; the scheduler keeps going
             log.warning("could not write the jobs heartbeat", exc_info=exc)
 

@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
 from connectors.redaction import MASK, mask_url, redact, url_secrets
+from router.store.advisory_locks import held_lock
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -147,12 +148,20 @@ def _alembic_config(engine: sa.Engine) -> Config:
     return cfg
 
 
+MIGRATION_LOCK = "deskroute-migrations"
+
+
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` through the migrations."""
+    """Bring the schema to ``revision`` through the migrations.
+
+    On PostgreSQL under an advisory lock: of several processes starting together one migrates, the others
+    wait for it and then find the schema already at ``revision`` (Alembic then has nothing to do).
+    """
     from alembic.util import CommandError
 
     try:
-        command.upgrade(_alembic_config(engine), revision)
+        with held_lock(engine, MIGRATION_LOCK):
+            command.upgrade(_alembic_config(engine), revision)
     except CommandError as exc:
         raise StoreError(
             f"cannot upgrade the schema to {revision!r}: {str(exc).splitlines()[0].rstrip('.')}. Name a revision "
@@ -161,7 +170,8 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:
-    command.downgrade(_alembic_config(engine), revision)
+    with held_lock(engine, MIGRATION_LOCK):
+        command.downgrade(_alembic_config(engine), revision)
 
 
 def current_revision(engine: sa.Engine) -> str | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from connectors import Action
@@ -136,10 +137,14 @@ class DecisionRecord:
     actions: list[Action]
 
 
-def save_decision(session: Session, record: DecisionRecord, now: datetime | None = None) -> DecisionRow:
-    """Add the decision and its outbox rows to the session; the caller commits them together."""
+def save_decision(session: Session, record: DecisionRecord, now: datetime | None = None) -> DecisionRow | None:
+    """Add the decision and its outbox rows to the session; the caller commits them together.
+
+    None when this ticket version already has a decision (another process made it first): the insert backs
+    off on the unique version (ON CONFLICT DO NOTHING) instead of failing the caller's transaction.
+    """
     when = now or datetime.now(UTC)
-    row = DecisionRow(
+    values: dict[str, Any] = dict(
         source=record.source,
         ticket_external_id=record.ticket_id,
         ticket_version=record.ticket_version,
@@ -156,13 +161,21 @@ def save_decision(session: Session, record: DecisionRecord, now: datetime | None
         priority=record.priority,
         ticket_queue=record.ticket_queue,
     )
-    session.add(row)
-    session.flush()
-    assert row.id is not None
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(DecisionRow)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "ticket_external_id", "ticket_version"])
+        .returning(col(DecisionRow.id))
+    )
+    decision_id = session.execute(stmt).scalar()
+    if decision_id is None:
+        return None
+    row = DecisionRow(id=decision_id, **values)
     for action in record.actions:
         session.add(
             OutboxRow(
-                decision_id=row.id,
+                decision_id=decision_id,
                 source=record.source,
                 idempotency_key=action.idempotency_key,
                 kind=action.kind,

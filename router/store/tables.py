@@ -39,7 +39,10 @@ def _ts(nullable: bool = False, index: bool = False) -> Any:
 
 class TicketRow(SQLModel, table=True):
     __tablename__ = "tickets"
-    __table_args__ = (sa.UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),
+        sa.Index("ix_tickets_triage_pending", "source", "triage_pending"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(index=True)
@@ -61,6 +64,11 @@ class TicketRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts(index=True))
     updated_by: str | None = None
     raw: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    # Set by every insert or update of the row (a sync, an import) and cleared once the version has been
+    # triaged: workers claim the rows that have it with SKIP LOCKED, so no ticket is looked at twice at once.
+    triage_pending: bool = Field(
+        default=True, sa_column=sa.Column(sa.Boolean, nullable=False, default=True, server_default=sa.true())
+    )
 
 
 class CommentRow(SQLModel, table=True):
@@ -190,6 +198,9 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts())
     next_attempt_at: datetime = Field(sa_column=_ts())
     applied_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # A worker's claim on the row: nobody else applies it until the lease expires (a killed worker's does).
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class FeedbackRow(SQLModel, table=True):
@@ -336,3 +347,31 @@ class WebhookDeliveryRow(SQLModel, table=True):
     received_at: datetime = Field(sa_column=_ts())
     state: str = Field(default="pending", description="pending | done")
     processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ScheduledJobRow(SQLModel, table=True):
+    """A job that runs once per interval across every process (a connector's sync): when it last ran, and
+    when it is next due. Read and written under the job's advisory lock on PostgreSQL."""
+
+    __tablename__ = "scheduled_jobs"
+
+    name: str = Field(primary_key=True, description="e.g. sync:helpdesk")
+    next_run_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_worker: str | None = None
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    runs: int = 0
+
+
+class WorkerHeartbeatRow(SQLModel, table=True):
+    """A worker process that is (or was) running the jobs; its heartbeat says whether it still is."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: str = Field(primary_key=True, description="host:pid:random, unique per process start")
+    host: str
+    pid: int
+    started_at: datetime = Field(sa_column=_ts())
+    heartbeat_at: datetime = Field(sa_column=_ts(index=True))
+    running: str = Field(default="", description="what the worker was doing at its last heartbeat")

@@ -15,6 +15,10 @@ from tests.cli.hostile import HOSTILE, LITERAL, TICKET_ID, build, check_output, 
 # Files are named relative to the hostile workspace (the test runs there); several argument sets per command.
 ARGUMENTS: dict[str, list[list[str]]] = {
     "bench engine": [["--rt-url", "http://127.0.0.1:1", "--tickets", "1", "--write-sample", "0"]],
+    "bench workers": [
+        ["--database-url", "sqlite:///no[red]such.db"],
+        ["--database-url", "postgresql://u@127.0.0.1:1/x"],
+    ],
     "bench policy": [["--decisions", "100", "--repeats", "1", "--rules", "2", "--tickets", "label[red]led.csv"]],
     "config show": [[]],
     "connectors check": [["helpdesk"], ["other"], ["no[/]such"]],
@@ -59,6 +63,7 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "tokens create": [["--name", HOSTILE, "--scope", "read"], ["--name", "ops [bold]", "--scope", "no[/]such"]],
     "tokens list": [[]],
     "tokens revoke": [[HOSTILE], ["no[/]such"]],
+    "worker": [["--until-idle", "--dry-run"], ["--until-idle"], ["--connector", "no[/]such"]],
     "train": [["--target", "churn", "--from-store", "--source", "helpdesk"], ["--target", "queue", "--from-store"]],
 }
 # Commands that run for minutes on fixed inputs of their own (no stored data to show), with why.

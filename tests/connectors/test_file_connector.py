@@ -97,6 +97,18 @@ def test_a_hand_edited_actions_file_does_not_break_apply(tmp_path: Path) -> None
     assert conn.apply(action).status == "applied"
 
 
+def test_a_line_cut_short_by_a_killed_writer_is_ended_before_the_next_one(tmp_path: Path) -> None:
+    out = tmp_path / "actions.jsonl"
+    out.write_text('{"idempotency_key": "k1", "kind": "route"}\n{"idempotency_key": "k2", "ki')  # died mid-line
+    conn = FileConnector("dry", FileSettings(actions_path=out))
+    assert conn.apply(Action(kind="route", target="1", params={"queue": "Q"}, idempotency_key="k1")).status == (
+        "already_applied"
+    )
+    assert conn.apply(Action(kind="route", target="2", params={"queue": "Q"}, idempotency_key="k2")).status == "applied"
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[2])["idempotency_key"] == "k2"  # whole, on a line of its own
+
+
 def _apply_many(path: str, start: int) -> None:
     conn = FileConnector("dry", FileSettings(actions_path=Path(path)))
     for n in range(40):

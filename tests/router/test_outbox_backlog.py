@@ -17,7 +17,7 @@ BACKLOG = 13  # more than two batches
 
 
 def test_one_drain_applies_a_backlog_larger_than_a_batch(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(outbox, "BATCH", BATCH)
+    monkeypatch.setattr(outbox, "CLAIM", BATCH)
     store = Store(sqlite_url)
     notes = [Action(kind="add_note", target=str(n), params={"body": f"note {n}"}) for n in range(BACKLOG)]
     queue_actions(store, [Action(kind="route", target="x", params={"queue": "Billing"})], source="other-desk")
