@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -30,13 +31,13 @@ def test_a_delivery_accepted_mid_cycle_gets_a_cycle_of_its_own(
         real_cycle = runtime.cycle
         cycles: list[datetime] = []
 
-        def cycle(name: str, *, apply: bool = True) -> CycleReport:
+        def cycle(name: str, **options: Any) -> CycleReport:
             cycles.append(datetime.now(UTC))
             if len(cycles) == 1:  # a webhook arrives while the first cycle runs, and its wake-up is skipped
                 with runtime.store.session() as session:
                     accept_delivery(session, name, WebhookDelivery("mid-cycle", ("A1",), datetime.now(UTC)))
                 jobs.wake(name)
-            return real_cycle(name, apply=apply)
+            return real_cycle(name, **options)
 
         monkeypatch.setattr(runtime, "cycle", cycle)
         jobs.start()

@@ -31,10 +31,10 @@ def test_a_webhook_gets_its_ticket_routed_by_the_served_jobs(sqlite_url: str, tm
     served = Served(workspace)
     try:
         deadline = time.monotonic() + 30
-        while httpx.get(f"{served.url}/readyz").status_code != 200:
-            assert time.monotonic() < deadline, httpx.get(f"{served.url}/readyz").text
+        while httpx.get(f"{served.url}/readyz", timeout=30).status_code != 200:
+            assert time.monotonic() < deadline, httpx.get(f"{served.url}/readyz", timeout=30).text
             time.sleep(0.3)
-        ready = httpx.get(f"{served.url}/readyz").json()
+        ready = httpx.get(f"{served.url}/readyz", timeout=30).json()
         assert ready["ready"] and set(ready["checks"]) == {"database", "schema", "models", "policy", "jobs"}
         before = {a.get("target") or a.get("action", {}).get("target") for a in written(tmp_path)}
         assert "A3" not in before
