@@ -9,6 +9,7 @@ Deployments that receive other languages pass their own list of ISO 639-1 codes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -70,6 +71,9 @@ class LanguageDetector:
         self.min_confidence = min_confidence
         self._detector: _LinguaDetector | None = None
         self._lock = threading.Lock()
+        # Wall seconds spent detecting and texts detected since creation (latency reports read the difference).
+        self.seconds = 0.0
+        self.detected = 0
 
     def _lingua(self) -> _LinguaDetector:
         if self._detector is None:
@@ -93,6 +97,14 @@ class LanguageDetector:
     def detect_many(self, texts: Sequence[str]) -> list[DetectedLanguage | None]:
         """The language of each text (None for an empty or ambiguous one)."""
         detector = self._lingua()
+        started = time.perf_counter()
+        try:
+            return self._detect(detector, texts)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.detected += len(texts)
+
+    def _detect(self, detector: _LinguaDetector, texts: Sequence[str]) -> list[DetectedLanguage | None]:
         clipped = [(t or "")[:MAX_CHARS] for t in texts]
         found: list[DetectedLanguage | None] = [None] * len(clipped)
         todo = [i for i, t in enumerate(clipped) if any(ch.isalpha() for ch in t)]

@@ -15,6 +15,7 @@ from tests.cli.hostile import HOSTILE, LITERAL, TICKET_ID, build, check_output, 
 # Files are named relative to the hostile workspace (the test runs there); several argument sets per command.
 ARGUMENTS: dict[str, list[list[str]]] = {
     "bench engine": [["--rt-url", "http://127.0.0.1:1", "--tickets", "1", "--write-sample", "0"]],
+    "bench route": [["--tickets", "5"]],
     "bench policy": [["--decisions", "100", "--repeats", "1", "--rules", "2", "--tickets", "label[red]led.csv"]],
     "config show": [[]],
     "connectors check": [["helpdesk"], ["other"], ["no[/]such"]],
