@@ -66,11 +66,11 @@ def _models(cfg: Settings, trained: bool) -> Iterator[tuple[Settings, str]]:
         out = Path(folder) / "demo"
         err_console.print("no trained models configured: fitting the demo's in a temporary folder (a few minutes)")
         db = out / "deskroute.db"
+        demo.claim_folder(out)  # before the demo's environment names it as the configured store
         with (
             demo._environment(DESKROUTE_DATABASE_URL=f"sqlite:///{db}", DESKROUTE_DATA_DIR=str(out / "data")),
             redirect_stdout(StringIO()),
         ):
-            demo.claim_folder(out)
             # The demo prints its walk-through on the console; only its models and store are wanted here.
             with console.capture():
                 demo._run(out, tickets_csv=demo.SAMPLE_DIR / "tickets.csv", held_back=60, seed=7, target_precision=0.5)
