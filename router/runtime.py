@@ -15,8 +15,9 @@ with the messages a person needs; each entry point shows them its way (the CLI: 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ class Routed:
     signals: Signals
     decision: Decision
     record: DecisionRecord
+    # Wall seconds of the steps: "signals" (the models: encoding, classifiers, language, churn) and "decide" (the
+    # policy with the customer's outreach history, and the actions as they would be queued), for latency reports.
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def note(self) -> str | None:
@@ -204,7 +208,9 @@ class Runtime:
             policy = self.policy()
             source = self.signal_source()
             who = customer if customer is not None else find_customer(session, ticket)
+            started = time.perf_counter()
             signals = source.signals(session, ticket, who, now)
+            modelled = time.perf_counter()
             history = (
                 [
                     OutreachRecord(sent_at=t, customer_external_id=who.external_id)
@@ -217,8 +223,9 @@ class Runtime:
             engine = Engine(policy, source, connector=ticket.source, mode=mode)
             similar = neighbour_subjects(session, ticket.source, [n.ticket_id for n in signals.neighbours[:3]])
             record = engine.record(ticket, signals, decision, "decided_new", similar)
+            seconds = {"signals": modelled - started, "decide": time.perf_counter() - modelled}
             session.rollback()
-        return Routed(ticket=ticket, signals=signals, decision=decision, record=record)
+        return Routed(ticket=ticket, signals=signals, decision=decision, record=record, seconds=seconds)
 
     def close(self) -> None:
         for connector in self._connectors.values():

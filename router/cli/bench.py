@@ -164,3 +164,7 @@ def bench_workers(
 from router.cli import bench_engine_cmds as bench_engine  # noqa: E402  (a module of its own: live RT, not a micro-benchmark)
 
 app.command("engine")(bench_engine.engine)
+
+from router.cli import bench_route_cmds as bench_route  # noqa: E402  (a module of its own: trains the demo if needed)
+
+app.command("route")(bench_route.route)

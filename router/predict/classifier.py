@@ -46,7 +46,7 @@ from router.predict.classifier_metrics import classification_metrics
 from router.predict.decision import balanced_weights, check_decision, decide, decision_for
 from router.predict.neighbours import NeighbourVote
 from router.predict.scorers import KernelRidge, OneVsRestSVM, PairwiseSVM, Scores
-from router.predict.text_features import TicketFeatures, TicketMatrix
+from router.predict.text_features import GramColumns, TicketFeatures, TicketMatrix, gram_columns
 
 if TYPE_CHECKING:
     from embeddings import Encoder
@@ -198,17 +198,20 @@ class TicketClassifier:
         self.decision = decision
         self.version_: str | None = None
         self._encoder: Encoder | None = None
+        self._reference_columns: tuple[TicketMatrix, GramColumns] | None = None
 
     # ------------------------------------------------------------------------------------------ state
     def __getstate__(self) -> dict[str, Any]:
         # The encoder is a loaded neural network: it is never saved with the classifier, only its model id.
         state = dict(self.__dict__)
         state["_encoder"] = None
+        state.pop("_reference_columns", None)  # derived from reference_ on first use (see _columns_of)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._encoder = None
+        self._reference_columns = None
 
     def attach_encoder(self, encoder: Encoder) -> None:
         """Use this encoder (with its cache) for new tickets; it must be the model the classifier learnt with."""
@@ -481,10 +484,18 @@ class TicketClassifier:
         self, matrix: TicketMatrix, reference: TicketMatrix, native: NDArray[np.bool_] | None
     ) -> NDArray[np.float64]:
         """The kernel between new tickets and the training tickets (see ``_select_kernel``)."""
-        text, meaning = self.features_.gram_parts(matrix, reference)
+        text, meaning = self.features_.gram_parts(matrix, reference, self._columns_of(reference))
         if native is not None:
             meaning *= np.outer(native, self.reference_native_)
         return self.features_.kernel(text, meaning, self.features_.embedding_weight)
+
+    def _columns_of(self, reference: TicketMatrix) -> GramColumns:
+        """The training tickets' transposed n-gram blocks, computed on the first prediction and kept (never saved)."""
+        cached: tuple[TicketMatrix, GramColumns] | None = getattr(self, "_reference_columns", None)
+        if cached is None or cached[0] is not reference:
+            cached = (reference, gram_columns(reference))
+            self._reference_columns = cached
+        return cached[1]
 
     def _blend(self, blocks: Scores, native: NDArray[np.bool_] | None) -> NDArray[np.float64]:
         """Calibrated probabilities: each language group through its own blend when there are two."""

@@ -19,6 +19,7 @@ ARGUMENTS: dict[str, list[list[str]]] = {
         ["--database-url", "sqlite:///no[red]such.db"],
         ["--database-url", "postgresql://u@127.0.0.1:1/x"],
     ],
+    "bench route": [["--tickets", "5"]],
     "bench policy": [["--decisions", "100", "--repeats", "1", "--rules", "2", "--tickets", "label[red]led.csv"]],
     "config show": [[]],
     "connectors check": [["helpdesk"], ["other"], ["no[/]such"]],

@@ -37,3 +37,27 @@ def test_a_restricted_language_set_and_bad_codes() -> None:
         LanguageDetector(["en", "EN"])
     with pytest.raises(ValueError, match="'xx' is not an ISO 639-1 code"):
         LanguageDetector(["en", "xx"]).detect("hello")
+
+
+def test_one_text_at_a_time_finds_what_a_batch_finds() -> None:
+    # A ticket routed alone is detected in the calling thread, a batch in lingua's pool: same languages, same
+    # confidences (to float rounding), on the sample's tickets of every length.
+    from evals.bench_route import sample_tickets
+
+    texts = [t.text for t in sample_tickets(count=60)]
+    batch = LanguageDetector().detect_many(texts)
+    alone = LanguageDetector()
+    for text, expected in zip(texts, batch, strict=True):
+        (found,) = alone.detect_many([text])
+        assert (found.code if found else None) == (expected.code if expected else None)
+        if found and expected:
+            assert found.confidence == pytest.approx(expected.confidence, abs=1e-9)
+
+
+def test_the_same_texts_asked_again_are_answered_without_detecting_again() -> None:
+    detector = LanguageDetector()
+    first = detector.detect_many([SAMPLES["fr"], SAMPLES["de"]])
+    detector._detect = None  # type: ignore[assignment,method-assign]  # any new detection would now fail
+    assert detector.detect_many([SAMPLES["fr"], SAMPLES["de"]]) == first
+    with pytest.raises(TypeError):
+        detector.detect_many([SAMPLES["fr"]])

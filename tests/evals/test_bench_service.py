@@ -1,0 +1,116 @@
+"""The service benchmark's client against a real HTTP server on loopback: what it sends, what it reports, and
+the clear errors it stops with."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from evals.bench_route import latency_figures, percentile, sample_tickets
+from evals.bench_service import WARM_UP, ServiceBenchError, measure_service
+
+TOKEN = "bench-token-0123456789"
+
+
+class _Desk:
+    """What the server saw and how it answers."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str | None, dict[str, Any]]] = []
+        self.status = 200
+        self.answer: bytes = json.dumps({"decision": {}, "timings_ms": {"signals": 4.0, "decide": 1.0}}).encode()
+
+
+@pytest.fixture
+def desk() -> Iterator[tuple[str, _Desk]]:
+    state = _Desk()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            state.requests.append((self.path, self.headers.get("Authorization"), json.loads(self.rfile.read(length))))
+            self.send_response(state.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(state.answer)))
+            self.end_headers()
+            self.wfile.write(state.answer)
+
+        def log_message(self, *args: object) -> None:  # quiet test output
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_sends_each_sample_ticket_alone_as_a_dry_run_and_reports_percentiles(desk: tuple[str, _Desk]) -> None:
+    url, state = desk
+    tickets = sample_tickets(count=12)
+    report = measure_service(url, TOKEN, tickets)
+    assert len(state.requests) == 12 and report["tickets"] == 12 - WARM_UP
+    assert {path for path, _, _ in state.requests} == {"/v1/route"}
+    assert {auth for _, auth, _ in state.requests} == {f"Bearer {TOKEN}"}
+    sent = [body for _, _, body in state.requests]
+    assert all(body["dry_run"] is True for body in sent)
+    assert [body["ticket"]["external_id"] for body in sent] == [t.external_id for t in tickets]
+    assert [body["ticket"]["body"] for body in sent] == [t.body for t in tickets]
+    assert len({len(body["ticket"]["body"]) for body in sent}) > 6  # lengths vary, as a helpdesk's do
+    assert 0 < report["route_p50_ms"] <= report["route_p95_ms"] <= report["route_p99_ms"] <= report["route_max_ms"]
+    # The service's own step times become shares of the time the client waited.
+    assert set(report["share"]) == {"decide", "signals"}
+    assert 0 < report["share"]["decide"] < report["share"]["signals"] <= 1
+
+
+def test_a_refused_request_stops_the_run_naming_the_ticket_and_status(desk: tuple[str, _Desk]) -> None:
+    url, state = desk
+    state.status, state.answer = 401, b'{"error": "bad token \\u001b[2J"}'
+    tickets = sample_tickets(count=5)
+    with pytest.raises(ServiceBenchError, match=rf"ticket {tickets[0].external_id}: POST /v1/route answered 401") as e:
+        measure_service(url, TOKEN, tickets)
+    assert "\x1b" not in str(e.value)
+
+
+def test_an_answer_that_is_not_json_is_a_clear_error(desk: tuple[str, _Desk]) -> None:
+    url, state = desk
+    state.answer = b"<html>proxy</html>"
+    with pytest.raises(ServiceBenchError, match="answered 200 without a JSON object: <html>proxy</html>"):
+        measure_service(url, TOKEN, sample_tickets(count=5))
+
+
+def test_only_loopback_and_a_running_service_are_measured() -> None:
+    with pytest.raises(ServiceBenchError, match="only talks to this machine"):
+        measure_service("https://helpdesk.example.com", TOKEN, sample_tickets(count=5))
+    with pytest.raises(ServiceBenchError, match="is the service running there"):
+        measure_service("http://127.0.0.1:1", TOKEN, sample_tickets(count=5), timeout=2)
+
+
+def test_percentiles_are_measured_values_by_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 99)) == (50.0, 95.0, 99.0)
+    assert percentile([7.0], 99) == 7.0
+    assert latency_figures([3.0, 1.0, 2.0], "route") == {
+        "route_p50_ms": 2.0,
+        "route_p95_ms": 3.0,
+        "route_p99_ms": 3.0,
+        "route_max_ms": 3.0,
+    }
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+
+
+def test_sample_tickets_spread_over_the_sample() -> None:
+    every = sample_tickets()
+    chosen = sample_tickets(count=10)
+    assert len(chosen) == 10 and chosen[0].external_id == every[0].external_id
+    assert len({t.external_id for t in chosen}) == 10
+    assert chosen[-1].external_id == every[int(9 * len(every) / 10)].external_id
