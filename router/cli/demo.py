@@ -1,8 +1,10 @@
 """``deskroute demo``: the whole loop on embedded defaults.
 
-SQLite, the bundled model and sample, synthetic customers with behaviour histories, and the file connector
-in ``suggest`` mode: fit models on the sample's history, route a batch of held-back sample tickets through
-the example policy, print each queue's prioritised list with its explanations, and write an HTML report.
+SQLite, the bundled model and bank sample, synthetic customers with behaviour histories, and the file connector
+in ``suggest`` mode: fit models on the sample's history, route a batch of held-back sample tickets (with requests
+in other languages and from a topic the sample lacks) through the bank policy, print each queue's prioritised
+list with its explanations, report the share routed automatically and its precision against the labels, and
+write an HTML report.
 """
 
 from __future__ import annotations
@@ -143,15 +145,17 @@ def demo(
     policy_file: Path = typer.Option(DEMO_POLICY, "--policy", help="The routing policy whose queues the sample uses."),
     held_back: int = typer.Option(100, "--held-back", min=10, help="Sample tickets routed live (the rest is history)."),
     seed: int = typer.Option(7, "--seed", help="Seed for the split and the synthetic customers."),
+    # Above the demo's 90% goal: cross-validation sees only tickets like the history's, while the batch also
+    # holds requests in other languages and from a topic the history lacks, on which the model errs more often.
     target_precision: float = typer.Option(
-        0.95,
+        0.97,
         "--target-precision",
         min=0.3,
         max=0.99,
         help="Precision the intent model must keep on what it routes; below its threshold it abstains.",
     ),
 ) -> None:
-    """Fit models on the sample's history, route held-back tickets through the example policy, report."""
+    """Fit models on the sample's history, route held-back tickets through the bank policy, report."""
     tickets_csv = sample / "tickets.csv"
     if not tickets_csv.is_file():
         raise fail(f"{tickets_csv}: sample not found; run the demo from a clone of the repository or pass --sample")
