@@ -1,8 +1,10 @@
 """``deskroute demo``: the whole loop on embedded defaults.
 
-SQLite, the bundled model and sample, synthetic customers with behaviour histories, and the file connector
-in ``suggest`` mode: fit models on the sample's history, route a batch of held-back sample tickets through
-the example policy, print each queue's prioritised list with its explanations, and write an HTML report.
+SQLite, the bundled model and bank sample, synthetic customers with behaviour histories, and the file connector
+in ``suggest`` mode: fit models on the sample's history, route a batch of held-back sample tickets (with requests
+in other languages and from a topic the sample lacks) through the bank policy, print each queue's prioritised
+list with its explanations, report the share routed automatically and its precision against the labels, and
+write an HTML report.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -24,9 +27,15 @@ from connectors import Ticket
 from connectors.files import RowMapper, read_rows
 from router.cli.common import console, err_console, fail, styled, user_errors
 
+if TYPE_CHECKING:
+    from evals.report import RoutedTicket
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = REPO_ROOT / "examples" / "sample"
-STARTER_POLICY = REPO_ROOT / "policies" / "examples" / "starter.yaml"
+SAMPLE_DIR = REPO_ROOT / "examples" / "bank"
+DEMO_POLICY = REPO_ROOT / "policies" / "examples" / "bank.yaml"
+# Tickets beside the sample that are never history, only routed: requests in other languages and from topics the
+# sample does not cover (their label is the triage queue: routing one of them automatically is a misroute).
+BEYOND = "beyond.csv"
 CONNECTOR = "helpdesk"
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3, None: 4}
 
@@ -130,28 +139,42 @@ def demo(
         "--out",
         help="Folder for the demo's database, models and report: a new or empty folder, or one a demo run made.",
     ),
-    sample: Path = typer.Option(SAMPLE_DIR, "--sample", help="Folder holding the sample tickets.csv."),
-    held_back: int = typer.Option(60, "--held-back", min=10, help="Sample tickets routed live (the rest is history)."),
+    sample: Path = typer.Option(
+        SAMPLE_DIR, "--sample", help=f"Folder holding the sample tickets.csv (and optionally {BEYOND}, routed only)."
+    ),
+    policy_file: Path = typer.Option(DEMO_POLICY, "--policy", help="The routing policy whose queues the sample uses."),
+    held_back: int = typer.Option(100, "--held-back", min=10, help="Sample tickets routed live (the rest is history)."),
     seed: int = typer.Option(7, "--seed", help="Seed for the split and the synthetic customers."),
+    # Above the demo's 90% goal: cross-validation sees only tickets like the history's, while the batch also
+    # holds requests in other languages and from a topic the history lacks, on which the model errs more often.
     target_precision: float = typer.Option(
-        0.5,
+        0.97,
         "--target-precision",
         min=0.3,
         max=0.99,
         help="Precision the intent model must keep on what it routes; below its threshold it abstains.",
     ),
 ) -> None:
-    """Fit models on the sample's history, route held-back tickets through the example policy, report."""
+    """Fit models on the sample's history, route held-back tickets through the bank policy, report."""
     tickets_csv = sample / "tickets.csv"
     if not tickets_csv.is_file():
         raise fail(f"{tickets_csv}: sample not found; run the demo from a clone of the repository or pass --sample")
+    if not policy_file.is_file():
+        raise fail(f"--policy: {policy_file} not found; pass a routing policy YAML file")
     out = claim_folder(out)
     db = out / "deskroute.db"
     for stale in DEMO_FILES:
         (out / stale).unlink(missing_ok=True)
     # The demo's own store and data, for this run only: the caller's environment is left as it was.
     with _environment(DESKROUTE_DATABASE_URL=f"sqlite:///{db}", DESKROUTE_DATA_DIR=str(out / "data")):
-        _run(out, tickets_csv=tickets_csv, held_back=held_back, seed=seed, target_precision=target_precision)
+        _run(
+            out,
+            tickets_csv=tickets_csv,
+            policy_file=policy_file.resolve(),
+            held_back=held_back,
+            seed=seed,
+            target_precision=target_precision,
+        )
 
 
 @contextlib.contextmanager
@@ -168,7 +191,46 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_precision: float) -> None:
+@dataclass(frozen=True)
+class RoutingOutcome:
+    """How the held-back tickets fared: routed automatically or not, and in their labelled queue or not."""
+
+    tickets: int
+    routed: int
+    correct: int
+    abstained: int
+
+    @property
+    def routed_share(self) -> float:
+        return self.routed / self.tickets if self.tickets else 0.0
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.routed if self.routed else None
+
+    def routed_text(self) -> str:
+        return f"{self.routed_share:.0%} ({self.routed}/{self.tickets})"
+
+    def precision_text(self) -> str:
+        if self.precision is None:
+            return "n/a (none routed)"
+        return f"{self.precision:.0%} ({self.correct}/{self.routed})"
+
+
+def routing_outcome(tickets: list[RoutedTicket], *, triage: str) -> RoutingOutcome:
+    """Routed automatically: a team other than triage chosen without abstaining; right: that team is the label."""
+    routed = [t for t in tickets if not t.abstained and t.queue not in (triage, "(unrouted)", "(triage)")]
+    return RoutingOutcome(
+        tickets=len(tickets),
+        routed=len(routed),
+        correct=sum(t.queue == t.label for t in routed),
+        abstained=sum(t.abstained for t in tickets),
+    )
+
+
+def _run(
+    out: Path, *, tickets_csv: Path, policy_file: Path, held_back: int, seed: int, target_precision: float
+) -> None:
     """The demo's steps, in ``out`` (claimed, with the previous run's store removed)."""
     from evals.report import RoutedTicket, write_report
     from evals.synthetic import generate_world
@@ -184,7 +246,7 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
 
     started = time.perf_counter()
     cfg = Settings()
-    policy = load_policy(STARTER_POLICY)
+    policy = load_policy(policy_file)
 
     with user_errors():
         store = Store(cfg.database_url)
@@ -193,7 +255,7 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
         with store.session() as s:
             world.store(s)
             # The starter policy is the demo store's active version, so every decision's version can be looked up.
-            policies.activate_text(s, STARTER_POLICY.read_text(encoding="utf-8"), str(STARTER_POLICY), "demo")
+            policies.activate_text(s, policy_file.read_text(encoding="utf-8"), str(policy_file), "demo")
             s.commit()
         customers = [c for c in world.customers if c.external_id not in world.churned_at]
         # ... and the sample's tickets, solved and labelled with their queue, written by those customers.
@@ -201,6 +263,9 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
         sample_tickets = _sample_tickets(tickets_csv)
         rng.shuffle(sample_tickets)
         live, history = sample_tickets[:held_back], sample_tickets[held_back:]
+        beyond_csv = tickets_csv.with_name(BEYOND)
+        beyond = _sample_tickets(beyond_csv) if beyond_csv.is_file() else []
+        live += [t.model_copy(update={"queue": t.queue or policy.defaults.triage_queue}) for t in beyond]
         now = world.end
         history = [
             t.model_copy(
@@ -331,10 +396,9 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
         writer.writerow(["id", "subject", "body", "language", "queue"])
         for t in live:
             writer.writerow([t.external_id, t.subject, t.body, t.language or "", t.queue or ""])
-    simulation, _ = simulate(
-        policy, STARTER_POLICY.name, labelled, label="queue", signals_for=signal_source.signals_for
-    )
+    simulation, _ = simulate(policy, policy_file.name, labelled, label="queue", signals_for=signal_source.signals_for)
     figures = simulation.as_dict()
+    outcome = routing_outcome(routed, triage=policy.defaults.triage_queue)
     with store.session() as s:
         stats = store_stats(s)
     path = write_report(
@@ -349,6 +413,8 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
             "history tickets": len(history),
             "routed tickets": len(incoming),
             "stored tickets": stats["counts"]["tickets"],
+            "routed automatically": outcome.routed_text(),
+            "right queue among those routed": outcome.precision_text(),
             "seconds": f"{time.perf_counter() - started:.0f}",
         },
     )
@@ -359,6 +425,14 @@ def _run(out: Path, *, tickets_csv: Path, held_back: int, seed: int, target_prec
             f" on the held-back labels: {figures['auto_routed']} auto-routed, "
             f"{figures['abstained']} abstained, misroute rate among auto-routed "
             f"{'n/a' if rate is None else f'{rate:.0%}'}",
+        )
+    )
+    console.print(
+        styled(
+            ("result", "bold"),
+            f": {outcome.routed_text()} of the held-back tickets routed automatically, "
+            f"{outcome.precision_text()} of those in the right queue against the sample's labels; "
+            f"{outcome.abstained} to {policy.defaults.triage_queue}",
         )
     )
     console.print(

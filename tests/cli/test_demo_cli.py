@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from evals.report import RoutedTicket
 from router.cli import app
+from router.cli.demo import CONNECTOR, routing_outcome
 from tests.conftest import REPO_ROOT
 
 runner = CliRunner()
-SAMPLE = REPO_ROOT / "examples" / "sample" / "tickets.csv"
+SAMPLE = REPO_ROOT / "examples" / "bank" / "tickets.csv"
 TICKETS = "id,subject,body,queue\nR1,Refund,I was charged twice,Billing\n"
 
 
@@ -83,10 +85,10 @@ def test_the_demo_reruns_in_its_own_folder_and_starts_its_store_afresh(
     sample = cli_env / "sample"
     sample.mkdir()
     with SAMPLE.open(encoding="utf-8", newline="") as source, (sample / "tickets.csv").open("w", newline="") as part:
-        csv.writer(part).writerows(itertools.islice(csv.reader(source), 81))
+        csv.writer(part).writerows(itertools.islice(csv.reader(source), 121))
     out = cli_env / "empty"
     out.mkdir()  # an empty folder is adopted
-    args = ["demo", "--out", "empty", "--sample", str(sample), "--held-back", "10"]
+    args = ["demo", "--out", "empty", "--sample", str(sample), "--held-back", "20"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert (out / ".deskroute-demo").is_file() and (out / "report.html").is_file()
@@ -99,3 +101,53 @@ def test_the_demo_reruns_in_its_own_folder_and_starts_its_store_afresh(
     # Same seed, a fresh store: the same tickets get the same kinds of action again (a store left over from
     # the first run would have decided nothing new), and the first run's file is replaced, not added to.
     assert actions(out) == routed
+
+
+def ticket(queue: str, label: str, *, abstained: bool = False) -> RoutedTicket:
+    return RoutedTicket("T", "s", queue, None, None, None, abstained, None, label=label)
+
+
+def test_the_outcome_counts_only_automatic_routes_and_checks_them_against_the_labels() -> None:
+    outcome = routing_outcome(
+        [
+            ticket("Cards", "Cards"),
+            ticket("Cards", "Transfers"),
+            ticket("Triage", "Cards", abstained=True),
+            ticket("Triage", "Triage"),  # sent to triage by a rule: not routed automatically
+        ],
+        triage="Triage",
+    )
+    assert (outcome.tickets, outcome.routed, outcome.correct, outcome.abstained) == (4, 2, 1, 1)
+    assert outcome.routed_text() == "50% (2/4)" and outcome.precision_text() == "50% (1/2)"
+    assert routing_outcome([ticket("Triage", "Cards", abstained=True)], triage="Triage").precision_text() == (
+        "n/a (none routed)"
+    )
+
+
+@pytest.mark.slow
+def test_the_bundled_demo_routes_most_held_back_tickets_into_their_labelled_queue(cli_env: Path) -> None:
+    from router.store import Store
+    from router.store.decision_log import latest_decision
+
+    result = runner.invoke(app, ["demo", "--out", "demo"])
+    assert result.exit_code == 0, result.output
+    out = cli_env / "demo"
+    # The figures again, from the demo's store and the held-back labels it wrote, not from its own count.
+    with (out / "held-back.csv").open(encoding="utf-8", newline="") as fh:
+        labels = {row["id"]: row["queue"] for row in csv.DictReader(fh)}
+    assert len(labels) == 114  # 100 bank requests held back, 8 in other languages, 6 about mortgages
+    routed = correct = 0
+    with Store(f"sqlite:///{out / 'deskroute.db'}").session() as s:
+        for ticket_id, label in labels.items():
+            row = latest_decision(s, CONNECTOR, ticket_id)
+            assert row is not None, ticket_id
+            if not row.abstained and row.team not in (None, "Triage"):
+                routed += 1
+                correct += row.team == label
+    assert routed >= 0.7 * len(labels), f"{routed}/{len(labels)} routed automatically"
+    assert correct >= 0.9 * routed, f"{correct}/{routed} routed into the labelled queue"
+    shown = " ".join(result.output.split())
+    expected = f"{routed / len(labels):.0%} ({routed}/{len(labels)}) of the held-back tickets routed automatically"
+    assert expected in shown and f"{correct / routed:.0%} ({correct}/{routed}) of those in the right queue" in shown
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert f"{routed}/{len(labels)}" in report and f"{correct}/{routed}" in report

@@ -39,3 +39,23 @@ def test_the_starter_routes_to_the_dataset_queues(datasets_dir: Path) -> None:
     # Through the file connector every team lands in a dataset queue, except the triage queue.
     file_queues = {policy.queue_for(team, "file") for team in policy.teams} - {"Triage"}
     assert file_queues == queues
+
+
+def test_the_bank_policy_speaks_the_bank_samples_queues() -> None:
+    bank = Path(__file__).resolve().parents[2] / "examples" / "bank"
+    policy = load_policy(EXAMPLES / "bank.yaml")
+    with (bank / "queues.csv").open(encoding="utf-8", newline="") as handle:
+        mapping = {row["intent"]: (row["queue"], row["priority"]) for row in csv.DictReader(handle)}
+    # BANKING77 has 77 intents; each lands in one of the policy's teams (never triage) with a known priority.
+    assert len(mapping) == 77
+    assert {queue for queue, _ in mapping.values()} == set(policy.teams) - {"Triage"}
+    assert {priority for _, priority in mapping.values()} == {"low", "normal", "high", "urgent"}
+    with (bank / "tickets.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all((row["queue"], row["priority"]) == mapping[row["intent"]] for row in rows)
+    assert {row["intent"] for row in rows} == set(mapping)
+    with (bank / "beyond.csv").open(encoding="utf-8", newline="") as handle:
+        beyond = list(csv.DictReader(handle))
+    # Requests in other languages carry a team; those from a topic the sample lacks carry none.
+    assert {row["queue"] for row in beyond if row["language"] != "en"} <= set(policy.teams)
+    assert {row["queue"] for row in beyond if row["language"] == "en"} == {""}
