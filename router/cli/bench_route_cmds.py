@@ -73,6 +73,13 @@ def _models(cfg: Settings, trained: bool) -> Iterator[tuple[Settings, str]]:
         ):
             # The demo prints its walk-through on the console; only its models and store are wanted here.
             with console.capture():
-                demo._run(out, tickets_csv=demo.SAMPLE_DIR / "tickets.csv", held_back=60, seed=7, target_precision=0.5)
+                demo._run(
+                    out,
+                    tickets_csv=demo.SAMPLE_DIR / "tickets.csv",
+                    policy_file=demo.DEMO_POLICY,
+                    held_back=60,
+                    seed=7,
+                    target_precision=0.9,
+                )
             used = Settings()
         yield used, "the demo's models (fitted for this run)"
