@@ -15,7 +15,7 @@ import numpy as np
 
 from embeddings.cache import EmbeddingCache, cache_key
 from embeddings.model import ModelSource, resolve_model
-from embeddings.runtime import prefer_passive_waits
+from embeddings.native_threads import prefer_passive_waits
 from embeddings.text import CHARS_PER_TOKEN, TicketText, prepare_ticket_text
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class Encoder:
         return self._model
 
     def _load(self) -> SentenceTransformer:
-        prefer_passive_waits()  # before torch loads (see embeddings.runtime)
+        prefer_passive_waits()  # before torch loads (see embeddings.native_threads)
         from sentence_transformers import SentenceTransformer
 
         model = SentenceTransformer(self.source.name, device=self.device, local_files_only=not self._allow_download)

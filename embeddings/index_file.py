@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from embeddings.encoder_errors import IndexFileError
-from embeddings.runtime import load_faiss
+from embeddings.native_threads import load_faiss
 
 MAGIC = b"DRVIDX01"
 # Format 2 added the footer; format 1 files (no checksum) are refused with the rebuild command.

@@ -21,7 +21,7 @@ import numpy as np
 
 from embeddings.encoder_errors import IndexMismatchError
 from embeddings.index_file import IndexFileReader, write_index_file
-from embeddings.runtime import faiss_threads, load_faiss
+from embeddings.native_threads import faiss_threads, load_faiss
 
 Kind = Literal["exact", "hnsw"]
 Metadata = dict[str, Any]

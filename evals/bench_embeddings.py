@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from embeddings import DEFAULT_EXACT_LIMIT, Encoder, VectorIndex
-from embeddings.runtime import faiss_threads, load_faiss
+from embeddings.native_threads import faiss_threads, load_faiss
 
 DIMENSION = 384
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)

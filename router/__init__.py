@@ -1,6 +1,6 @@
 """The running agent: store, configuration, features, predictors, engine, outbox and the CLI."""
 
-from embeddings.runtime import prefer_passive_waits
+from embeddings.native_threads import prefer_passive_waits
 
 # Before anything of router's loads a native library: loading a saved classifier (skops, scikit-learn) pulls in
 # torch and the OpenMP runtimes, each of which reads its wait policy once, when it loads. Set later (when the
