@@ -13,6 +13,10 @@ What it learns, for any label column:
    calibrated probabilities, and the abstention threshold that keeps automatic routing at the target precision.
    Neighbour votes in a fold come from that fold's training part only, so no ticket ever finds itself.
 4. The chosen scorers are refitted on all training tickets.
+5. A novelty detector (:mod:`router.predict.novelty`) learns, inside the same inner folds with some labels
+   left out, how far a ticket of an unseen topic lies from its nearest training tickets; such a ticket is
+   abstained on with its own reason (``TextPrediction.novel``), whatever its confidence. It changes no
+   probability and no label: on tickets it does not flag, accuracy and calibration are those without it.
 
 Only text known when a ticket arrives is read: subject and body.
 
