@@ -265,6 +265,12 @@ FIELDS: dict[str, FieldSpec] = {
             "the intent model abstained by its own threshold",
         ),
         FieldSpec(
+            "signals.novel",
+            "bool",
+            lambda f: f.signals.novel,
+            "the intent model abstained because the ticket is unlike any it learnt from (a new topic)",
+        ),
+        FieldSpec(
             "time.weekday",
             "weekday",
             lambda f: WEEKDAYS[f.local_now.weekday()],

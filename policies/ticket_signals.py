@@ -45,6 +45,10 @@ class Signals(BaseModel):
     language: str | None = None
     abstain: bool = Field(default=False, description="The intent model's own data-chosen threshold said no.")
     abstain_reason: str | None = None
+    novel: bool = Field(
+        default=False,
+        description="The intent model abstained as the ticket is unlike all it learnt from (not for low confidence).",
+    )
     neighbours: list[Neighbour] = Field(default_factory=list)
     features: dict[str, Any] = Field(default_factory=dict, description="Customer behaviour features.")
     model_versions: dict[str, str] = Field(default_factory=dict)

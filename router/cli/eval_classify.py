@@ -15,6 +15,7 @@ from router.cli.common import console, err_console, fail, progress, warn
 from router.cli.options import output_file, write_output
 
 if TYPE_CHECKING:
+    from evals.classify import ClassifyRun
     from router.training.labelled import LabelledTickets
 
 
@@ -28,12 +29,24 @@ def classify(
     text: str = typer.Option(..., "--text", help="Text column(s), comma-separated: e.g. subject,body or text."),
     label: str = typer.Option(..., "--label", help="The label column to predict (matched case-insensitively)."),
     json_path: Path | None = typer.Option(None, "--json", help="Also write every figure to this JSON file."),
+    novelty: int | None = typer.Option(
+        None,
+        "--novelty",
+        help="Leave K labels out of training in each split and measure how many of their tickets are abstained on.",
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="With --novelty: write a PNG of novelty recall against coverage cost to this file."
+    ),
 ) -> None:
     """Cross-validate (or train/test) deskroute's classifier beside the majority and TF-IDF baselines.
 
     Prints accuracy, macro-F1, top-3 accuracy, calibration error (ECE) and the share of tickets that could be
     routed automatically at 90% precision; with --json, writes them (mean and standard deviation over folds
     and repeats with --cv), per-label figures, and the baselines fitted on the same folds.
+
+    With --novelty K, K labels drawn at random are left out of training in each split: it reports the share of
+    their tickets abstained on (novelty recall), the familiar tickets' coverage and accuracy before and after
+    the novelty detector, and the maximum-probability baseline at the same coverage cost.
     """
     if (test is None) == (cv is None):
         raise fail("give either --test FILE or --cv K (not both)")
@@ -43,8 +56,14 @@ def classify(
         raise fail(f"--repeats must be at least 1, got {repeats}")
     if cv is None and repeats != 1:
         raise fail("--repeats applies to --cv only")
+    if novelty is not None and novelty < 1:
+        raise fail(f"--novelty must leave out at least 1 label, got {novelty}")
+    if plot is not None and novelty is None:
+        raise fail("--plot draws the --novelty figures: give --novelty K as well")
     if json_path is not None:
         output_file(json_path, "--json")
+    if plot is not None:
+        output_file(plot, "--plot")
 
     import numpy as np
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -70,6 +89,10 @@ def classify(
         raise fail(
             f"the label '{label}' has only one value ({distinct[0]!r}) in {', '.join(map(str, train))}: "
             "there is nothing to classify"
+        )
+    if novelty is not None and novelty > len(distinct) - 2:
+        raise fail(
+            f"--novelty {novelty} would leave fewer than 2 of the {len(distinct)} labels of '{label}' to train on"
         )
     if cv is not None and len(train_labels) < 2 * cv:
         raise fail(f"{len(train_labels)} labelled tickets are too few for {cv}-fold cross-validation")
@@ -112,6 +135,9 @@ def classify(
         "encoded": encoder.stats.encoded,
     }
 
+    if novelty is not None:
+        _novelty(run, mode, novelty, json_path, plot)
+        return
     per_split = []
     with progress(
         TextColumn("{task.description}"),
@@ -135,6 +161,43 @@ def classify(
     if json_path is not None:
         write_output(json_path, json.dumps(result, indent=2, sort_keys=False) + "\n", "--json")
         console.print(f"wrote {json_path}")
+
+
+def _novelty(run: ClassifyRun, mode: dict[str, Any], k: int, json_path: Path | None, plot: Path | None) -> None:
+    """The --novelty evaluation: K labels left out of each split's training, figures averaged over splits."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from evals.left_out_labels import evaluate_novelty_split, novelty_plot, render_novelty, summarise_novelty
+
+    per_split = []
+    with progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+    ) as bar:
+        task = bar.add_task("evaluating", total=len(run.splits))
+        for number, split in enumerate(run.splits):
+            per_split.append(
+                evaluate_novelty_split(run, split, k, number, on_step=partial(_show_step, bar, task, split.name))
+            )
+            bar.advance(task)
+    result: dict[str, Any] = {
+        **mode,
+        "label": run.train.label_column,
+        "text_columns": list(run.train.text_columns),
+        "n_labels": len(set(run.train.labelled())),
+        "encoder_model_id": run.encoder_model_id,
+        "novelty": summarise_novelty(per_split, k),
+    }
+    console.print(render_novelty(result))
+    if json_path is not None:
+        write_output(json_path, json.dumps(result, indent=2) + "\n", "--json")
+        console.print(f"wrote {json_path}")
+    if plot is not None:
+        try:
+            plot.parent.mkdir(parents=True, exist_ok=True)
+            plot.write_bytes(novelty_plot(result))
+        except OSError as exc:
+            raise fail(f"--plot: cannot write {plot}: {exc.strerror or exc}") from None
+        console.print(f"wrote {plot}")
 
 
 def _languages(tickets: list[tuple[str | None, str | None]]) -> list[str]:

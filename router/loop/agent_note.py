@@ -48,6 +48,14 @@ def agent_note(ticket: Ticket, signals: Signals, decision: Decision, similar: di
     if decision.priority:
         head.append(f"priority set to {decision.priority}")
     lines.append("deskroute: " + (" · ".join(head) if head else "no model signals; the policy's rules decided"))
+    if signals.abstain:
+        # The two call for different follow-ups: a new topic may need a new queue or training data, low
+        # confidence only a human's pick between the candidates.
+        lines.append(
+            "Model abstained: new kind of ticket, unlike any it learnt from"
+            if signals.novel
+            else "Model abstained: low confidence between known queues"
+        )
     if signals.churn_risk is not None:
         reasons = "; ".join(signals.churn_reasons[:3])
         lines.append(

@@ -13,6 +13,10 @@ What it learns, for any label column:
    calibrated probabilities, and the abstention threshold that keeps automatic routing at the target precision.
    Neighbour votes in a fold come from that fold's training part only, so no ticket ever finds itself.
 4. The chosen scorers are refitted on all training tickets.
+5. A novelty detector (:mod:`router.predict.novelty`) learns, inside the same inner folds with some labels
+   left out, how far a ticket of an unseen topic lies from its nearest training tickets; such a ticket is
+   abstained on with its own reason (``TextPrediction.novel``), whatever its confidence. It changes no
+   probability and no label: on tickets it does not flag, accuracy and calibration are those without it.
 
 Only text known when a ticket arrives is read: subject and body.
 
@@ -45,6 +49,7 @@ from router.predict.calibration import ScoreBlend
 from router.predict.classifier_metrics import classification_metrics
 from router.predict.decision import balanced_weights, check_decision, decide, decision_for
 from router.predict.neighbours import NeighbourVote
+from router.predict.novelty import NoveltyDetector, NoveltyVerdict
 from router.predict.scorers import KernelRidge, OneVsRestSVM, PairwiseSVM, Scores
 from router.predict.text_features import GramColumns, TicketFeatures, TicketMatrix, gram_columns
 
@@ -96,6 +101,7 @@ class TextPrediction:
     abstain_reason: str | None = None
     neighbours: tuple[NeighbourTicket, ...] = ()
     model_version: str | None = None
+    novel: bool = False  # abstained because the ticket is unlike every training ticket (not for low confidence)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -105,6 +111,7 @@ class TextPrediction:
             "top_k": [{"label": label, "probability": round(p, 4)} for label, p in self.top_k],
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
+            "novel": self.novel,
             "neighbours": [
                 {"ticket_id": n.ticket_id, "score": round(n.score, 4), "label": n.label} for n in self.neighbours
             ],
@@ -165,6 +172,7 @@ class TicketClassifier:
         label_bias: bool = True,
         encoder_languages: Sequence[str] = ("en",),
         decision: str = "auto",
+        detect_novelty: bool = True,
     ):
         unknown = set(scorers) - set(SCORERS)
         if unknown or not set(scorers) & {"pairwise", "linear"}:
@@ -196,6 +204,7 @@ class TicketClassifier:
         self.label_bias = label_bias
         self.encoder_languages = tuple(encoder_languages)
         self.decision = decision
+        self.detect_novelty = detect_novelty
         self.version_: str | None = None
         self._encoder: Encoder | None = None
         self._reference_columns: tuple[TicketMatrix, GramColumns] | None = None
@@ -300,6 +309,10 @@ class TicketClassifier:
         self.uses_linear_ = "linear" in self.scorers or not self.uses_kernel_
         self.uses_neighbours_ = "neighbours" in self.scorers
         folds = self._inner_folds(y)
+        self.novelty_: NoveltyDetector | None = None
+        if self.detect_novelty:
+            say("choosing the novelty threshold with labels left out")
+            self.novelty_ = NoveltyDetector(random_state=self.random_state).fit(vectors, y, folds)
         oof = _OutOfFold(len(texts))
         self.chosen_: dict[str, float] = {}
         blocks: Scores = []
@@ -632,13 +645,23 @@ class TicketClassifier:
         if not tickets:
             return []
         probabilities, matrix = self._probabilities(tickets, vectors, tokens)
-        hits = self.vote_.search(matrix.vectors, neighbours) if neighbours > 0 else [[] for _ in tickets]
+        detector = self._detector()
+        wanted = max(neighbours, detector.k if detector is not None else 0)
+        hits = self.vote_.search(matrix.vectors, wanted) if wanted > 0 else [[] for _ in tickets]
+        verdicts = self._verdicts(hits)
         out = []
-        for row, chosen, found in zip(probabilities, self.decided(probabilities), hits, strict=True):
+        for row, chosen, found, verdict in zip(probabilities, self.decided(probabilities), hits, verdicts, strict=True):
             order = np.argsort(-row, kind="stable")[: max(self.top_k, 1)]
             best = float(row[chosen])
             abstained, reason = self._abstain(best)
-            codes = self.vote_.label_codes_of([ticket for ticket, _ in found])
+            novel = verdict is not None and verdict.novel
+            if novel:
+                assert verdict is not None
+                # Said before low confidence, which a new topic often has too: it is the reason to act on.
+                reason = f"unlike anything seen before: nearest past ticket at similarity {verdict.nearest:.2f}"
+                abstained = True
+            shown = found[: max(neighbours, 0)]
+            codes = self.vote_.label_codes_of([ticket for ticket, _ in shown])
             out.append(
                 TextPrediction(
                     label=self.classes_[chosen],
@@ -648,12 +671,35 @@ class TicketClassifier:
                     abstain_reason=reason,
                     neighbours=tuple(
                         NeighbourTicket(ticket, float(score), self.classes_[code])
-                        for (ticket, score), code in zip(found, codes, strict=True)
+                        for (ticket, score), code in zip(shown, codes, strict=True)
                     ),
                     model_version=self.version_,
+                    novel=novel,
                 )
             )
         return out
+
+    def _detector(self) -> NoveltyDetector | None:
+        # Models saved before the detector existed have none: they never flag a ticket as novel.
+        return getattr(self, "novelty_", None)
+
+    def _verdicts(self, hits: list[list[tuple[str, float]]]) -> list[NoveltyVerdict | None]:
+        detector = self._detector()
+        if detector is None or not hits or not any(hits):
+            return [None] * len(hits)
+        width = max(len(found) for found in hits)
+        similarities = np.full((len(hits), width), -np.inf)
+        for i, found in enumerate(hits):
+            similarities[i, : len(found)] = [score for _, score in found]
+        return list(detector.verdicts(similarities))
+
+    def novelty_verdicts(self, vectors: NDArray[np.floating]) -> list[NoveltyVerdict | None]:
+        """Each ticket's novelty verdict from its sentence embedding (None when the model has no detector)."""
+        self._check_fitted()
+        detector = self._detector()
+        if detector is None:
+            return [None] * len(vectors)
+        return self._verdicts(self.vote_.search(np.asarray(vectors, dtype=np.float32), detector.k))
 
     def _abstain(self, probability: float) -> tuple[bool, str | None]:
         target = f"{self.target_precision:.0%}"
@@ -684,8 +730,20 @@ class TicketClassifier:
             "label_weights": self.label_weights(),
             "abstention_threshold": self.threshold_,
             "target_precision": self.target_precision,
+            "novelty": self._describe_novelty(),
             "cv_metrics": self.cv_metrics_,
             "fit_seconds": round(self.fit_seconds_, 2),
+        }
+
+    def _describe_novelty(self) -> dict[str, Any] | None:
+        detector = self._detector()
+        if detector is None:
+            return None
+        return {
+            "neighbours": detector.k,
+            "threshold": detector.threshold_,
+            "expected_recall": detector.expected_recall_,
+            "expected_familiar_flagged": detector.expected_familiar_,
         }
 
     def label_weights(self) -> dict[str, float] | None:

@@ -59,6 +59,7 @@ class TextModels:
                     intent_top_k=[LabelScore(label=label, probability=min(max(q, 0.0), 1.0)) for label, q in p.top_k],
                     abstain=p.abstained,
                     abstain_reason=p.abstain_reason,
+                    novel=p.novel,
                     neighbours=[Neighbour(ticket_id=n.ticket_id, score=n.score, queue=n.label) for n in p.neighbours],
                 )
         if self.urgency is not None:

@@ -48,6 +48,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
         "router.predict.attention.AttentionHead",
         "router.predict.calibration.ScoreBlend",
         "router.predict.neighbours.NeighbourVote",
+        "router.predict.novelty.NoveltyDetector",
     }
 )
 

@@ -1,0 +1,119 @@
+"""The novelty detector: threshold learnt with labels left out, verdicts on familiar and new-topic tickets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evals.left_out_labels import left_out, novelty_figures
+from router.predict.novelty import NoveltyDetector, choose_threshold, similarity_score
+
+
+def _clusters(n_labels: int, per_label: int, spread: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors around one random centre per label: tickets of one topic are near each other."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_labels, 32))
+    y = np.repeat(np.arange(n_labels), per_label)
+    v = centres[y] + spread * rng.normal(size=(len(y), 32))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32), y.astype(np.int64)
+
+
+def _folds(n: int, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    order = np.random.default_rng(1).permutation(n)
+    parts = np.array_split(order, k)
+    return [(np.concatenate(parts[:i] + parts[i + 1 :]), parts[i]) for i in range(k)]
+
+
+def test_similarity_score_is_the_mean_of_the_k_best_and_ignores_missing_neighbours() -> None:
+    s = np.array([[0.2, 0.9, 0.5], [0.7, -np.inf, -np.inf]])
+    assert similarity_score(s, 2) == pytest.approx([0.7, 0.7])
+    with pytest.raises(ValueError, match="neighbours"):
+        similarity_score(np.zeros((2, 0)), 3)
+
+
+def test_threshold_flags_at_most_the_allowed_share_of_familiar_tickets() -> None:
+    familiar = np.linspace(0.5, 1.0, 100)
+    novel = np.linspace(0.1, 0.6, 50)
+    threshold = choose_threshold(familiar, novel, max_familiar=0.05)
+    assert (familiar < threshold).mean() <= 0.05
+    # Every novel ticket below the familiar ones is flagged: the threshold is not left low.
+    assert (novel < threshold).mean() >= (novel < 0.5).mean()
+
+
+def test_detector_flags_an_unseen_topic_and_not_the_familiar_ones() -> None:
+    v, y = _clusters(8, 40, spread=0.6)
+    known = y < 7  # the last topic is never trained on
+    detector = NoveltyDetector(max_familiar=0.04).fit(v[known], y[known], _folds(int(known.sum())))
+    assert detector.threshold_ is not None and detector.expected_recall_ is not None
+    reference = v[known]
+    similarities = v @ reference.T
+    verdicts = detector.verdicts(np.sort(similarities, axis=1)[:, ::-1][:, :10])
+    flagged = np.array([verdict.novel for verdict in verdicts])
+    assert flagged[~known].mean() >= 0.9
+    assert flagged[known].mean() <= 0.1
+
+
+def test_without_enough_tickets_the_detector_never_flags() -> None:
+    v, y = _clusters(2, 4, spread=0.3)
+    detector = NoveltyDetector().fit(v, y, _folds(len(y), 2))
+    assert detector.threshold_ is None
+    assert not any(verdict.novel for verdict in detector.verdicts(np.full((3, 5), -0.5)))
+
+
+def test_bad_settings_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="max_familiar"):
+        NoveltyDetector(max_familiar=0)
+    with pytest.raises(ValueError, match="k >= 1"):
+        NoveltyDetector(k=0)
+
+
+def test_left_out_labels_leave_at_least_two_to_train_on() -> None:
+    labels = ["a", "b", "c", "d"]
+    assert left_out(labels, 2, 0) == left_out(labels, 2, 0)
+    assert len(set(left_out(labels, 2, 3))) == 2
+    with pytest.raises(ValueError, match="fewer than 2"):
+        left_out(labels, 3, 0)
+
+
+def test_novelty_figures_compare_with_the_baseline_at_equal_coverage_cost() -> None:
+    # Six familiar tickets, all routed; four new-topic ones, routed too (confident, as a classifier is).
+    confidence = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.99, 0.97, 0.95, 0.93])
+    novel = np.array([False] * 6 + [True] * 4)
+    flagged = np.array([False, False, False, False, False, True, True, True, True, False])
+    scores = np.array([0.9, 0.9, 0.9, 0.9, 0.9, 0.4, 0.3, 0.3, 0.3, 0.6])
+    figures = novelty_figures(
+        confidence=confidence,
+        correct=np.array([True] * 5 + [False] + [False] * 4),
+        novel=novel,
+        flagged=flagged,
+        scores=scores,
+        threshold=0.9,
+    )
+    assert figures["novelty_recall_before"] == 0.0
+    assert figures["novelty_recall"] == pytest.approx(0.75)
+    assert figures["coverage_cost"] == pytest.approx(1 / 6)
+    assert figures["routed_accuracy_before"] == pytest.approx(5 / 6)
+    assert figures["routed_accuracy_after"] == 1.0
+    # The baseline drops the least confident familiar ticket (0.94): only the new-topic one below 0.95 goes too.
+    assert figures["baseline_novelty_recall"] == pytest.approx(0.25)
+    curve = figures["curve"]
+    assert curve["detector"][0] == curve["baseline"][0] == 0.0
+
+
+def test_eval_classify_refuses_novelty_options_that_cannot_work(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from router.cli import app
+
+    data = tmp_path / "labelled.csv"
+    data.write_text("text,label\n" + "".join(f"ticket {i},{'abc'[i % 3]}\n" for i in range(30)), encoding="utf-8")
+    runner = CliRunner()
+    common = ["eval", "classify", "--train", str(data), "--cv", "2", "--text", "text", "--label", "label"]
+    too_many = runner.invoke(app, [*common, "--novelty", "2"])
+    assert too_many.exit_code == 1 and "fewer than 2 of the 3 labels" in too_many.output
+    no_novelty = runner.invoke(app, [*common, "--plot", str(tmp_path / "p.png")])
+    assert no_novelty.exit_code == 1 and "--plot" in no_novelty.output and "--novelty" in no_novelty.output
+    zero = runner.invoke(app, [*common, "--novelty", "0"])
+    assert zero.exit_code == 1 and "at least 1 label" in zero.output
