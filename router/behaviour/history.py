@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from connectors import BehaviorEvent, Comment, Customer, CustomerHistory, SatisfactionRating, Ticket
@@ -149,3 +150,27 @@ def load_histories(
         )
         for cid in sorted(ids)
     }
+
+
+def ticket_writer(session: Session, ticket: Ticket) -> Customer | None:
+    """The stored customer who wrote ``ticket``: its requester by customer id or e-mail, in the same source."""
+    if not ticket.requester:
+        return None
+    row = session.exec(
+        select(CustomerRow).where(
+            CustomerRow.source == ticket.source,
+            or_(col(CustomerRow.external_id) == ticket.requester, col(CustomerRow.email) == ticket.requester),
+        )
+    ).first()
+    return to_record(row) if row is not None else None
+
+
+def writer_history(session: Session, ticket: Ticket, customer: Customer | None, until: datetime) -> CustomerHistory:
+    """The history of whoever wrote ``ticket`` (the stored customer, else its requester key) up to ``until``.
+
+    Empty for a ticket with no requester: nothing is known about its writer.
+    """
+    writer = customer.external_id if customer is not None else ticket.requester
+    if not writer:
+        return CustomerHistory()
+    return load_history(session, customer.source if customer is not None else ticket.source, writer, until)
