@@ -59,7 +59,11 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "tokens create": [["--name", HOSTILE, "--scope", "read"], ["--name", "ops [bold]", "--scope", "no[/]such"]],
     "tokens list": [[]],
     "tokens revoke": [[HOSTILE], ["no[/]such"]],
-    "train": [["--target", "churn", "--from-store", "--source", "helpdesk"], ["--target", "queue", "--from-store"]],
+    "train": [
+        ["--target", "churn", "--from-store", "--source", "helpdesk"],
+        ["--target", "queue", "--from-store"],
+        ["--target", "urgency", "--from-store"],
+    ],
 }
 # Commands that run for minutes on fixed inputs of their own (no stored data to show), with why.
 EXCLUDED: dict[str, str] = {
