@@ -118,6 +118,10 @@ class EventSettings(BaseModel):
     kinds: dict[str, EventKind] = Field(
         default_factory=dict, description='event name as sent -> deskroute event kind, e.g. "Signed In" = "login"'
     )
+    identity_attribute: str | None = Field(
+        default=None,
+        description="the helpdesk customer attribute holding the product's user id (else people match by e-mail)",
+    )
     keep_unmapped: bool = Field(
         default=False, description="store names missing from kinds as kind 'other' (default: count and drop them)"
     )

@@ -36,6 +36,7 @@ from router.behaviour import (
     load_histories,
 )
 from router.behaviour.history import writer_history
+from router.behaviour.identity import IdentityLinks
 from router.store.model_registry import load_folder_model, save_folder_model
 
 Calibration = Literal["auto", "sigmoid", "isotonic"]
@@ -413,7 +414,13 @@ def training_set(
 
 
 def churn_signals(
-    session: Session, model: ChurnModel, version: str, ticket: Ticket, customer: Customer | None, now: datetime
+    session: Session,
+    model: ChurnModel,
+    version: str,
+    ticket: Ticket,
+    customer: Customer | None,
+    now: datetime,
+    links: IdentityLinks | None = None,
 ) -> dict[str, Any]:
     """The ``Signals`` fields for a ticket's writer: churn risk and reasons from their history up to ``now``.
 
@@ -421,7 +428,7 @@ def churn_signals(
     """
     if customer is None and not ticket.requester:
         return {}
-    history = writer_history(session, ticket, customer, now)
+    history = writer_history(session, ticket, customer, now, links)
     return {**assess_customer(model, history, now).as_signals(), "model_versions": {"churn": version}}
 
 

@@ -94,6 +94,7 @@ def _train_churn(request: TrainRequest) -> None:
 
 def _train_urgency(request: TrainRequest) -> None:
     """``--target urgency``: the text priority model weighed with who is writing, from the store's histories."""
+    from router.behaviour.identity import IdentityLinks
     from router.store.model_registry import RegistryError
     from router.training.urgency_training import fit_urgency_model
 
@@ -106,6 +107,7 @@ def _train_urgency(request: TrainRequest) -> None:
                 store,
                 request.settings.models_dir,
                 source=request.source,
+                links=IdentityLinks(request.settings.events.source, request.settings.events.identity_attribute),
                 on_step=lambda step: status.update(f"training behaviour-aware urgency: {step}"),
             )
         except ValueError as exc:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from connectors import Customer, Ticket, normalise_priority
 from policies import Signals
+from router.behaviour.identity import IdentityLinks
 from router.config import Settings
 from router.signals.text_models import TEXT_PRIORITY_PROBA
 from router.store import Store
@@ -105,10 +106,12 @@ class ModelSignals:
         churn: tuple[Any, str] | None = None,
         text: Any | None = None,
         urgency: tuple[Any, str] | None = None,
+        links: IdentityLinks | None = None,
     ):
         self.churn = churn
         self.text = text
         self.urgency = urgency
+        self.links = links
         self._prepared: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     @staticmethod
@@ -143,7 +146,7 @@ class ModelSignals:
             from router.behaviour.churn_model import churn_signals
 
             model, version = self.churn
-            churn = churn_signals(session, model, version, ticket, customer, now)
+            churn = churn_signals(session, model, version, ticket, customer, now, self.links)
             versions.update(churn.pop("model_versions", {}))
             fields.update(churn)
         text_proba = fields.pop(TEXT_PRIORITY_PROBA, None)
@@ -167,7 +170,7 @@ class ModelSignals:
 
         model, _version = self.urgency  # type: ignore[misc]
         classes, proba = text_proba
-        history = writer_history(session, ticket, customer, now)
+        history = writer_history(session, ticket, customer, now, self.links)
         features = urgency_features(history, ticket, churn_risk=fields.get("churn_risk"))
         found = explain_urgency(model, proba, classes, str(fields["urgency"]), features)
         level = normalise_priority(found.priority)
@@ -211,4 +214,5 @@ def load_signal_source(cfg: Settings, store: Store) -> SignalSource:
 
         stacked, meta = UrgencyModel.load(folder)
         urgency = (stacked, str(meta.get("version", "")))
-    return ModelSignals(churn=churn, text=text, urgency=urgency)
+    links = IdentityLinks(cfg.events.source, cfg.events.identity_attribute)
+    return ModelSignals(churn=churn, text=text, urgency=urgency, links=links)

@@ -17,6 +17,7 @@ import numpy as np
 
 from connectors import normalise_priority
 from router.behaviour import FeatureValue, behaviour_features
+from router.behaviour.identity import IdentityLinks
 from router.store import Store
 
 
@@ -32,7 +33,9 @@ class UrgencyRows:
     skipped: dict[str, int]
 
 
-def store_urgency_rows(store: Store, text_model: Any, churn: Any | None, *, source: str | None) -> UrgencyRows:
+def store_urgency_rows(
+    store: Store, text_model: Any, churn: Any | None, *, source: str | None, links: IdentityLinks | None = None
+) -> UrgencyRows:
     """The rows for the stored tickets the text priority model was trained on (by ``source:external_id``).
 
     Raises ValueError saying what to do when the text model kept no held-out probabilities (trained before they
@@ -66,7 +69,7 @@ def store_urgency_rows(store: Store, text_model: Any, churn: Any | None, *, sour
                 skipped["no priority"] += 1
                 continue
             customer = ticket_writer(session, ticket)
-            history = writer_history(session, ticket, customer, ticket.created_at)
+            history = writer_history(session, ticket, customer, ticket.created_at, links)
             risk: float | None = None
             if churn is not None and (customer is not None or ticket.requester):
                 before = behaviour_features(without_ticket(history, ticket), ticket.created_at)
@@ -88,6 +91,7 @@ def fit_urgency_model(
     models_dir: Path,
     *,
     source: str | None,
+    links: IdentityLinks | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Fit the behaviour-aware urgency model on the store and save it in ``models_dir/urgency``; its metadata.
@@ -110,7 +114,7 @@ def fit_urgency_model(
     if (models_dir / "churn" / "churn.json").is_file():
         churn = ChurnModel.load(models_dir / "churn")
     say("reading the writers' histories")
-    rows = store_urgency_rows(store, text_model, churn[0] if churn else None, source=source)
+    rows = store_urgency_rows(store, text_model, churn[0] if churn else None, source=source, links=links)
     say(f"fitting on {len(rows.labels)} tickets")
     model = UrgencyModel().fit(rows.text_proba, rows.text_classes, rows.features, rows.labels, groups=rows.writers)
     return model.save(

@@ -19,6 +19,7 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "config show": [[]],
     "connectors check": [["helpdesk"], ["other"], ["no[/]such"]],
     "connectors list": [[]],
+    "customers show": [[HOSTILE], ["no[/]such"]],
     "db current": [[]],
     "db upgrade": [[]],
     "decisions show": [[TICKET_ID], ["N[/]1"], ["N[/]1", "--json"], [HOSTILE]],
