@@ -40,6 +40,12 @@ class Signals(BaseModel):
     intent_top_k: list[LabelScore] = Field(default_factory=list)
     urgency: Priority | None = None
     urgency_probability: float | None = Field(default=None, ge=0.0, le=1.0)
+    text_urgency: Priority | None = Field(
+        default=None, description="What the words alone said, when a behaviour-aware urgency model set urgency."
+    )
+    urgency_reasons: list[str] = Field(
+        default_factory=list, description="Who is writing, in words, where it moved urgency from the words' level."
+    )
     churn_risk: float | None = Field(default=None, ge=0.0, le=1.0)
     churn_reasons: list[str] = Field(default_factory=list)
     language: str | None = None

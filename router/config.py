@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from connectors.records import EventKind
 from connectors.redaction import mask_url, register_secret, url_secrets
 from router.connector_types import UnknownAdapterError, check_adapter_type
 
@@ -108,6 +109,24 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(default=64, gt=0)
 
 
+class EventSettings(BaseModel):
+    """Product events posted to ``/v1/events``: where they are stored and what their names mean."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(default="product", min_length=1, description="the source events and people are stored under")
+    kinds: dict[str, EventKind] = Field(
+        default_factory=dict, description='event name as sent -> deskroute event kind, e.g. "Signed In" = "login"'
+    )
+    identity_attribute: str | None = Field(
+        default=None,
+        description="the helpdesk customer attribute holding the product's user id (else people match by e-mail)",
+    )
+    keep_unmapped: bool = Field(
+        default=False, description="store names missing from kinds as kind 'other' (default: count and drop them)"
+    )
+
+
 class Settings(BaseSettings):
     """The effective configuration. Precedence: environment > deskroute.toml > defaults."""
 
@@ -123,6 +142,7 @@ class Settings(BaseSettings):
     policy: Path | None = Field(default=None, description="the routing policy (YAML) stored and activated on first use")
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
+    events: EventSettings = Field(default_factory=EventSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -34,8 +34,9 @@ from router.behaviour import (
     churn_metrics,
     describe,
     load_histories,
-    load_history,
 )
+from router.behaviour.history import writer_history
+from router.behaviour.identity import IdentityLinks
 from router.store.model_registry import load_folder_model, save_folder_model
 
 Calibration = Literal["auto", "sigmoid", "isotonic"]
@@ -413,16 +414,21 @@ def training_set(
 
 
 def churn_signals(
-    session: Session, model: ChurnModel, version: str, ticket: Ticket, customer: Customer | None, now: datetime
+    session: Session,
+    model: ChurnModel,
+    version: str,
+    ticket: Ticket,
+    customer: Customer | None,
+    now: datetime,
+    links: IdentityLinks | None = None,
 ) -> dict[str, Any]:
     """The ``Signals`` fields for a ticket's writer: churn risk and reasons from their history up to ``now``.
 
     Empty when the writer is unknown. ``version`` is the saved model's (``churn.json``), for ``model_versions``.
     """
-    writer = customer.external_id if customer is not None else ticket.requester
-    if not writer:
+    if customer is None and not ticket.requester:
         return {}
-    history = load_history(session, customer.source if customer is not None else ticket.source, writer, now)
+    history = writer_history(session, ticket, customer, now, links)
     return {**assess_customer(model, history, now).as_signals(), "model_versions": {"churn": version}}
 
 

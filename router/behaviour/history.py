@@ -10,10 +10,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from connectors import BehaviorEvent, Comment, Customer, CustomerHistory, SatisfactionRating, Ticket
 from connectors.records import as_utc
+from router.behaviour.identity import IdentityLinks, linked_events
 from router.store import (
     BehaviorEventRow,
     CommentRow,
@@ -32,8 +34,13 @@ def _requester_keys(customer: Customer | None, external_id: str) -> list[str]:
     return keys
 
 
-def load_history(session: Session, source: str, customer_external_id: str, until: datetime) -> CustomerHistory:
-    """One customer's history from the store, with nothing after ``until``."""
+def load_history(
+    session: Session, source: str, customer_external_id: str, until: datetime, links: IdentityLinks | None = None
+) -> CustomerHistory:
+    """One customer's history from the store, with nothing after ``until``.
+
+    With ``links``, the product events of the same person (by e-mail or the linking attribute) are part of it.
+    """
     until = as_utc(until)
     row = session.exec(
         select(CustomerRow).where(CustomerRow.source == source, CustomerRow.external_id == customer_external_id)
@@ -85,6 +92,10 @@ def load_history(session: Session, source: str, customer_external_id: str, until
             )
         ).all()
     ]
+    if links is not None:
+        known = {(e.source, e.external_id) for e in events}
+        linked = linked_events(session, links, source, [customer] if customer else [], customer_external_id, until)
+        events += [e for e in linked if (e.source, e.external_id) not in known]
     return CustomerHistory(customer, tuple(tickets), tuple(comments), tuple(ratings), tuple(events))
 
 
@@ -149,3 +160,29 @@ def load_histories(
         )
         for cid in sorted(ids)
     }
+
+
+def ticket_writer(session: Session, ticket: Ticket) -> Customer | None:
+    """The stored customer who wrote ``ticket``: its requester by customer id or e-mail, in the same source."""
+    if not ticket.requester:
+        return None
+    row = session.exec(
+        select(CustomerRow).where(
+            CustomerRow.source == ticket.source,
+            or_(col(CustomerRow.external_id) == ticket.requester, col(CustomerRow.email) == ticket.requester),
+        )
+    ).first()
+    return to_record(row) if row is not None else None
+
+
+def writer_history(
+    session: Session, ticket: Ticket, customer: Customer | None, until: datetime, links: IdentityLinks | None = None
+) -> CustomerHistory:
+    """The history of whoever wrote ``ticket`` (the stored customer, else its requester key) up to ``until``.
+
+    Empty for a ticket with no requester: nothing is known about its writer.
+    """
+    writer = customer.external_id if customer is not None else ticket.requester
+    if not writer:
+        return CustomerHistory()
+    return load_history(session, customer.source if customer is not None else ticket.source, writer, until, links)

@@ -12,6 +12,7 @@ chosen.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -20,9 +21,13 @@ import numpy as np
 
 from connectors import PRIORITIES, CustomerHistory, Ticket
 from router.behaviour import FeatureSchema, FeatureValue, baseline_preprocessor, behaviour_features
+from router.behaviour.reasons import describe
 from router.store.model_registry import load_folder_model, save_folder_model
 
 Stacker = Literal["auto", "boosting", "linear"]
+# Where the saved model lives under the models folder, and the text model (``text/priority``) it stacks on.
+URGENCY_FOLDER = "urgency"
+TEXT_TARGET = "priority"
 MODEL_FILE = "urgency.skops"
 METADATA_FILE = "urgency.json"
 TRUSTED_TYPES: list[str] = [
@@ -73,6 +78,12 @@ def urgency_features(
     chosen: dict[str, FeatureValue] = {name: features[name] for name in URGENCY_FEATURES}
     chosen["churn_risk"] = churn_risk
     return chosen
+
+
+def nobody_features() -> dict[str, FeatureValue]:
+    """The urgency features of a writer nothing is known about: the baseline the reasons are measured from."""
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    return urgency_features(CustomerHistory(), Ticket(source="-", external_id="-", created_at=epoch, updated_at=epoch))
 
 
 def urgency_score(proba: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -265,3 +276,69 @@ class UrgencyModel:
         model.classes_ = list(meta["classes"])
         model.text_classes_ = list(meta["text_classes"])
         return model, meta
+
+
+@dataclass(frozen=True)
+class UrgencyExplanation:
+    """Behaviour-aware urgency for one ticket beside what the words alone said, and why they differ."""
+
+    priority: str
+    probability: float
+    text_priority: str
+    reasons: list[str]
+
+    def summary(self) -> str:
+        """One line for the agent: "text says normal; raised to high: 3 tickets in 7 days, ..."."""
+        said = f"text says {self.text_priority}"
+        if self.priority == self.text_priority:
+            verb = "kept at"
+        elif _priority_order(self.priority) > _priority_order(self.text_priority):
+            verb = "raised to"
+        else:
+            verb = "lowered to"
+        because = f": {', '.join(self.reasons)}" if self.reasons else ""
+        return f"{said}; {verb} {self.priority}{because}"
+
+
+def _churn_words(value: FeatureValue) -> str:
+    return "churn risk unknown" if value is None else f"churn risk {float(value):.0%}"
+
+
+def explain_urgency(
+    model: UrgencyModel,
+    text_proba: Sequence[float],
+    text_classes: Sequence[str],
+    text_priority: str,
+    features: Mapping[str, FeatureValue],
+    *,
+    top: int = 3,
+    min_shift: float = 0.05,
+) -> UrgencyExplanation:
+    """The model's priority for one ticket, with the features that moved it from the words' level.
+
+    Each feature is set back to what it is for a writer nothing is known about, one at a time; its reason is
+    how far the expected level (0 low ... 3 urgent) falls or rises without it. The features that moved the
+    level the way the decision went, by at least ``min_shift``, are the reasons, largest first. This reads any
+    stacker the same way (linear or boosted), so the words shown are what the saved model does.
+    """
+    names = [n for n in model.schema_.names if n in features]
+    baseline = nobody_features()
+    rows = [dict(features)]
+    for name in names:
+        rows.append({**features, name: baseline.get(name)})
+    proba_in = np.repeat(np.asarray([text_proba], dtype=float), len(rows), axis=0)
+    proba = model.predict_proba(proba_in, text_classes, rows)
+    scores = urgency_score(proba, model.classes_)
+    best = int(proba[0].argmax())
+    priority = model.classes_[best]
+    direction = 1.0 if _priority_order(priority) >= _priority_order(text_priority) else -1.0
+    shifts = sorted(
+        ((direction * float(scores[0] - scores[i + 1]), name) for i, name in enumerate(names)), reverse=True
+    )
+    specs = {s.name: s for s in model.schema_.specs}
+    reasons = [
+        _churn_words(features[name]) if name == "churn_risk" else describe(specs[name], features[name])
+        for shift, name in shifts[:top]
+        if shift >= min_shift
+    ]
+    return UrgencyExplanation(priority, float(proba[0, best]), text_priority, reasons)

@@ -15,6 +15,7 @@ from router.cli import (
     bench,
     config_cmds,
     connectors_cmds,
+    customers_cmds,
     data,
     db,
     decisions_cmds,
@@ -53,6 +54,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(index_cmds.app, name="index")
 app.add_typer(policy.app, name="policy")
 app.add_typer(connectors_cmds.app, name="connectors")
+app.add_typer(customers_cmds.app, name="customers")
 app.command("sync")(sync_cmds.sync)
 app.command("stats")(data.stats)
 app.command("demo")(demo.demo)

@@ -92,6 +92,40 @@ def _train_churn(request: TrainRequest) -> None:
     train_churn(from_store=True, source=request.source or "file")
 
 
+def _train_urgency(request: TrainRequest) -> None:
+    """``--target urgency``: the text priority model weighed with who is writing, from the store's histories."""
+    from router.behaviour.identity import IdentityLinks
+    from router.store.model_registry import RegistryError
+    from router.training.urgency_training import fit_urgency_model
+
+    if not request.from_store:
+        raise fail("--target urgency learns from who wrote each ticket, which only the store knows: use --from-store")
+    store = open_store(request.settings)
+    with err_console.status("training behaviour-aware urgency") as status:
+        try:
+            meta = fit_urgency_model(
+                store,
+                request.settings.models_dir,
+                source=request.source,
+                links=IdentityLinks(request.settings.events.source, request.settings.events.identity_attribute),
+                on_step=lambda step: status.update(f"training behaviour-aware urgency: {step}"),
+            )
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        except (RegistryError, OSError) as exc:
+            raise fail(f"cannot save the model: {exc}") from None
+    data = meta["training_data"]
+    losses = ", ".join(f"{k} {v:.3f}" for k, v in sorted(meta["selection_log_loss"].items()))
+    console.print(
+        f"saved {meta['version']} on {data['tickets']} tickets from {data['writers']} writers, stacked on "
+        f"{meta['text_model']}"
+        + (f" and churn {meta['churn_model']}" if meta.get("churn_model") else "")
+        + f"; stacker {meta['stacker']}"
+        + (f" (cross-validated log-loss {losses})" if losses else ""),
+        soft_wrap=True,
+    )
+
+
 def train_text_classifier(request: TrainRequest) -> None:
     """Fit a TicketClassifier for ``request.target`` and save it in the models folder."""
     from router.store.model_registry import RegistryError
@@ -153,7 +187,7 @@ def _decision_words(classifier: TicketClassifier) -> str:
 
 
 # Targets with a model of their own; every other target is a text classifier over subject and body.
-TRAINERS: dict[str, Trainer] = {"churn": _train_churn}
+TRAINERS: dict[str, Trainer] = {"churn": _train_churn, "urgency": _train_urgency}
 
 
 def train(

@@ -1,8 +1,8 @@
 """What an agent sees on a ticket: one internal note and a few tags that explain deskroute's decision.
 
-Read in one glance: intent and confidence, urgency, churn risk and its top reasons, two similar past tickets,
-the rule that fired, and the model and policy versions. The policy's own notes follow it in the same comment,
-so a decision writes one note.
+Read in one glance: intent and confidence, urgency (and what moved it from the words' level), churn risk and
+its top reasons, two similar past tickets, the rule that fired, and the model and policy versions. The policy's
+own notes follow it in the same comment, so a decision writes one note.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def agent_note(ticket: Ticket, signals: Signals, decision: Decision, similar: di
             if signals.novel
             else "Model abstained: low confidence between known queues"
         )
+    if signals.urgency_reasons:
+        lines.append("Urgency: " + "; ".join(signals.urgency_reasons))
     if signals.churn_risk is not None:
         reasons = "; ".join(signals.churn_reasons[:3])
         lines.append(

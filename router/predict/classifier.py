@@ -363,6 +363,10 @@ class TicketClassifier:
                 ScoreBlend(label_bias=self.label_bias).fit([b[~native] for b in blocks], y[~native]),
             )
         held_out_p = self._blend(blocks, native)
+        # Kept so a model stacked on this one (behaviour-aware urgency) learns from probabilities of tickets the
+        # text model had not seen, as new tickets will be: in-sample ones would teach it to trust the words too much.
+        self.held_out_proba_ = np.asarray(held_out_p, dtype=float)
+        self.held_out_ids_ = list(ticket_ids)
         self.label_weights_ = balanced_weights(held_out_p, y) if balanced else None
         decided = self.decided(held_out_p)
         confidence = held_out_p[np.arange(len(y)), decided]

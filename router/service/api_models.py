@@ -222,3 +222,20 @@ class Check(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, Check]
+
+
+class EventsAnswer(BaseModel):
+    """What a batch of product events did: ``stored`` new events, ``repeated`` ones already stored (by messageId)."""
+
+    messages: int
+    stored: int
+    repeated: int
+    people: int = Field(description="identify calls: people stored or updated")
+    unmapped: dict[str, int] = Field(description="event names the configuration maps to no kind: dropped, counted")
+
+
+class EventsRefusal(BaseModel):
+    """A batch refused whole (nothing stored): ``field`` is where, e.g. ``batch[3].timestamp``."""
+
+    field: str
+    detail: str

@@ -9,7 +9,14 @@ from fastapi.responses import JSONResponse
 
 from policies import PolicyError
 from router.runtime import Runtime
-from router.service import health_routes, outbox_routes, policy_routes, routing_routes, webhook_routes
+from router.service import (
+    event_routes,
+    health_routes,
+    outbox_routes,
+    policy_routes,
+    routing_routes,
+    webhook_routes,
+)
 from router.service.api_models import Problem
 from router.service.request_log import REQUEST_ID_HEADER, request_id, request_ids
 from router.service.scheduled_jobs import ScheduledJobs
@@ -36,7 +43,7 @@ def create_app(runtime: Runtime, *, jobs: ScheduledJobs | None = None, metrics_t
     app.state.metrics = ServiceMetrics(runtime.store)
     app.state.metrics_token = metrics_token
     app.middleware("http")(request_ids)
-    for area in (webhook_routes, routing_routes, policy_routes, outbox_routes, health_routes):
+    for area in (webhook_routes, routing_routes, event_routes, policy_routes, outbox_routes, health_routes):
         app.include_router(area.router)
 
     @app.exception_handler(PolicyStoreError)

@@ -1,7 +1,8 @@
 """Signals for the engine: what the trained models say about a ticket, or nothing before any model exists.
 
 Which models are used is decided by what is under the data dir: a churn model (``models/churn``) gives churn
-risk and reasons from the writer's behaviour history; the text models give intent, urgency and language.
+risk and reasons from the writer's behaviour history; the text models give intent, urgency and language; a
+behaviour-aware urgency model (``models/urgency``) re-weighs the text urgency with who is writing.
 A missing model is normal (a policy can run on rules alone); a model that fails to load is an error.
 """
 
@@ -14,10 +15,15 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from connectors import Customer, Ticket
+from connectors import Customer, Ticket, normalise_priority
 from policies import Signals
+from router.behaviour.identity import IdentityLinks
 from router.config import Settings
+from router.signals.text_models import TEXT_PRIORITY_PROBA
 from router.store import Store
+
+# The model version key of the behaviour-aware urgency model, beside the text model's "urgency".
+BEHAVIOUR_URGENCY = "urgency_behaviour"
 
 
 class SignalSource(Protocol):
@@ -94,9 +100,18 @@ class TimedSignals:
 class ModelSignals:
     """The signals of whichever models are trained: text models per ticket, churn per writer."""
 
-    def __init__(self, *, churn: tuple[Any, str] | None = None, text: Any | None = None):
+    def __init__(
+        self,
+        *,
+        churn: tuple[Any, str] | None = None,
+        text: Any | None = None,
+        urgency: tuple[Any, str] | None = None,
+        links: IdentityLinks | None = None,
+    ):
         self.churn = churn
         self.text = text
+        self.urgency = urgency
+        self.links = links
         self._prepared: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     @staticmethod
@@ -114,6 +129,8 @@ class ModelSignals:
             versions.update(self.text.model_versions)
         if self.churn is not None:
             versions["churn"] = self.churn[1]
+        if self.urgency is not None and "urgency" in versions:
+            versions[BEHAVIOUR_URGENCY] = self.urgency[1]
         return versions
 
     def _text_fields(self, tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
@@ -129,15 +146,48 @@ class ModelSignals:
             from router.behaviour.churn_model import churn_signals
 
             model, version = self.churn
-            churn = churn_signals(session, model, version, ticket, customer, now)
+            churn = churn_signals(session, model, version, ticket, customer, now, self.links)
             versions.update(churn.pop("model_versions", {}))
             fields.update(churn)
+        text_proba = fields.pop(TEXT_PRIORITY_PROBA, None)
+        if self.urgency is not None and text_proba is not None and "urgency" in fields:
+            fields.update(self._behaviour_urgency(session, ticket, customer, now, text_proba, fields))
+            versions[BEHAVIOUR_URGENCY] = self.urgency[1]
         return Signals(**fields, model_versions=versions)
+
+    def _behaviour_urgency(
+        self,
+        session: Session,
+        ticket: Ticket,
+        customer: Customer | None,
+        now: datetime,
+        text_proba: tuple[list[str], list[float]],
+        fields: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Urgency from the words and who is writing, with the words' own level and the reasons they differ."""
+        from router.behaviour.history import writer_history
+        from router.behaviour.urgency_model import explain_urgency, urgency_features
+
+        model, _version = self.urgency  # type: ignore[misc]
+        classes, proba = text_proba
+        history = writer_history(session, ticket, customer, now, self.links)
+        features = urgency_features(history, ticket, churn_risk=fields.get("churn_risk"))
+        found = explain_urgency(model, proba, classes, str(fields["urgency"]), features)
+        level = normalise_priority(found.priority)
+        if level is None:
+            return {}
+        return {
+            "urgency": level,
+            "urgency_probability": min(max(found.probability, 0.0), 1.0),
+            "text_urgency": fields["urgency"],
+            "urgency_reasons": [found.summary()],
+        }
 
     def signals_for(self, tickets: Sequence[Ticket]) -> list[Signals]:
         """Text signals for many tickets at once (batched encoding), for replays; no customer history."""
         out = []
         for fields in self._text_fields(tickets):
+            fields.pop(TEXT_PRIORITY_PROBA, None)
             versions = dict(fields.pop("model_versions", {}))
             out.append(Signals(**fields, model_versions=versions))
         return out
@@ -155,4 +205,14 @@ def load_signal_source(cfg: Settings, store: Store) -> SignalSource:
     from router.signals.text_models import load_text_models
 
     text = load_text_models(cfg)
-    return ModelSignals(churn=churn, text=text)
+    urgency = None
+    from router.behaviour.urgency_model import METADATA_FILE, URGENCY_FOLDER, UrgencyModel
+
+    folder = cfg.models_dir / URGENCY_FOLDER
+    if (folder / METADATA_FILE).is_file():
+        # Used only beside a text priority model: it weighs that model's probabilities with who is writing.
+
+        stacked, meta = UrgencyModel.load(folder)
+        urgency = (stacked, str(meta.get("version", "")))
+    links = IdentityLinks(cfg.events.source, cfg.events.identity_attribute)
+    return ModelSignals(churn=churn, text=text, urgency=urgency, links=links)

@@ -11,11 +11,13 @@ from typing import Any
 
 from connectors import Ticket, normalise_priority
 from policies import LabelScore, Neighbour
+from router.behaviour.urgency_model import TEXT_TARGET
 from router.config import Settings
 from router.training.encoder_factory import build_encoder
 
 INTENT_TARGET = "queue"
-URGENCY_TARGET = "priority"
+URGENCY_TARGET = TEXT_TARGET
+TEXT_PRIORITY_PROBA = "text_priority_proba"
 
 
 class TextModels:
@@ -67,17 +69,17 @@ class TextModels:
                 getattr(self.intent, "encoder_model_id_", None) == getattr(self.urgency, "encoder_model_id_", None)
                 and getattr(self.intent, "encoder_window_", None) == getattr(self.urgency, "encoder_window_", None)
             )
-            predictions = self.urgency.predict_tickets(
-                subjects,
-                bodies,
+            probabilities = self.urgency.predict_proba(
+                list(zip(subjects, bodies, strict=True)),
                 vectors=vectors if same_encoder else None,
                 tokens=tokens if same_encoder else None,
-                neighbours=0,
             )
-            for f, p in zip(fields, predictions, strict=True):
-                level = normalise_priority(p.label)
+            for f, row, chosen in zip(fields, probabilities, self.urgency.decided(probabilities), strict=True):
+                level = normalise_priority(self.urgency.classes_[chosen])
                 if level is not None:
-                    f.update(urgency=level, urgency_probability=min(max(p.probability, 0.0), 1.0))
+                    f.update(urgency=level, urgency_probability=min(max(float(row[chosen]), 0.0), 1.0))
+                # The whole distribution, for the behaviour-aware urgency model stacked on it; not a Signals field.
+                f[TEXT_PRIORITY_PROBA] = (list(self.urgency.classes_), [float(p) for p in row])
         if self.detect_languages:
             from router.predict.language_detection import default_detector
 

@@ -73,6 +73,33 @@ def upsert(session: Session, records: Sequence[BaseModel]) -> int:
     return len(values)
 
 
+def insert_new(session: Session, records: Sequence[BaseModel]) -> int:
+    """Insert records of one kind whose (source, external_id) is not stored yet; returns how many were new.
+
+    A record sent again (a retried batch) leaves the stored one as it is: the first version of a message wins,
+    so a retry can never rewrite history. Atomic per row on SQLite and PostgreSQL (ON CONFLICT DO NOTHING), so
+    processes racing on one id store it once.
+    """
+    if not records:
+        return 0
+    kind = type(records[0])
+    table = ROW_FOR[kind].__table__  # type: ignore[attr-defined]
+    insert = _insert_for(session)
+    new = 0
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in records:
+        if type(rec) is not kind:
+            raise TypeError("insert_new takes records of one kind at a time")
+        data = rec.model_dump(mode="python")
+        unique.setdefault((data["source"], data["external_id"]), data)
+    values = list(unique.values())
+    for start in range(0, len(values), _CHUNK):
+        stmt = insert(table).values(values[start : start + _CHUNK])
+        stmt = stmt.on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(table.c.external_id)
+        new += len(session.execute(stmt).all())
+    return new
+
+
 def to_record(row: SQLModel) -> Any:
     """The canonical record for a stored row."""
     rec_cls = RECORD_FOR[type(row)]

@@ -24,6 +24,7 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "config show": [[]],
     "connectors check": [["helpdesk"], ["other"], ["no[/]such"]],
     "connectors list": [[]],
+    "customers show": [[HOSTILE], ["no[/]such"]],
     "db current": [[]],
     "db upgrade": [[]],
     "decisions show": [[TICKET_ID], ["N[/]1"], ["N[/]1", "--json"], [HOSTILE]],
@@ -65,7 +66,11 @@ ARGUMENTS: dict[str, list[list[str]]] = {
     "tokens list": [[]],
     "tokens revoke": [[HOSTILE], ["no[/]such"]],
     "worker": [["--until-idle", "--dry-run"], ["--until-idle"], ["--connector", "no[/]such"]],
-    "train": [["--target", "churn", "--from-store", "--source", "helpdesk"], ["--target", "queue", "--from-store"]],
+    "train": [
+        ["--target", "churn", "--from-store", "--source", "helpdesk"],
+        ["--target", "queue", "--from-store"],
+        ["--target", "urgency", "--from-store"],
+    ],
 }
 # Commands that run for minutes on fixed inputs of their own (no stored data to show), with why.
 EXCLUDED: dict[str, str] = {
