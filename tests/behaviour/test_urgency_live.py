@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from router.signals.signal_source import BEHAVIOUR_URGENCY, ModelSignals
 from typer.testing import CliRunner
 
 from connectors import Ticket
@@ -23,6 +22,7 @@ from router.behaviour.urgency_model import (
     urgency_score,
 )
 from router.loop.agent_note import agent_note
+from router.signals.signal_source import BEHAVIOUR_URGENCY, ModelSignals
 from router.signals.text_models import TEXT_PRIORITY_PROBA
 from router.store import Store, upsert
 from router.training.urgency_training import store_urgency_rows

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from router.signals.signal_source import load_signal_source
 from sqlmodel import func, select
 from typer.testing import CliRunner
 
@@ -19,6 +18,7 @@ from router.config import load_settings
 from router.loop.triage import find_customer
 from router.runtime import Runtime
 from router.service import create_app
+from router.signals.signal_source import load_signal_source
 from router.store import BehaviorEventRow, Store, get_ticket
 from router.store.api_tokens import create_token
 from router.training.churn_training import fit_churn_model, store_rows

@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from router.signals.signal_source import BEHAVIOUR_URGENCY, load_signal_source
 from sqlmodel import select
 
 from evals.synthetic import generate_world, ranking_pair
@@ -14,6 +13,7 @@ from policies import load_policy
 from router.behaviour.urgency_model import UrgencyModel
 from router.config import Settings
 from router.loop.decide import Engine
+from router.signals.signal_source import BEHAVIOUR_URGENCY, load_signal_source
 from router.store import Store, upsert
 from router.store.tables import DecisionRow
 from router.training.text_training import train_text_model
