@@ -69,6 +69,17 @@ def product_keys(
             keys.add(person.external_id)
             if person.email:
                 keys.add(person.email.lower())
+    if emails:
+        # A track call that names both a user id and an e-mail is keyed by the user id and keeps the e-mail in its
+        # properties: that is a link too, even before any identify call ties the two.
+        email_property = func.lower(BehaviorEventRow.properties["email"].as_string())
+        keys.update(
+            session.exec(
+                select(BehaviorEventRow.customer_external_id)
+                .where(BehaviorEventRow.source == links.events_source, email_property.in_(sorted(emails)))
+                .distinct()
+            ).all()
+        )
     return sorted(keys), people
 
 
