@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import router
-from router.config import Settings, load_settings
+from router.config import driver_url, load_settings
 from router.loop.sync import sync
 from router.runtime import Runtime
 from router.store import Store, StoreError
@@ -144,7 +144,12 @@ def _write_helpdesk(folder: Path, tickets: int) -> Path:
 @contextmanager
 def _throwaway_schema(url: str) -> Iterator[str]:
     """A schema of its own in the database at ``url``, dropped afterwards; yields a URL whose search path is it."""
-    parsed = sa.make_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except ValueError:  # the text would quote the URL, password included
+        raise BenchError(
+            "--database-url is not a valid URL; percent-encode special characters of the password (@ as %40)"
+        ) from None
     if parsed.get_backend_name() != "postgresql":
         raise BenchError(f"--database-url {describe_url(url)}: workers share a PostgreSQL database; name one")
     schema = f"bench_workers_{uuid.uuid4().hex[:10]}"
@@ -233,7 +238,8 @@ def run_worker_bench(
     config: WorkerBenchConfig, on_run: Callable[[int, int, float], None] = lambda workers, repeat, rate: None
 ) -> WorkerBenchResult:
     """Time ``config.repeats`` runs over the backlog for each worker count; ``on_run`` hears each run's rate."""
-    url = Settings(database_url=config.database_url).database_url
+    # The option names the database: not Settings(), in which DESKROUTE_DATABASE_URL would win over it.
+    url = driver_url(config.database_url)
     result = WorkerBenchResult(tickets=config.tickets, repeats=config.repeats, database=describe_url(url))
     with tempfile.TemporaryDirectory(prefix="deskroute-bench-workers-") as tmp, _throwaway_schema(url) as schema_url:
         folder = Path(tmp)

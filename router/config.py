@@ -26,6 +26,13 @@ DEFAULT_CONFIG_FILE = Path("deskroute.toml")
 ConnectorMode = Literal["shadow", "suggest", "auto"]
 
 
+def driver_url(url: str) -> str:
+    """A database URL with its driver named: users paste libpq-style URLs; SQLAlchemy needs psycopg 3 named."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 class ConfigError(ValueError):
     """The configuration file or environment is invalid; the message names the key and what to do."""
 
@@ -147,10 +154,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
-        # Users paste libpq-style URLs; SQLAlchemy needs the driver named to use psycopg 3.
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
-            return "postgresql+psycopg://" + value.split("://", 1)[1]
-        return value
+        return driver_url(value)
 
     @property
     def models_dir(self) -> Path:
