@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,6 +35,9 @@ def desk() -> Iterator[tuple[str, _Desk]]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             state.requests.append((self.path, self.headers.get("Authorization"), json.loads(self.rfile.read(length))))
+            # The answer claims 5 ms of work (timings_ms): take them, as a real service would, so that the client
+            # never waits less than the steps it is told about.
+            time.sleep(0.006)
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(state.answer)))
