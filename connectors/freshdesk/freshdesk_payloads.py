@@ -12,28 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.errors import MalformedResponse, excerpt
-
-MAX_ID = 2**63 - 1
-
-
-def is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+from connectors.errors import excerpt
+from connectors.vendor_payloads import VendorShape, is_id
 
 
-class Shape:
-    """The endpoint being read, for messages."""
+class Shape(VendorShape):
+    """The Freshdesk endpoint being read, for messages."""
 
-    def __init__(self, where: str, connector: str):
-        self.where = where
-        self.connector = connector
-
-    def wrong(self, field: str, value: Any, expected: str) -> MalformedResponse:
-        return MalformedResponse(
-            f"{self.where}: field '{field}' is {excerpt(repr(value), 60)}, expected {expected}; Freshdesk (or "
-            "something in front of it) answered in a shape its API does not have",
-            connector=self.connector,
-        )
+    vendor = "Freshdesk"
 
     def items(self, data: Any, key: str | None = None) -> list[dict[str, Any]]:
         """A listing: a JSON array (``key`` None) or ``data[key]``, of objects each with a record number."""

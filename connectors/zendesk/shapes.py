@@ -16,29 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.errors import MalformedResponse, excerpt
-
-# A Zendesk id: a positive 64-bit integer.
-MAX_ID = 2**63 - 1
+from connectors.errors import excerpt
+from connectors.vendor_payloads import MAX_ID, VendorShape, is_id
 
 
-def is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+class Shape(VendorShape):
+    """The Zendesk endpoint being read, for messages."""
 
-
-class Shape:
-    """The endpoint being read, for messages."""
-
-    def __init__(self, where: str, connector: str):
-        self.where = where
-        self.connector = connector
-
-    def wrong(self, field: str, value: Any, expected: str) -> MalformedResponse:
-        return MalformedResponse(
-            f"{self.where}: field '{field}' is {excerpt(repr(value), 60)}, expected {expected}; Zendesk (or "
-            "something in front of it) answered in a shape its API does not have",
-            connector=self.connector,
-        )
+    vendor = "Zendesk"
 
     def frame(self, data: Any, key: str) -> list[dict[str, Any]]:
         """``data[key]``: a list of objects, each with a record number for ``id``."""
