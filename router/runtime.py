@@ -31,7 +31,7 @@ from router.loop.apply import LEASE
 from router.loop.cycle import CycleReport, run_cycle
 from router.loop.decide import Engine, neighbour_subjects
 from router.loop.triage import find_customer
-from router.signals.signal_source import SignalSource, load_signal_source
+from router.signals.signal_source import SignalSource, load_signal_source, model_clocks
 from router.store import Store
 from router.store.decision_log import DecisionRecord, outreach_times
 from router.store.model_registry import list_versions
@@ -55,8 +55,22 @@ class Routed:
     decision: Decision
     record: DecisionRecord
     # Wall seconds of the steps: "signals" (the models: encoding, classifiers, language, churn) and "decide" (the
-    # policy with the customer's outreach history, and the actions as they would be queued), for latency reports.
+    # policy with the customer's outreach history, and the actions as they would be queued), for latency reports;
+    # "encode" and "language" are the parts of "signals" spent in the sentence encoder and in language detection.
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def step_ms(self) -> dict[str, float]:
+        """Milliseconds of each step: encode, language, classify (the rest of the models) and decide."""
+        encode = self.seconds.get("encode", 0.0)
+        language = self.seconds.get("language", 0.0)
+        steps = {
+            "encode": encode,
+            "language": language,
+            "classify": max(self.seconds.get("signals", 0.0) - encode - language, 0.0),
+            "decide": self.seconds.get("decide", 0.0),
+        }
+        return {step: round(seconds * 1000, 3) for step, seconds in steps.items()}
 
     @property
     def note(self) -> str | None:
@@ -208,9 +222,11 @@ class Runtime:
             policy = self.policy()
             source = self.signal_source()
             who = customer if customer is not None else find_customer(session, ticket)
+            clocks = model_clocks(source)
             started = time.perf_counter()
             signals = source.signals(session, ticket, who, now)
             modelled = time.perf_counter()
+            spent = {step: seconds - clocks[step] for step, seconds in model_clocks(source).items()}
             history = (
                 [
                     OutreachRecord(sent_at=t, customer_external_id=who.external_id)
@@ -223,7 +239,7 @@ class Runtime:
             engine = Engine(policy, source, connector=ticket.source, mode=mode)
             similar = neighbour_subjects(session, ticket.source, [n.ticket_id for n in signals.neighbours[:3]])
             record = engine.record(ticket, signals, decision, "decided_new", similar)
-            seconds = {"signals": modelled - started, "decide": time.perf_counter() - modelled}
+            seconds = {"signals": modelled - started, "decide": time.perf_counter() - modelled, **spent}
             session.rollback()
         return Routed(ticket=ticket, signals=signals, decision=decision, record=record, seconds=seconds)
 

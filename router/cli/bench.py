@@ -168,3 +168,7 @@ app.command("engine")(bench_engine.engine)
 from router.cli import bench_route_cmds as bench_route  # noqa: E402  (a module of its own: trains the demo if needed)
 
 app.command("route")(bench_route.route)
+
+from router.cli import bench_service_cmds as bench_service  # noqa: E402  (a module of its own: starts the service)
+
+app.command("service")(bench_service.service)

@@ -36,7 +36,7 @@ def route(
     cfg = settings(config)
     chosen = sample_tickets(count=tickets + 3)
     trained = bool(list_versions(cfg.models_dir, "text", "queue"))
-    with _models(cfg, trained) as (used, origin), Runtime(used) as runtime, progress(transient=True) as bar:
+    with bench_models(cfg, trained) as (used, origin), Runtime(used) as runtime, progress(transient=True) as bar:
         task = bar.add_task("routing one ticket at a time", total=len(chosen) - 3)
         try:
             report = measure_route(runtime, chosen, on_ticket=lambda n: bar.update(task, completed=n))
@@ -55,7 +55,7 @@ def route(
 
 
 @contextmanager
-def _models(cfg: Settings, trained: bool) -> Iterator[tuple[Settings, str]]:
+def bench_models(cfg: Settings, trained: bool) -> Iterator[tuple[Settings, str]]:
     """The settings to route with: the configured ones when models are trained, else the demo's in a temp folder."""
     if trained:
         yield cfg, str(cfg.data_dir)

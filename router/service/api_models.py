@@ -94,6 +94,11 @@ class RouteResult(BaseModel):
     note: str | None
     recorded: bool = Field(description="whether the decision was stored (dry_run false)")
     decision_id: int | None = None
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="milliseconds each step of routing took in the service: encode (sentence encoder), language "
+        "(language detection), classify (the rest of the models), decide (the policy and the actions)",
+    )
 
 
 class OutboxItem(BaseModel):

@@ -72,6 +72,7 @@ def _result(routed: Routed, recorded: bool, decision_id: int | None) -> RouteRes
         note=routed.note,
         recorded=recorded,
         decision_id=decision_id,
+        timings_ms=routed.step_ms,
     )
 
 

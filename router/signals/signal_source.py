@@ -97,6 +97,28 @@ class TimedSignals:
             self._timed(start)
 
 
+def model_clocks(source: SignalSource) -> dict[str, float]:
+    """Wall seconds spent so far in the sentence encoders (``encode``) and language detection (``language``).
+
+    Running totals: a caller takes them before and after a piece of work and keeps the difference. The language
+    detector is the process-wide one, so the difference also counts any other thread's detection meanwhile; routing
+    holds the runtime's lock, so in a service it is exact unless a job detects languages at the same moment.
+    """
+    from router.predict.language_detection import default_detector
+
+    text = getattr(source, "text", None)
+    encoders: dict[int, Any] = {}
+    for model in (getattr(text, "intent", None), getattr(text, "urgency", None)):
+        encoder_of = getattr(model, "encoder", None)
+        encoder = encoder_of() if callable(encoder_of) else None
+        if getattr(encoder, "stats", None) is not None:
+            encoders[id(encoder)] = encoder  # intent and urgency often share one: counted once
+    return {
+        "encode": sum(float(e.stats.model_seconds) for e in encoders.values()),
+        "language": default_detector().seconds,
+    }
+
+
 class ModelSignals:
     """The signals of whichever models are trained: text models per ticket, churn per writer."""
 
