@@ -20,6 +20,8 @@ ARGUMENTS: dict[str, list[list[str]]] = {
         ["--database-url", "postgresql://u@127.0.0.1:1/x"],
     ],
     "bench route": [["--tickets", "5"]],
+    # Below the least it measures: refused before models are fitted or a service is started (minutes otherwise).
+    "bench service": [["--tickets", "5"], ["--clients", "0"]],
     "bench policy": [["--decisions", "100", "--repeats", "1", "--rules", "2", "--tickets", "label[red]led.csv"]],
     "config show": [[]],
     "connectors check": [["helpdesk"], ["other"], ["no[/]such"]],

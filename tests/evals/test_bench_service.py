@@ -12,8 +12,18 @@ from typing import Any
 
 import pytest
 
+from connectors.webhooks import DELIVERY_HEADER, SECRET_HEADER
 from evals.bench_route import latency_figures, percentile, sample_tickets
-from evals.bench_service import WARM_UP, ServiceBenchError, measure_service
+from evals.bench_service import (
+    WARM_UP,
+    ServiceBenchError,
+    delivery_check,
+    measure_service,
+    measure_webhook_acceptance,
+    measure_webhook_throughput,
+    ticket_body,
+)
+from router.service.api_models import RouteRequest
 
 TOKEN = "bench-token-0123456789"
 
@@ -23,6 +33,7 @@ class _Desk:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str | None, dict[str, Any]]] = []
+        self.headers: list[dict[str, str]] = []
         self.status = 200
         self.answer: bytes = json.dumps({"decision": {}, "timings_ms": {"signals": 4.0, "decide": 1.0}}).encode()
 
@@ -35,6 +46,7 @@ def desk() -> Iterator[tuple[str, _Desk]]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             state.requests.append((self.path, self.headers.get("Authorization"), json.loads(self.rfile.read(length))))
+            state.headers.append(dict(self.headers))
             # The answer claims 5 ms of work (timings_ms): take them, as a real service would, so that the client
             # never waits less than the steps it is told about.
             time.sleep(0.006)
@@ -118,3 +130,50 @@ def test_sample_tickets_spread_over_the_sample() -> None:
     assert len(chosen) == 10 and chosen[0].external_id == every[0].external_id
     assert len({t.external_id for t in chosen}) == 10
     assert chosen[-1].external_id == every[int(9 * len(every) / 10)].external_id
+
+
+def test_every_sample_ticket_is_a_body_the_route_endpoint_takes() -> None:
+    for ticket in sample_tickets():
+        RouteRequest.model_validate(ticket_body(ticket))  # the API forbids fields it does not know
+
+
+def test_lost_and_duplicated_deliveries_are_counted_against_the_store() -> None:
+    assert delivery_check(["a", "b"], ["b", "a"]) == {"webhook_lost": 0, "webhook_duplicated": 0}
+    # Stored deliveries nobody saw accepted (a retry's first copy, another sender's) are neither.
+    assert delivery_check(["a"], ["a", "other"]) == {"webhook_lost": 0, "webhook_duplicated": 0}
+    assert delivery_check(["a", "b", "c"], ["a"]) == {"webhook_lost": 2, "webhook_duplicated": 0}
+    assert delivery_check(["a", "b"], ["a", "a", "a", "b", "b"]) == {"webhook_lost": 0, "webhook_duplicated": 3}
+    assert delivery_check(["a", "a"], []) == {"webhook_lost": 1, "webhook_duplicated": 0}  # one id, lost once
+
+
+def test_webhook_deliveries_are_signed_unique_and_bounded_by_count(desk: tuple[str, _Desk]) -> None:
+    url, state = desk
+    state.status, state.answer = 202, b"{}"
+    accept, sequential = measure_webhook_acceptance(url, "bench", "s3cret-value-0123", 8)
+    assert 0 < accept["webhook_accept_p50_ms"] <= accept["webhook_accept_p95_ms"]
+    report, concurrent = measure_webhook_throughput(
+        url, "bench", "s3cret-value-0123", deliveries=20, clients=3, seconds=30
+    )
+    assert report["deliveries"] == 20 and report["clients"] == 3 and report["webhook_deliveries_per_s"] > 0
+    assert len(sequential.accepted) == 8 and len(concurrent.accepted) == 20 and not concurrent.refused()
+    assert {path for path, _, _ in state.requests} == {"/webhooks/bench"}
+    sent = [h[DELIVERY_HEADER] for h in state.headers]
+    assert len(sent) == len(set(sent)) == 28 and set(sent) == {*sequential.answers, *concurrent.answers}
+    assert {h[SECRET_HEADER] for h in state.headers} == {"s3cret-value-0123"}
+
+
+def test_concurrent_deliveries_stop_at_the_time_limit_and_refusals_are_kept(desk: tuple[str, _Desk]) -> None:
+    url, state = desk
+    state.status, state.answer = 503, b"{}"
+    started = time.perf_counter()
+    report, sent = measure_webhook_throughput(
+        url, "bench", "s3cret-value-0123", deliveries=10**6, clients=2, seconds=0.3
+    )
+    assert time.perf_counter() - started < 5 and 0 < report["deliveries"] < 10**6
+    assert sent.accepted == [] and sent.refused() == {503: report["deliveries"]}
+    assert report["webhook_deliveries_per_s"] == 0
+
+
+def test_webhooks_go_only_to_loopback() -> None:
+    with pytest.raises(ServiceBenchError, match="only talks to this machine"):
+        measure_webhook_acceptance("https://helpdesk.example.com", "bench", "s3cret-value-0123", 8)

@@ -153,6 +153,9 @@ def test_route_dry_run_writes_nothing_and_a_stored_ticket_is_queued_once(
     assert preview.status_code == 200, preview.text
     result = preview.json()
     assert not result["recorded"] and result["note"] and result["decision"]["trace"] and result["actions"]
+    # Where the service's time went, step by step (no models here: the policy's rules alone take time).
+    assert set(result["timings_ms"]) == {"encode", "language", "classify", "decide"}
+    assert all(ms >= 0 for ms in result["timings_ms"].values()) and result["timings_ms"]["decide"] > 0
     with runtime.store.session() as session:
         assert session.exec(select(DecisionRow)).all() == []
     bad = client.post("/v1/route", json={"ticket": {"priority": "soon"}}, headers=auth(ws, "read"))
