@@ -84,7 +84,10 @@ def _timestamp(message: Mapping[str, Any], where: str) -> datetime:
         raise EventBatchError(f"{where}.timestamp", f"not an ISO 8601 time: {excerpt(value, 60)!r}") from None
     if parsed.tzinfo is None:
         raise EventBatchError(f"{where}.timestamp", "has no time zone; add Z or an offset such as +02:00")
-    return as_utc(parsed)
+    try:
+        return as_utc(parsed)
+    except ValueError as exc:
+        raise EventBatchError(f"{where}.timestamp", str(exc)) from None
 
 
 def _email(message: Mapping[str, Any], where: str) -> str | None:

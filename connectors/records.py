@@ -47,7 +47,11 @@ def as_utc(value: datetime) -> datetime:
     """Timestamps are stored and compared in UTC; a naive timestamp is taken to be UTC already."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+14:00 is a valid ISO 8601 time with no UTC equivalent: a bad value, not a crash.
+        raise ValueError(f"{value.isoformat()} has no UTC equivalent (before year 1 or after 9999)") from None
 
 
 # What a record may hold. Both databases must accept exactly the same records, so the limits are

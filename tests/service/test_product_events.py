@@ -128,6 +128,8 @@ def test_stored_events_reach_the_customers_features(served: tuple[TestClient, Wo
     [
         ({"timestamp": "yesterday"}, "batch[3].timestamp"),
         ({"timestamp": "2026-01-01T10:00:00"}, "batch[3].timestamp"),
+        # Valid ISO 8601 with no UTC equivalent (found by the schema fuzzer as a 500).
+        ({"timestamp": "0001-01-01T00:00:00+14:00"}, "batch[3].timestamp"),
         ({"messageId": ""}, "batch[3].messageId"),
         ({"userId": None}, "batch[3].userId"),
         ({"type": "page"}, "batch[3].type"),
