@@ -335,9 +335,13 @@ def store_training_set(
     horizon_days: int = 30,
     snapshots: Sequence[datetime] | None = None,
     max_snapshots: int = 6,
+    links: IdentityLinks | None = None,
 ) -> ChurnTrainingSet:
-    """Labelled rows from the store's customers of ``source`` (see :func:`training_set` for the design)."""
-    histories = load_histories(session, source)
+    """Labelled rows from the store's customers of ``source`` (see :func:`training_set` for the design).
+
+    With ``links``, a customer's product events (a ``cancellation`` among them) count as in their history.
+    """
+    histories = load_histories(session, source, links=links)
     if not histories:
         raise ValueError(f"no customers in the store for source '{source}'; import customers and events first")
     return training_set(histories, horizon_days=horizon_days, snapshots=snapshots, max_snapshots=max_snapshots)

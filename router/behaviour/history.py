@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -100,11 +100,16 @@ def load_history(
 
 
 def load_histories(
-    session: Session, source: str, until: datetime | None = None, customers: Iterable[str] | None = None
+    session: Session,
+    source: str,
+    until: datetime | None = None,
+    customers: Iterable[str] | None = None,
+    links: IdentityLinks | None = None,
 ) -> dict[str, CustomerHistory]:
     """Every customer's history in one pass (for training), keyed by customer id; ``until`` bounds it.
 
-    Customers are those with a customer record, an event or a rating; ``customers`` narrows the set.
+    Customers are those with a customer record, an event or a rating; ``customers`` narrows the set. With
+    ``links``, each customer's history also holds the product events of the same person, as at prediction time.
     """
     cut = as_utc(until) if until is not None else None
     wanted = set(customers) if customers is not None else None
@@ -154,6 +159,14 @@ def load_histories(
         commenter = ticket_owner.get(row.ticket_external_id)
         if commenter is not None:
             comments[commenter].append(to_record(row))
+    if links is not None:
+        # The same person's product events, found as load_history finds them for a prediction: a model trained
+        # without them would meet features at prediction time it never saw in training.
+        latest = cut if cut is not None else datetime.max.replace(tzinfo=UTC)
+        for cid, customer in records.items():
+            known = {(e.source, e.external_id) for e in events[cid]}
+            linked = linked_events(session, links, source, [customer], cid, latest)
+            events[cid].extend(e for e in linked if (e.source, e.external_id) not in known)
     return {
         cid: CustomerHistory(
             records.get(cid), tuple(tickets[cid]), tuple(comments[cid]), tuple(ratings[cid]), tuple(events[cid])

@@ -51,7 +51,10 @@ def train_churn(
             assert label is not None
             rows = table_rows(data, label=label, id_column=id_column, drop=_drop_list(drop))
         else:
-            rows = store_rows(open_store(cfg), source=source, horizon_days=horizon_days)
+            from router.behaviour.identity import IdentityLinks
+
+            links = IdentityLinks(cfg.events.source, cfg.events.identity_attribute)
+            rows = store_rows(open_store(cfg), source=source, horizon_days=horizon_days, links=links)
         with progress(
             TextColumn("training churn model"),
             BarColumn(),

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from router.behaviour.customer_features import FeatureValue
+from router.behaviour.identity import IdentityLinks
 from router.store import Store
 
 
@@ -38,12 +39,15 @@ def table_rows(path: Path, *, label: str, id_column: str | None, drop: Sequence[
     return ChurnRows(table.rows, table.labels, None, origin)
 
 
-def store_rows(store: Store, *, source: str, horizon_days: int) -> ChurnRows:
-    """Snapshots of the stored customers of ``source``, labelled "cancels within ``horizon_days``"."""
+def store_rows(store: Store, *, source: str, horizon_days: int, links: IdentityLinks | None = None) -> ChurnRows:
+    """Snapshots of the stored customers of ``source``, labelled "cancels within ``horizon_days``".
+
+    With ``links``, each customer's product events (stored under another source) are part of their history.
+    """
     from router.behaviour.churn_model import store_training_set
 
     with store.session() as session:
-        dataset = store_training_set(session, source, horizon_days=horizon_days)
+        dataset = store_training_set(session, source, horizon_days=horizon_days, links=links)
     origin = {
         "store": store.safe_url,
         "source": source,

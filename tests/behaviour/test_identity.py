@@ -10,10 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from connectors import BehaviorEvent, Customer, Ticket
-from router.behaviour import behaviour_features, load_history
+from router.behaviour import behaviour_features, load_histories, load_history
 from router.behaviour.history import writer_history
 from router.behaviour.identity import IdentityLinks, resolve_person
 from router.store import Store, upsert
+from router.training.churn_training import store_rows
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LINKED = IdentityLinks("app", "app_user")
@@ -125,3 +126,52 @@ def test_customers_show_prints_the_resolved_person(
     assert (
         unknown.exit_code == 1 and "no customer, product user or product event is known as 'nobody'" in unknown.output
     )
+
+
+def test_training_histories_hold_the_same_linked_events_as_a_prediction(store: Store) -> None:
+    with store.session() as session:
+        training = load_histories(session, "rt", NOW, links=LINKED)
+        unlinked = load_histories(session, "rt", NOW)
+        predicting = load_history(session, "rt", "7", NOW, LINKED)
+    assert event_ids(training["7"]) == event_ids(predicting) == {"by-user-id", "by-email", "by-identify"}
+    assert event_ids(unlinked["7"]) == set()
+
+
+def test_a_cancellation_known_only_to_the_product_labels_the_helpdesk_customer_for_churn(database_url: str) -> None:
+    store = Store(database_url)
+    people = [
+        Customer(source="rt", external_id=f"c{i}", email=f"p{i}@example.com", created_at=NOW - timedelta(days=300))
+        for i in range(8)
+    ]
+    events = [
+        BehaviorEvent(
+            source="app",
+            external_id=f"e{i}-{day}",
+            customer_external_id=f"p{i}@example.com",
+            kind="login",
+            occurred_at=NOW - timedelta(days=day),
+        )
+        for i in range(8)
+        for day in range(200, 0, -20)
+    ]
+    events.append(
+        BehaviorEvent(
+            source="app",
+            external_id="quit",
+            customer_external_id="p3@example.com",
+            kind="cancellation",
+            occurred_at=NOW - timedelta(days=10),
+        )
+    )
+    with store.session() as session:
+        upsert(session, people)
+        upsert(session, events)
+        session.commit()
+    try:
+        with pytest.raises(ValueError, match="no customer has a 'cancellation' event"):
+            store_rows(store, source="rt", horizon_days=30)
+        rows = store_rows(store, source="rt", horizon_days=30, links=IdentityLinks("app"))
+    finally:
+        store.dispose()
+    churned = {group for group, label in zip(rows.groups or [], rows.labels, strict=True) if label}
+    assert churned == {"c3"}
