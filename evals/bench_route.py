@@ -21,6 +21,7 @@ from typing import Any
 from connectors import Ticket
 from connectors.files import RowMapper, read_rows
 from router.runtime import Runtime
+from router.signals.signal_source import ModelSignals
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_TICKETS = ROOT / "examples" / "sample" / "tickets.csv"
@@ -66,13 +67,9 @@ def latency_figures(milliseconds: Sequence[float], prefix: str) -> dict[str, flo
 
 def _encoders(runtime: Runtime) -> list[Any]:
     """The distinct sentence encoders of the runtime's text models (none with rules only)."""
-    text = getattr(runtime.signal_source(), "text", None)
-    found: dict[int, Any] = {}
-    for model in (getattr(text, "intent", None), getattr(text, "urgency", None)):
-        if model is not None:
-            encoder = model.encoder()
-            found[id(encoder)] = encoder
-    return list(found.values())
+    source = runtime.signal_source()
+    text = source.text if isinstance(source, ModelSignals) else None
+    return text.encoders() if text is not None else []
 
 
 def measure_route(

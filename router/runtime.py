@@ -31,7 +31,7 @@ from router.loop.apply import LEASE
 from router.loop.cycle import CycleReport, run_cycle
 from router.loop.decide import Engine, neighbour_subjects
 from router.loop.triage import find_customer
-from router.signals.signal_source import SignalSource, load_signal_source, model_clocks
+from router.signals.signal_source import SignalSource, load_signal_source
 from router.store import Store
 from router.store.decision_log import DecisionRecord, outreach_times
 from router.store.model_registry import list_versions
@@ -222,11 +222,11 @@ class Runtime:
             policy = self.policy()
             source = self.signal_source()
             who = customer if customer is not None else find_customer(session, ticket)
-            clocks = model_clocks(source)
+            clocks = source.clocks()
             started = time.perf_counter()
             signals = source.signals(session, ticket, who, now)
             modelled = time.perf_counter()
-            spent = {step: seconds - clocks[step] for step, seconds in model_clocks(source).items()}
+            spent = {step: seconds - clocks[step] for step, seconds in source.clocks().items()}
             history = (
                 [
                     OutreachRecord(sent_at=t, customer_external_id=who.external_id)

@@ -43,6 +43,19 @@ class SignalSource(Protocol):
 
     def signals_for(self, tickets: Sequence[Ticket]) -> list[Signals]: ...
 
+    def clocks(self) -> dict[str, float]:
+        """Running totals of wall seconds spent in the sentence encoder (``encode``) and language detection
+        (``language``): a caller takes them before and after a piece of work and keeps the difference."""
+        ...
+
+
+def _language_seconds() -> float:
+    # The detector is the process-wide one, so a difference also counts any other thread's detection meanwhile;
+    # routing holds the runtime's lock, so in a service it is exact unless a job detects languages at that moment.
+    from router.predict.language_detection import default_detector
+
+    return float(default_detector().seconds)
+
 
 class NoSignals:
     """No models: the policy runs on its rules alone."""
@@ -59,6 +72,9 @@ class NoSignals:
 
     def signals_for(self, tickets: Sequence[Ticket]) -> list[Signals]:
         return [Signals() for _ in tickets]
+
+    def clocks(self) -> dict[str, float]:
+        return {"encode": 0.0, "language": _language_seconds()}
 
 
 class TimedSignals:
@@ -96,27 +112,8 @@ class TimedSignals:
         finally:
             self._timed(start)
 
-
-def model_clocks(source: SignalSource) -> dict[str, float]:
-    """Wall seconds spent so far in the sentence encoders (``encode``) and language detection (``language``).
-
-    Running totals: a caller takes them before and after a piece of work and keeps the difference. The language
-    detector is the process-wide one, so the difference also counts any other thread's detection meanwhile; routing
-    holds the runtime's lock, so in a service it is exact unless a job detects languages at the same moment.
-    """
-    from router.predict.language_detection import default_detector
-
-    text = getattr(source, "text", None)
-    encoders: dict[int, Any] = {}
-    for model in (getattr(text, "intent", None), getattr(text, "urgency", None)):
-        encoder_of = getattr(model, "encoder", None)
-        encoder = encoder_of() if callable(encoder_of) else None
-        if getattr(encoder, "stats", None) is not None:
-            encoders[id(encoder)] = encoder  # intent and urgency often share one: counted once
-    return {
-        "encode": sum(float(e.stats.model_seconds) for e in encoders.values()),
-        "language": default_detector().seconds,
-    }
+    def clocks(self) -> dict[str, float]:
+        return self.inner.clocks()
 
 
 class ModelSignals:
@@ -213,6 +210,13 @@ class ModelSignals:
             versions = dict(fields.pop("model_versions", {}))
             out.append(Signals(**fields, model_versions=versions))
         return out
+
+    def clocks(self) -> dict[str, float]:
+        encoders = self.text.encoders() if self.text is not None else []
+        return {
+            "encode": sum(float(e.stats.model_seconds) for e in encoders),
+            "language": _language_seconds(),
+        }
 
 
 def load_signal_source(cfg: Settings, store: Store) -> SignalSource:

@@ -37,6 +37,15 @@ class TextModels:
             versions["urgency"] = str(self.urgency.version_)
         return versions
 
+    def encoders(self) -> list[Any]:
+        """The distinct sentence encoders of the models (intent and urgency often share one)."""
+        found: dict[int, Any] = {}
+        for model in (self.intent, self.urgency):
+            if model is not None:
+                encoder = model.encoder()
+                found[id(encoder)] = encoder
+        return list(found.values())
+
     def signal_fields(self, tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
         """The ``Signals`` fields the text models fill, one dict per ticket (encoded once, as a batch)."""
         if not tickets:

@@ -26,6 +26,9 @@ class BatchingSource:
     def signals_for(self, tickets: list[Any]) -> list[Signals]:
         return [Signals() for _ in tickets]
 
+    def clocks(self) -> dict[str, float]:
+        return {"encode": 0.0, "language": 0.0}
+
 
 def test_batches_reach_the_signal_source_through_the_timer() -> None:
     source = BatchingSource()
