@@ -51,7 +51,7 @@ def as_utc(value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         # 0001-01-01T00:00+14:00 is a valid ISO 8601 time with no UTC equivalent: a bad value, not a crash.
-        raise ValueError(f"{value.isoformat()} has no UTC equivalent (before year 1 or after 9999)") from None
+        raise ValueError(f"{value.isoformat()} is out of range once converted to UTC") from None
 
 
 # What a record may hold. Both databases must accept exactly the same records, so the limits are
@@ -217,10 +217,7 @@ class _Record(BaseModel):
     def _utc(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, datetime):
             return value
-        try:
-            moment = as_utc(value)
-        except OverflowError:
-            raise ValueError(f"{value.isoformat()} is out of range once converted to UTC") from None
+        moment = as_utc(value)  # a time with no UTC equivalent raises ValueError, which names the field
         if not _stored(info) and not EARLIEST_TIME <= moment < LATEST_TIME:
             raise ValueError(
                 f"{moment.isoformat()} is not a plausible time (deskroute accepts "
