@@ -15,7 +15,8 @@ What it learns, for any label column:
    Neighbour votes in a fold come from that fold's training part only, so no ticket ever finds itself.
 4. The chosen scorers are refitted on all training tickets.
 5. A novelty detector (:mod:`router.predict.novelty`) learns, inside the same inner folds with some labels
-   left out, how far a ticket of an unseen topic lies from its nearest training tickets; such a ticket is
+   left out, how far a ticket of an unseen topic lies from its nearest training tickets and how their labels
+   scatter (with enough tickets it reads the 100 nearest and their labels from the index); such a ticket is
    abstained on with its own reason (``TextPrediction.novel``), whatever its confidence. It changes no
    probability and no label: on tickets it does not flag, accuracy and calibration are those without it.
 
@@ -657,7 +658,7 @@ class TicketClassifier:
             return []
         probabilities, matrix = self._probabilities(tickets, vectors, tokens)
         detector = self._detector()
-        wanted = max(neighbours, detector.k if detector is not None else 0)
+        wanted = max(neighbours, detector.neighbours_needed if detector is not None else 0)
         hits = self.vote_.search(matrix.vectors, wanted) if wanted > 0 else [[] for _ in tickets]
         verdicts = self._verdicts(hits)
         out = []
@@ -700,9 +701,12 @@ class TicketClassifier:
             return [None] * len(hits)
         width = max(len(found) for found in hits)
         similarities = np.full((len(hits), width), -np.inf)
+        # The learnt novelty score reads the neighbours' labels too (-1 marks a missing neighbour).
+        codes = np.full((len(hits), width), -1, dtype=np.int64)
         for i, found in enumerate(hits):
             similarities[i, : len(found)] = [score for _, score in found]
-        return list(detector.verdicts(similarities))
+            codes[i, : len(found)] = self.vote_.label_codes_of([ticket for ticket, _ in found])
+        return list(detector.verdicts(similarities, codes))
 
     def novelty_verdicts(self, vectors: NDArray[np.floating]) -> list[NoveltyVerdict | None]:
         """Each ticket's novelty verdict from its sentence embedding (None when the model has no detector)."""
@@ -710,7 +714,7 @@ class TicketClassifier:
         detector = self._detector()
         if detector is None:
             return [None] * len(vectors)
-        return self._verdicts(self.vote_.search(np.asarray(vectors, dtype=np.float32), detector.k))
+        return self._verdicts(self.vote_.search(np.asarray(vectors, dtype=np.float32), detector.neighbours_needed))
 
     def _abstain(self, probability: float) -> tuple[bool, str | None]:
         target = f"{self.target_precision:.0%}"

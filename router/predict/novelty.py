@@ -2,14 +2,32 @@
 
 A classifier's confidence is learnt on tickets of known labels, so a ticket about a topic it never saw is routed
 with the same assurance as a familiar one: the labels' probabilities must sum to one, and some label wins. Novelty
-is read instead from the sentence embedding: the mean cosine similarity of a ticket to its ``k`` nearest training
-tickets. A familiar ticket has near paraphrases among them; a new topic has only loose matches.
+is read instead from the sentence embedding and the ticket's nearest training tickets. A familiar ticket has
+near paraphrases among them, mostly of one label; a new topic has only loose matches, spread over several labels.
+
+Two scores. The plain one is the mean cosine similarity of the ``k`` nearest training tickets. The learnt one
+combines six readings of the ``search`` nearest tickets and their labels (the nearest similarity, the mean of the
+5 and of the 10 nearest, the best label's mean of its 3 nearest and its margin over the second label, and the
+share of a similarity-weighted vote of the 10 nearest that the leading label takes) with a logistic regression
+taught to tell stand-in new topics from familiar tickets. It is used when the inner folds give enough of both
+(``MIN_LEARN_FAMILIAR``, ``MIN_LEARN_NOVEL``), the plain score otherwise (and for models saved before it).
 
 The threshold is learnt without any novel ticket: in each of the classifier's inner folds a share of the labels
 is left out of the fold's training part, and the fold's held-out tickets are scored against what remains.
 Held-out tickets of left-out labels stand in for new topics, the others for familiar tickets; the threshold is
 the one that flags the most stand-in novel tickets while flagging at most ``max_familiar`` of the familiar ones.
-The labels left out of a fold are drawn at random, differently in each fold, so every label serves as new.
+The labels left out of a fold are drawn at random, differently in each fold, so every label serves as new. The
+learnt score's threshold is chosen on cross-fitted scores (each fold's tickets scored by weights learnt on the
+other folds), so it is not set on tickets the weights were fitted to.
+
+Measured on Banking77 (5 outer splits, 10 labels left out of each entirely). Offline, on cached sentence
+embeddings with the threshold from 3 inner folds exactly as here, the plain mean of 5 flagged 32.9% of new-topic
+tickets at 2.8% of familiar ones and the learnt score 39.6% at the same 2.8%; a nonlinear learner (gradient
+boosting) or a seventh reading (distinct labels among the 10 nearest) gained nothing. With ``max_familiar``
+0.06, ``deskroute eval classify --novelty 10 --cv 5`` gave a novelty recall of 50.7% ± 12.3 at a coverage cost
+of 4.4 points ± 0.4, against 46.6% ± 7.3 for the classifier's maximum probability raised to the same cost
+(ahead in 3 of the 5 splits; along the cost curve 2 to 5 points ahead, e.g. 33.2% against 28.5% at 2 points
+and 53.8% against 50.3% at 5).
 """
 
 from __future__ import annotations
@@ -22,11 +40,20 @@ from numpy.typing import NDArray
 
 # A fold's familiar and stand-in novel tickets are both needed for a threshold worth trusting.
 MIN_FAMILIAR, MIN_NOVEL = 20, 5
+# Six weights need more examples than a threshold does: below these the plain mean similarity is used.
+MIN_LEARN_FAMILIAR, MIN_LEARN_NOVEL = 300, 60
+# Neighbours read for the learnt score: the best label's three nearest tickets are almost always among them.
+SEARCH = 100
+# Temperature of the neighbours' similarity-weighted vote (as the classifier's own neighbour vote).
+_VOTE_TEMPERATURE = 0.05
+_VOTERS = 10
+_LABEL_NEAREST = 3
+FEATURES = ("nearest", "mean of 5", "mean of 10", "best label's 3", "margin to second label", "vote share")
 
 
 @dataclass(frozen=True)
 class NoveltyVerdict:
-    """One ticket's novelty: its score (mean similarity of its nearest training tickets) and the nearest one."""
+    """One ticket's novelty: its score (higher: more familiar), whether flagged, and the nearest similarity."""
 
     novel: bool
     score: float
@@ -45,20 +72,109 @@ def similarity_score(similarities: NDArray[np.floating], k: int) -> NDArray[np.f
     return np.asarray(np.nan_to_num(score, nan=-1.0), dtype=np.float64)
 
 
+def neighbour_features(similarities: NDArray[np.floating], labels: NDArray[np.integer]) -> NDArray[np.float64]:
+    """The learnt score's readings (columns as ``FEATURES``) of each ticket's nearest tickets and their labels.
+
+    ``similarities`` and ``labels`` are (tickets, neighbours); -inf similarity or a negative label marks a
+    missing neighbour. A label with fewer than three tickets among those read has its missing ones counted at
+    the lowest similarity read: they are no nearer than that.
+    """
+    s = np.asarray(similarities, dtype=np.float64)
+    codes = np.asarray(labels, dtype=np.int64)
+    if s.shape != codes.shape or s.ndim != 2 or s.shape[1] == 0:
+        raise ValueError(f"similarities {s.shape} and labels {codes.shape} must be the same (tickets, neighbours)")
+    order = np.argsort(-s, axis=1, kind="stable")
+    s = np.take_along_axis(s, order, axis=1)
+    codes = np.take_along_axis(codes, order, axis=1)
+    valid = np.isfinite(s) & (codes >= 0)
+    s = np.where(valid, s, -1.0)
+    codes = np.where(valid, codes, 0)
+    n, width = s.shape
+    n_labels = int(codes.max()) + 1
+    rows = np.repeat(np.arange(n), width).reshape(n, width)
+    # Rank of each neighbour among those of its own label (0 for the label's nearest): a stable sort by
+    # (ticket, label) keeps the similarity order within each group. Missing neighbours get keys of their own.
+    keys = np.where(valid, rows * n_labels + codes, n * n_labels + np.arange(n * width).reshape(n, width)).ravel()
+    by_group = np.argsort(keys, kind="stable")
+    grouped = keys[by_group]
+    starts = np.r_[True, grouped[1:] != grouped[:-1]]
+    positions = np.arange(len(grouped))
+    flat_rank = np.empty(len(grouped), dtype=np.int64)
+    flat_rank[by_group] = positions - np.maximum.accumulate(np.where(starts, positions, 0))
+    keep = valid & (flat_rank.reshape(n, width) < _LABEL_NEAREST)
+    sums = np.zeros((n, n_labels))
+    counts = np.zeros((n, n_labels))
+    np.add.at(sums, (rows[keep], codes[keep]), s[keep])
+    np.add.at(counts, (rows[keep], codes[keep]), 1.0)
+    floor = np.where(valid, s, np.inf).min(axis=1, initial=np.inf)
+    floor = np.where(np.isfinite(floor), floor, -1.0)
+    per_label = np.where(counts > 0, (sums + (_LABEL_NEAREST - counts) * floor[:, None]) / _LABEL_NEAREST, -1.0)
+    ranked = -np.sort(-per_label, axis=1)
+    second = ranked[:, 1] if n_labels > 1 else np.full(n, -1.0)
+    voters = valid[:, :_VOTERS]
+    weights = np.where(voters, np.exp((s[:, :_VOTERS] - s[:, :1]) / _VOTE_TEMPERATURE), 0.0)
+    votes = np.zeros((n, n_labels))
+    np.add.at(votes, (rows[:, :_VOTERS], codes[:, :_VOTERS]), weights)
+    share = votes.max(axis=1) / np.maximum(votes.sum(axis=1), 1e-12)
+    return np.column_stack(
+        [
+            s[:, 0],
+            similarity_score(np.where(valid, s, -np.inf), 5),
+            similarity_score(np.where(valid, s, -np.inf), 10),
+            ranked[:, 0],
+            ranked[:, 0] - second,
+            share,
+        ]
+    )
+
+
+def _nearest(
+    queries: NDArray[np.float32], reference: NDArray[np.float32], labels: NDArray[np.int64], width: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Similarities and labels of each query's ``width`` nearest reference tickets (exact, by matrix product)."""
+    s = queries @ reference.T
+    width = min(width, s.shape[1])
+    if width < s.shape[1]:
+        idx = np.argpartition(-s, width - 1, axis=1)[:, :width]
+    else:
+        idx = np.broadcast_to(np.arange(s.shape[1]), s.shape)
+    return np.take_along_axis(s, idx, axis=1).astype(np.float64), labels[idx]
+
+
 class NoveltyDetector:
     """Flags tickets whose nearest training tickets are all far away; fitted inside the classifier's folds."""
 
-    def __init__(self, *, k: int = 5, left_out_share: float = 0.15, max_familiar: float = 0.04, random_state: int = 0):
+    def __init__(
+        self,
+        *,
+        k: int = 5,
+        left_out_share: float = 0.15,
+        max_familiar: float = 0.06,
+        random_state: int = 0,
+        search: int = SEARCH,
+    ):
         if k < 1:
             raise ValueError(f"the novelty detector needs k >= 1 neighbours, got {k}")
         if not 0.0 < left_out_share < 1.0:
             raise ValueError(f"left_out_share must lie between 0 and 1, got {left_out_share}")
         if not 0.0 < max_familiar < 1.0:
             raise ValueError(f"max_familiar must lie between 0 and 1, got {max_familiar}")
+        if search < max(k, _VOTERS):
+            raise ValueError(f"search must read at least {max(k, _VOTERS)} neighbours, got {search}")
         self.k = k
         self.left_out_share = left_out_share
         self.max_familiar = max_familiar
         self.random_state = random_state
+        self.search = search
+
+    @property
+    def neighbours_needed(self) -> int:
+        """How many nearest training tickets (with their labels) ``verdicts`` reads."""
+        return self.search if self._weights() is not None else self.k
+
+    def _weights(self) -> NDArray[np.float64] | None:
+        # Detectors saved before the learnt score existed have no weights: they keep the plain mean similarity.
+        return getattr(self, "weights_", None)
 
     def fit(
         self,
@@ -66,7 +182,7 @@ class NoveltyDetector:
         y: NDArray[np.int64],
         folds: Sequence[tuple[NDArray[np.int64], NDArray[np.int64]]],
     ) -> NoveltyDetector:
-        """Choose the threshold from the inner folds, each with a random share of the labels left out.
+        """Choose the score and its threshold from the inner folds, each with a random share of labels left out.
 
         ``vectors`` are unit-length sentence embeddings of the training tickets, ``y`` their label indices.
         ``threshold_`` stays None (nothing is ever flagged) when the folds hold too few tickets to choose it.
@@ -74,8 +190,7 @@ class NoveltyDetector:
         v = np.asarray(vectors, dtype=np.float32)
         labels = np.asarray(y, dtype=np.int64)
         rng = np.random.default_rng(self.random_state)
-        familiar: list[NDArray[np.float64]] = []
-        novel: list[NDArray[np.float64]] = []
+        parts: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]] = []
         for train, held_out in folds:
             present = np.unique(labels[train])
             if len(present) < 2:
@@ -83,31 +198,86 @@ class NoveltyDetector:
             n_out = min(len(present) - 1, max(1, round(self.left_out_share * len(present))))
             out = rng.choice(present, size=n_out, replace=False)
             reference = train[~np.isin(labels[train], out)]
-            if len(reference) == 0:
+            if len(reference) == 0 or len(held_out) == 0:
                 continue
-            scores = similarity_score(v[held_out] @ v[reference].T, self.k)
-            is_new = np.isin(labels[held_out], out)
-            novel.append(scores[is_new])
-            familiar.append(scores[~is_new])
-        known = np.concatenate(familiar) if familiar else np.zeros(0)
-        new = np.concatenate(novel) if novel else np.zeros(0)
+            similarities, codes = _nearest(v[held_out], v[reference], labels[reference], self.search)
+            plain = similarity_score(np.sort(similarities, axis=1)[:, ::-1], self.k)
+            parts.append((neighbour_features(similarities, codes), plain, np.isin(labels[held_out], out)))
         self.threshold_: float | None = None
         self.expected_recall_: float | None = None
         self.expected_familiar_: float | None = None
-        if len(known) < MIN_FAMILIAR or len(new) < MIN_NOVEL:
+        self.weights_: NDArray[np.float64] | None = None
+        self.center_: NDArray[np.float64] | None = None
+        self.scale_: NDArray[np.float64] | None = None
+        self.intercept_ = 0.0
+        if not parts:
             return self
+        is_new = np.concatenate([new for _, _, new in parts])
+        n_new, n_known = int(is_new.sum()), int((~is_new).sum())
+        if n_known < MIN_FAMILIAR or n_new < MIN_NOVEL:
+            return self
+        if n_known >= MIN_LEARN_FAMILIAR and n_new >= MIN_LEARN_NOVEL and len(parts) >= 2:
+            features = [(x, new) for x, _, new in parts]
+            scores = self._cross_fitted(features)
+            self._learn(np.concatenate([x for x, _ in features]), is_new)
+        else:
+            scores = np.concatenate([plain for _, plain, _ in parts])
+        known, new = scores[~is_new], scores[is_new]
         threshold = choose_threshold(known, new, self.max_familiar)
         self.threshold_ = threshold
         self.expected_recall_ = float((new < threshold).mean())
         self.expected_familiar_ = float((known < threshold).mean())
         return self
 
-    def verdicts(self, similarities: NDArray[np.floating]) -> list[NoveltyVerdict]:
-        """Each ticket's verdict from its similarities to the nearest training tickets (rows: tickets)."""
+    def _cross_fitted(self, parts: list[tuple[NDArray[np.float64], NDArray[np.bool_]]]) -> NDArray[np.float64]:
+        """Each fold's tickets scored by weights learnt on the other folds, for an honest threshold."""
+        out = []
+        for i, (x, _) in enumerate(parts):
+            others = [p for j, p in enumerate(parts) if j != i]
+            target = np.concatenate([new for _, new in others])
+            if target.all() or not target.any():
+                self._learn(np.concatenate([f for f, _ in parts]), np.concatenate([new for _, new in parts]))
+            else:
+                self._learn(np.concatenate([f for f, _ in others]), target)
+            out.append(self._learnt_score(x))
+        return np.concatenate(out)
+
+    def _learn(self, x: NDArray[np.float64], is_new: NDArray[np.bool_]) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        center = x.mean(axis=0)
+        scale = x.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        # Balanced: stand-in new topics are a small share of the held-out tickets, yet the score is about them.
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
+        model.fit((x - center) / scale, is_new.astype(np.int64))
+        # Stored as plain arrays: the saved model holds no scikit-learn estimator for the detector.
+        self.center_, self.scale_ = center, scale
+        self.weights_ = np.asarray(model.coef_[0], dtype=np.float64)
+        self.intercept_ = float(model.intercept_[0])
+
+    def _learnt_score(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        # Negated log-odds of being new: higher is more familiar, as the plain mean similarity.
+        assert self.weights_ is not None and self.center_ is not None and self.scale_ is not None
+        return np.asarray(-(((x - self.center_) / self.scale_) @ self.weights_ + self.intercept_), dtype=np.float64)
+
+    def verdicts(
+        self, similarities: NDArray[np.floating], labels: NDArray[np.integer] | None = None
+    ) -> list[NoveltyVerdict]:
+        """Each ticket's verdict from its similarities to the nearest training tickets (rows: tickets).
+
+        ``labels`` (same shape, the neighbours' label indices) are needed by the learnt score; without them the
+        plain mean similarity is read, which suits only a detector that learnt none.
+        """
         s = np.asarray(similarities, dtype=np.float64)
         if len(s) == 0:
             return []
-        scores = similarity_score(s, self.k)
+        if self._weights() is not None:
+            if labels is None:
+                raise ValueError("this novelty detector reads its neighbours' labels: pass labels=")
+            scores = self._learnt_score(neighbour_features(s, np.asarray(labels)))
+        else:
+            scores = similarity_score(s, self.k)
         nearest = np.where(np.isfinite(s), s, -1.0).max(axis=1)
         threshold = self.threshold_
         return [

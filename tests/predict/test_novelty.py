@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from evals.left_out_labels import left_out, novelty_figures
-from router.predict.novelty import NoveltyDetector, choose_threshold, similarity_score
+from router.predict.novelty import (
+    FEATURES,
+    NoveltyDetector,
+    _nearest,
+    choose_threshold,
+    neighbour_features,
+    similarity_score,
+)
 
 
 def _clusters(n_labels: int, per_label: int, spread: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +74,49 @@ def test_bad_settings_are_refused_by_name() -> None:
         NoveltyDetector(max_familiar=0)
     with pytest.raises(ValueError, match="k >= 1"):
         NoveltyDetector(k=0)
+    with pytest.raises(ValueError, match="search"):
+        NoveltyDetector(search=3)
+
+
+def test_neighbour_features_read_the_best_label_and_the_vote() -> None:
+    # Unsorted on purpose; label 1 has three near tickets, label 0 one (its missing two count at the floor, 0.1).
+    s = np.array([[0.8, 0.9, 0.1, 0.85, 0.7, -np.inf]])
+    labels = np.array([[1, 1, 2, 0, 1, -1]])
+    f = dict(zip(FEATURES, neighbour_features(s, labels)[0], strict=True))
+    assert f["nearest"] == pytest.approx(0.9)
+    assert f["mean of 5"] == pytest.approx(np.mean([0.9, 0.85, 0.8, 0.7, 0.1]))
+    assert f["best label's 3"] == pytest.approx(0.8)
+    assert f["margin to second label"] == pytest.approx(0.8 - (0.85 + 0.1 + 0.1) / 3)
+    weights = np.exp((np.array([0.9, 0.85, 0.8, 0.7, 0.1]) - 0.9) / 0.05)
+    assert f["vote share"] == pytest.approx((weights[0] + weights[2] + weights[3]) / weights.sum())
+    with pytest.raises(ValueError, match="same"):
+        neighbour_features(s, labels[:, :3])
+
+
+def test_with_enough_tickets_the_detector_learns_its_score_from_the_neighbours_labels() -> None:
+    v, y = _clusters(24, 30, spread=0.7)
+    known = y < 21  # three topics are never trained on
+    detector = NoveltyDetector().fit(v[known], y[known], _folds(int(known.sum()), 3))
+    assert detector.weights_ is not None and detector.threshold_ is not None
+    assert detector.neighbours_needed == detector.search
+    similarities, codes = _nearest(v, v[known], y[known], detector.neighbours_needed)
+    flagged = np.array([verdict.novel for verdict in detector.verdicts(similarities, codes)])
+    assert flagged[~known].mean() >= 0.8
+    assert flagged[known].mean() <= 0.1
+    with pytest.raises(ValueError, match="labels="):
+        detector.verdicts(similarities)
+
+
+def test_a_detector_saved_before_the_learnt_score_keeps_the_mean_similarity() -> None:
+    v, y = _clusters(24, 30, spread=0.7)
+    detector = NoveltyDetector().fit(v, y, _folds(len(y), 3))
+    old = NoveltyDetector.__new__(NoveltyDetector)
+    old.__dict__.update({"k": 5, "left_out_share": 0.15, "max_familiar": 0.04, "random_state": 0})
+    old.__dict__.update({"threshold_": 0.5, "expected_recall_": 0.3, "expected_familiar_": 0.04})
+    assert old.neighbours_needed == 5
+    similarities, codes = _nearest(v[:4], v, y, detector.search)
+    verdicts = old.verdicts(similarities, codes)
+    assert [verdict.score for verdict in verdicts] == pytest.approx(similarity_score(similarities, 5))
 
 
 def test_left_out_labels_leave_at_least_two_to_train_on() -> None:
