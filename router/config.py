@@ -116,6 +116,19 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(default=64, gt=0)
 
 
+class TrainingSettings(BaseModel):
+    """How ``deskroute train`` (and the demo) fit text models."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attention_min_tickets: int = Field(
+        default=300,
+        ge=0,
+        description="labelled tickets from which the attention network over token embeddings joins the text models; "
+        "below it adds nothing measurable and costs most of the fit (raise it to train faster, 0: always)",
+    )
+
+
 class EventSettings(BaseModel):
     """Product events posted to ``/v1/events``: where they are stored and what their names mean."""
 
@@ -150,6 +163,7 @@ class Settings(BaseSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     connectors: dict[str, ConnectorSettings] = Field(default_factory=dict)
     events: EventSettings = Field(default_factory=EventSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
 
     @field_validator("database_url")
     @classmethod

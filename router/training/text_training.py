@@ -47,7 +47,12 @@ def fit_text_model(
 
     labels = data.labelled()
     encoder = build_encoder(cfg)
-    model = TicketClassifier(target=target.lower(), decision=decision, target_precision=target_precision)
+    model = TicketClassifier(
+        target=target.lower(),
+        decision=decision,
+        target_precision=target_precision,
+        attention_min_tickets=cfg.training.attention_min_tickets,
+    )
     model.fit(data.tickets, labels, ids=data.ids, encoder=encoder, on_step=on_step)
     fingerprint = data_fingerprint(
         (s or "", b or "", label) for (s, b), label in zip(data.tickets, labels, strict=True)
