@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
@@ -156,6 +157,15 @@ def deskroute_env(deskroute: RTUser, database_url: str, folder: Path) -> dict[st
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
+
+
+def use_deskroute_env(monkeypatch: pytest.MonkeyPatch, deskroute: RTUser, database_url: str, folder: Path) -> None:
+    """Run this test's in-process deskroute with the scenario's environment (see :func:`deskroute_env`)."""
+    for name, value in deskroute_env(deskroute, database_url, folder).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
 
 
 def tags_of(ticket: dict[str, Any]) -> set[str]:

@@ -27,7 +27,7 @@ from tests.integration.helpdesk_team import (
     DESKROUTE_RIGHTS,
     build_helpdesk,
     create_user,
-    deskroute_env,
+    use_deskroute_env,
     write_deskroute_config,
     write_policy,
 )
@@ -74,11 +74,7 @@ def test_events_posted_for_a_person_reach_their_rt_tickets_features_and_churn_ri
         toml.write(
             '\n[events]\nsource = "app"\n[events.kinds]\n"Signed In" = "login"\n"Payment Failed" = "payment_failed"\n'
         )
-    for name, value in deskroute_env(deskroute, database, tmp_path).items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+    use_deskroute_env(monkeypatch, deskroute, database, tmp_path)
     monkeypatch.setenv("DESKROUTE_CONFIG", str(config))
     cfg = load_settings(config)
     store = Store(database)

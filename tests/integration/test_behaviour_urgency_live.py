@@ -22,7 +22,7 @@ from tests.integration.helpdesk_team import (
     DESKROUTE_RIGHTS,
     build_helpdesk,
     create_user,
-    deskroute_env,
+    use_deskroute_env,
     write_deskroute_config,
     write_policy,
 )
@@ -45,11 +45,7 @@ def test_the_same_words_rank_higher_from_a_valued_repeat_contact_through_rt_and_
     with config.open("a", encoding="utf-8") as toml:
         # What this test is about is who is writing, not the attention network: train without it (faster).
         toml.write("\n[training]\nattention_min_tickets = 1000000\n")
-    for name, value in deskroute_env(deskroute, database, tmp_path).items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+    use_deskroute_env(monkeypatch, deskroute, database, tmp_path)
     cfg = load_settings(config)
     store = Store(database)
     # Models trained earlier on another helpdesk's history, as production would have them.
