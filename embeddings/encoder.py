@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from embeddings.text import CHARS_PER_TOKEN, TicketText, prepare_ticket_text
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from embeddings.onnx_graph import OnnxTransformer
+
 # Token window for ticket text. all-MiniLM-L6-v2 was trained on 128-token inputs and ships set to 256. On the
 # 2,181 support tickets (23% longer than 128 tokens) a 128 window encodes 1.46x more tickets per CPU-second,
 # keeps 0.86 of the 10 nearest neighbours found at 256 (0.94 for tickets that fit, 0.58 for long ones), and
@@ -31,6 +34,12 @@ DEFAULT_WINDOW = 128
 _BATCHES_PER_CALL = 8
 # Show a progress bar on its own when at least this many texts need the model.
 _PROGRESS_FROM = 512
+# Where the transformer runs: ONNX Runtime (same numbers, less time; see embeddings.onnx_graph) or torch.
+RUNTIMES = ("onnx", "torch")
+# ONNX Runtime takes calls of at most this many texts (a ticket at a time: webhooks, the API, a live cycle);
+# larger batches stay in torch. Measured on the bundled sample (docs/speed.md): one ticket 27.5 vs 37.2 ms
+# median, 26 vs 35 ms of CPU; batches of 64 texts 24-26 vs 26-29 texts/s, torch's matrix kernels ahead.
+GRAPH_MAX_TEXTS = 8
 
 
 @dataclass
@@ -59,6 +68,7 @@ class Encoder:
         max_seq_length: int | None = None,
         device: str | None = None,
         length_sorted: bool = True,
+        runtime: str = "onnx",
     ) -> None:
         self.source: ModelSource = resolve_model(model, allow_download=allow_download)
         self.model_id = self.source.model_id
@@ -69,6 +79,12 @@ class Encoder:
         self.max_seq_length = max_seq_length or default
         self.device = device
         self.length_sorted = length_sorted
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        self.requested_runtime = runtime
+        # What runs the transformer once the model is loaded: "onnx" only if its graph loaded and agreed.
+        self.runtime = runtime
+        self._graph: OnnxTransformer | None = None
         self.cache = EmbeddingCache(Path(cache_dir)) if cache_dir is not None else None
         self.stats = EncodeStats()
         self._allow_download = allow_download
@@ -97,6 +113,7 @@ class Encoder:
                 f"({limit} tokens): set embeddings.max_seq_length to {limit} or less"
             )
         model.max_seq_length = self.max_seq_length
+        self._graph = self._load_graph(model)
         # sentence-transformers 5.x renamed the accessor; older releases only have the first name.
         measure = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dimension = measure()
@@ -104,6 +121,27 @@ class Encoder:
             raise ValueError(f"{self.model_id} does not declare an embedding dimension")
         self._dimension = int(dimension)
         return model
+
+    def _load_graph(self, model: SentenceTransformer) -> OnnxTransformer | None:
+        """The transformer in ONNX Runtime when asked for and possible; None keeps torch (with a warning why)."""
+        from embeddings.onnx_graph import GraphUnavailable, load_graph, runtime_available
+
+        if self.requested_runtime != "onnx" or (self.device not in (None, "cpu")):
+            self.runtime = "torch"
+            return None
+        if not runtime_available():
+            self.runtime = "torch"
+            return None
+        import torch
+
+        try:
+            graph = load_graph(model, self.source, threads=torch.get_num_threads())
+        except GraphUnavailable as error:
+            warnings.warn(f"{self.model_id} runs in torch: {error}", RuntimeWarning, stacklevel=3)
+            self.runtime = "torch"
+            return None
+        self.runtime = "onnx"
+        return graph
 
     @property
     def dimension(self) -> int:
@@ -126,6 +164,7 @@ class Encoder:
             "path": str(self.source.path) if self.source.path else None,
             "dimension": self.dimension,
             "max_seq_length": self.max_seq_length,
+            "runtime": self.runtime,
             "cache": str(self.cache.path) if self.cache else None,
         }
 
@@ -225,7 +264,9 @@ class Encoder:
                 batch = order[start : start + step]
                 started = time.perf_counter()
                 batch_texts = [texts[j] for j in batch]
-                if tokens is None:
+                if self._graph is not None and len(texts) <= GRAPH_MAX_TEXTS:
+                    encoded = self._with_graph(model, self._graph, batch_texts, batch_size, tokens, batch)
+                elif tokens is None:
                     encoded = model.encode(
                         batch_texts,
                         batch_size=batch_size,
@@ -261,6 +302,44 @@ class Encoder:
             tokens[row] = output["token_embeddings"][:length].float().numpy().astype(np.float16)
             vector = output["sentence_embedding"].float().numpy()
             vectors[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        return vectors
+
+    @staticmethod
+    def _with_graph(
+        model: SentenceTransformer,
+        graph: OnnxTransformer,
+        texts: list[str],
+        batch_size: int,
+        tokens: list[np.ndarray] | None,
+        rows: list[int],
+    ) -> np.ndarray:
+        """As ``_with_tokens`` (``tokens`` may be None), with the transformer in ONNX Runtime.
+
+        sentence-transformers' own tokenisation, pooling and normalisation run around the graph; texts are
+        batched longest first, as sentence-transformers batches them.
+        """
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors: np.ndarray | None = None
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                features = model.preprocess([texts[i] for i in chunk])
+                features["token_embeddings"] = graph.token_embeddings(features)
+                for module in list(model)[1:]:
+                    features = module(features)
+                pooled = features["sentence_embedding"].float().numpy()
+                if vectors is None:
+                    vectors = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+                mask = features["attention_mask"]
+                for j, i in enumerate(chunk):
+                    vector = pooled[j]
+                    vectors[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+                    if tokens is not None:
+                        length = int(mask[j].sum())
+                        tokens[rows[i]] = features["token_embeddings"][j, :length].float().numpy().astype(np.float16)
+        assert vectors is not None  # texts is never empty here
         return vectors
 
     def encode_tickets(self, pairs: Sequence[TicketText], **kwargs: Any) -> np.ndarray:

@@ -114,6 +114,11 @@ class EmbeddingSettings(BaseModel):
     allow_download: bool = False
     max_seq_length: int | None = None
     batch_size: int = Field(default=64, gt=0)
+    runtime: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="what runs the encoder for a few tickets at a time: ONNX Runtime (same vectors, faster for one "
+        "ticket; exported once to the user's cache) or torch; large batches always run in torch",
+    )
 
 
 class TrainingSettings(BaseModel):

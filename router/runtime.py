@@ -24,6 +24,7 @@ from typing import Any
 
 from connectors import Customer, Ticket
 from connectors.base import Connector
+from embeddings.native_threads import one_blas_thread
 from policies import Decision, OutreachRecord, RoutingPolicy, Signals, decide
 from router.adapters.connector_factory import build_connector, connector_settings
 from router.config import ConnectorSettings, Settings
@@ -217,7 +218,8 @@ class Runtime:
         ``customer`` defaults to the stored customer who asked; the stored outreach history applies the policy's
         guardrails as the loop would.
         """
-        with self._lock, self.store.session() as session:
+        # One ticket's numpy and scipy products are too small for a second BLAS thread (embeddings.native_threads).
+        with self._lock, one_blas_thread(), self.store.session() as session:
             now = self.clock()
             policy = self.policy()
             source = self.signal_source()

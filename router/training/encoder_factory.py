@@ -23,4 +23,5 @@ def build_encoder(cfg: Settings, *, max_seq_length: int | None = None) -> Encode
         cache_dir=cfg.embedding_cache_dir,
         allow_download=cfg.embeddings.allow_download,
         max_seq_length=max_seq_length or cfg.embeddings.max_seq_length,
+        runtime=cfg.embeddings.runtime,
     )

@@ -1,6 +1,7 @@
 """Routing one ticket at a time predicts what routing a batch predicts: the single-ticket speed work (the
-training tickets' n-gram columns kept between calls, the OpenMP wait policy set when router loads) must not move
-a label or a probability beyond float tolerance."""
+training tickets' n-gram columns kept between calls, the OpenMP wait policy set when router loads, the encoder's
+transformer in ONNX Runtime for a few texts, one BLAS thread while routing one ticket) must not move a label or a
+probability beyond float tolerance."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embeddings import Encoder
+from embeddings.native_threads import one_blas_thread
 from router.predict import TicketClassifier
 from router.predict.classifier import ticket_text
 from router.predict.text_features import gram_columns
@@ -53,6 +56,29 @@ def test_one_ticket_at_a_time_predicts_what_a_batch_predicts(
         assert one.label == batch[i].label, f"ticket {i}: {one.label} alone, {batch[i].label} in the batch"
         assert one.probability == pytest.approx(batch[i].probability, abs=1e-5)
         assert np.allclose(model.predict_proba([(subject, body)])[0], batch_proba[i], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_onnx_encoder_and_one_blas_thread_predict_what_torch_and_two_threads_predict(
+    sample_model: tuple[TicketClassifier, list[tuple[str, str]]],
+) -> None:
+    model, tickets = sample_model
+    fast = model.encoder()
+    assert fast.runtime == "onnx"
+    with one_blas_thread():
+        routed = [model.predict_tickets([s], [b])[0] for s, b in tickets]
+        proba = np.vstack([model.predict_proba([t]) for t in tickets])
+    model.attach_encoder(Encoder(runtime="torch"))
+    try:
+        reference = [model.predict_tickets([s], [b])[0] for s, b in tickets]
+        reference_proba = np.vstack([model.predict_proba([t]) for t in tickets])
+        assert model.encoder().runtime == "torch"
+    finally:
+        model.attach_encoder(fast)
+    assert [p.label for p in routed] == [p.label for p in reference]
+    assert [p.abstained for p in routed] == [p.abstained for p in reference]
+    assert [p.novel for p in routed] == [p.novel for p in reference]
+    assert np.abs(proba - reference_proba).max() < 1e-5
 
 
 @pytest.mark.slow
