@@ -75,11 +75,16 @@ def graph_folders() -> list[Path]:
     """Where graphs are kept, in order of preference: the user's cache, shared by every data dir and process
     (a graph depends only on the installed model), then a folder that lives as long as this process."""
     global _scratch
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folders = []
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folders.append(Path(base) / "deskroute" / "encoder-graphs")
+    except RuntimeError:
+        pass  # no home directory to hold a cache
     with _scratch_lock:
         if _scratch is None:
             _scratch = tempfile.TemporaryDirectory(prefix="deskroute-graphs-")
-        return [Path(base) / "deskroute" / "encoder-graphs", Path(_scratch.name)]
+        return [*folders, Path(_scratch.name)]
 
 
 def _input_names(model: SentenceTransformer) -> list[str]:
