@@ -380,6 +380,10 @@ class TicketClassifier:
         confidence = held_out_p[np.arange(len(y)), decided]
         correct = decided == y
         self.threshold_ = threshold_for_precision(confidence, correct, self.target_precision)
+        if self.novelty_ is not None and self.threshold_ is not None:
+            # The detector adds the held-out confidence to its score, and counts as cost only the familiar
+            # tickets this threshold would route.
+            self.novelty_.use_confidence(confidence, confidence >= self.threshold_)
         self.cv_metrics_ = classification_metrics(
             labels,
             held_out_p,
@@ -660,9 +664,10 @@ class TicketClassifier:
         detector = self._detector()
         wanted = max(neighbours, detector.neighbours_needed if detector is not None else 0)
         hits = self.vote_.search(matrix.vectors, wanted) if wanted > 0 else [[] for _ in tickets]
-        verdicts = self._verdicts(hits)
+        decided = self.decided(probabilities)
+        verdicts = self._verdicts(hits, probabilities[np.arange(len(tickets)), decided])
         out = []
-        for row, chosen, found, verdict in zip(probabilities, self.decided(probabilities), hits, verdicts, strict=True):
+        for row, chosen, found, verdict in zip(probabilities, decided, hits, verdicts, strict=True):
             order = np.argsort(-row, kind="stable")[: max(self.top_k, 1)]
             best = float(row[chosen])
             abstained, reason = self._abstain(best)
@@ -695,7 +700,9 @@ class TicketClassifier:
         # Models saved before the detector existed have none: they never flag a ticket as novel.
         return getattr(self, "novelty_", None)
 
-    def _verdicts(self, hits: list[list[tuple[str, float]]]) -> list[NoveltyVerdict | None]:
+    def _verdicts(
+        self, hits: list[list[tuple[str, float]]], confidence: NDArray[np.floating] | None
+    ) -> list[NoveltyVerdict | None]:
         detector = self._detector()
         if detector is None or not hits or not any(hits):
             return [None] * len(hits)
@@ -706,15 +713,24 @@ class TicketClassifier:
         for i, found in enumerate(hits):
             similarities[i, : len(found)] = [score for _, score in found]
             codes[i, : len(found)] = self.vote_.label_codes_of([ticket for ticket, _ in found])
-        return list(detector.verdicts(similarities, codes))
+        return list(detector.verdicts(similarities, codes, confidence if detector.reads_confidence else None))
 
-    def novelty_verdicts(self, vectors: NDArray[np.floating]) -> list[NoveltyVerdict | None]:
-        """Each ticket's novelty verdict from its sentence embedding (None when the model has no detector)."""
+    def novelty_verdicts(
+        self, vectors: NDArray[np.floating], confidence: NDArray[np.floating] | None = None
+    ) -> list[NoveltyVerdict | None]:
+        """Each ticket's novelty verdict from its sentence embedding (None when the model has no detector).
+
+        ``confidence`` is the probability of the decided label for each ticket (``predict_proba`` then
+        ``decided``), which a detector fitted with the classifier's confidence reads as well.
+        """
         self._check_fitted()
         detector = self._detector()
         if detector is None:
             return [None] * len(vectors)
-        return self._verdicts(self.vote_.search(np.asarray(vectors, dtype=np.float32), detector.neighbours_needed))
+        if detector.reads_confidence and confidence is None:
+            raise ValueError("this model's novelty detector reads the classifier's confidence: pass confidence=")
+        hits = self.vote_.search(np.asarray(vectors, dtype=np.float32), detector.neighbours_needed)
+        return self._verdicts(hits, confidence)
 
     def _abstain(self, probability: float) -> tuple[bool, str | None]:
         target = f"{self.target_precision:.0%}"
@@ -759,6 +775,7 @@ class TicketClassifier:
             "threshold": detector.threshold_,
             "expected_recall": detector.expected_recall_,
             "expected_familiar_flagged": detector.expected_familiar_,
+            "confidence_weight": getattr(detector, "confidence_weight_", None),
         }
 
     def label_weights(self) -> dict[str, float] | None:
