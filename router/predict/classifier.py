@@ -16,8 +16,9 @@ What it learns, for any label column:
 4. The chosen scorers are refitted on all training tickets.
 5. A novelty detector (:mod:`router.predict.novelty`) learns, inside the same inner folds with some labels
    left out, how far a ticket of an unseen topic lies from its nearest training tickets and how their labels
-   scatter (with enough tickets it reads the 100 nearest and their labels from the index); such a ticket is
-   abstained on with its own reason (``TextPrediction.novel``), whatever its confidence. It changes no
+   scatter (with enough tickets it reads the 100 nearest and their labels from the index, and with enough
+   tickets routed it adds the held-out confidence of step 3 and counts its cost on those only); such a ticket
+   is abstained on with its own reason (``TextPrediction.novel``), whatever its confidence. It changes no
    probability and no label: on tickets it does not flag, accuracy and calibration are those without it.
 
 Only text known when a ticket arrives is read: subject and body.
