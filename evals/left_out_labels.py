@@ -82,9 +82,9 @@ def evaluate_novelty_split(
         vectors=run.vectors[test],
         tokens=[run.tokens[i] for i in test] if run.tokens is not None else None,
     )
-    verdicts = classifier.novelty_verdicts(run.vectors[test])
     decided = classifier.decided(probabilities)
     confidence = probabilities[np.arange(len(test)), decided]
+    verdicts = classifier.novelty_verdicts(run.vectors[test], confidence)
     predicted = np.asarray(classifier.classes_, dtype=object)[decided]
     truth = np.asarray([labels[i] for i in test], dtype=object)
     novel = np.isin(truth, new_labels)

@@ -16,8 +16,9 @@ What it learns, for any label column:
 4. The chosen scorers are refitted on all training tickets.
 5. A novelty detector (:mod:`router.predict.novelty`) learns, inside the same inner folds with some labels
    left out, how far a ticket of an unseen topic lies from its nearest training tickets and how their labels
-   scatter (with enough tickets it reads the 100 nearest and their labels from the index); such a ticket is
-   abstained on with its own reason (``TextPrediction.novel``), whatever its confidence. It changes no
+   scatter (with enough tickets it reads the 100 nearest and their labels from the index, and with enough
+   tickets routed it adds the held-out confidence of step 3 and counts its cost on those only); such a ticket
+   is abstained on with its own reason (``TextPrediction.novel``), whatever its confidence. It changes no
    probability and no label: on tickets it does not flag, accuracy and calibration are those without it.
 
 Only text known when a ticket arrives is read: subject and body.
@@ -380,6 +381,10 @@ class TicketClassifier:
         confidence = held_out_p[np.arange(len(y)), decided]
         correct = decided == y
         self.threshold_ = threshold_for_precision(confidence, correct, self.target_precision)
+        if self.novelty_ is not None and self.threshold_ is not None:
+            # The detector adds the held-out confidence to its score, and counts as cost only the familiar
+            # tickets this threshold would route.
+            self.novelty_.use_confidence(confidence, confidence >= self.threshold_)
         self.cv_metrics_ = classification_metrics(
             labels,
             held_out_p,
@@ -660,9 +665,10 @@ class TicketClassifier:
         detector = self._detector()
         wanted = max(neighbours, detector.neighbours_needed if detector is not None else 0)
         hits = self.vote_.search(matrix.vectors, wanted) if wanted > 0 else [[] for _ in tickets]
-        verdicts = self._verdicts(hits)
+        decided = self.decided(probabilities)
+        verdicts = self._verdicts(hits, probabilities[np.arange(len(tickets)), decided])
         out = []
-        for row, chosen, found, verdict in zip(probabilities, self.decided(probabilities), hits, verdicts, strict=True):
+        for row, chosen, found, verdict in zip(probabilities, decided, hits, verdicts, strict=True):
             order = np.argsort(-row, kind="stable")[: max(self.top_k, 1)]
             best = float(row[chosen])
             abstained, reason = self._abstain(best)
@@ -695,7 +701,9 @@ class TicketClassifier:
         # Models saved before the detector existed have none: they never flag a ticket as novel.
         return getattr(self, "novelty_", None)
 
-    def _verdicts(self, hits: list[list[tuple[str, float]]]) -> list[NoveltyVerdict | None]:
+    def _verdicts(
+        self, hits: list[list[tuple[str, float]]], confidence: NDArray[np.floating] | None
+    ) -> list[NoveltyVerdict | None]:
         detector = self._detector()
         if detector is None or not hits or not any(hits):
             return [None] * len(hits)
@@ -706,15 +714,24 @@ class TicketClassifier:
         for i, found in enumerate(hits):
             similarities[i, : len(found)] = [score for _, score in found]
             codes[i, : len(found)] = self.vote_.label_codes_of([ticket for ticket, _ in found])
-        return list(detector.verdicts(similarities, codes))
+        return list(detector.verdicts(similarities, codes, confidence if detector.reads_confidence else None))
 
-    def novelty_verdicts(self, vectors: NDArray[np.floating]) -> list[NoveltyVerdict | None]:
-        """Each ticket's novelty verdict from its sentence embedding (None when the model has no detector)."""
+    def novelty_verdicts(
+        self, vectors: NDArray[np.floating], confidence: NDArray[np.floating] | None = None
+    ) -> list[NoveltyVerdict | None]:
+        """Each ticket's novelty verdict from its sentence embedding (None when the model has no detector).
+
+        ``confidence`` is the probability of the decided label for each ticket (``predict_proba`` then
+        ``decided``), which a detector fitted with the classifier's confidence reads as well.
+        """
         self._check_fitted()
         detector = self._detector()
         if detector is None:
             return [None] * len(vectors)
-        return self._verdicts(self.vote_.search(np.asarray(vectors, dtype=np.float32), detector.neighbours_needed))
+        if detector.reads_confidence and confidence is None:
+            raise ValueError("this model's novelty detector reads the classifier's confidence: pass confidence=")
+        hits = self.vote_.search(np.asarray(vectors, dtype=np.float32), detector.neighbours_needed)
+        return self._verdicts(hits, confidence)
 
     def _abstain(self, probability: float) -> tuple[bool, str | None]:
         target = f"{self.target_precision:.0%}"
@@ -759,6 +776,7 @@ class TicketClassifier:
             "threshold": detector.threshold_,
             "expected_recall": detector.expected_recall_,
             "expected_familiar_flagged": detector.expected_familiar_,
+            "confidence_weight": getattr(detector, "confidence_weight_", None),
         }
 
     def label_weights(self) -> dict[str, float] | None:

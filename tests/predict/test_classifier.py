@@ -138,3 +138,26 @@ def test_missing_model_and_bad_names_are_clear_errors(tmp_path: Path) -> None:
         TicketClassifier.load(tmp_path, "queue")
     with pytest.raises(RegistryError, match="not a valid model name"):
         TicketClassifier.load(tmp_path, "../etc")
+
+
+def test_a_detector_that_reads_the_confidence_gets_it_and_changes_no_label(
+    fitted: TicketClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from router.predict.novelty import NoveltyDetector
+    from tests.predict.test_novelty import _fitted_with_confidence
+
+    before = fitted.predict_tickets([s for s, _ in NEW_TICKETS], [b for _, b in NEW_TICKETS])
+    detector: NoveltyDetector = _fitted_with_confidence()[0]
+    assert detector.reads_confidence
+    detector.threshold_ = np.inf  # every ticket flagged: the verdicts are read, whatever the neighbours
+    monkeypatch.setattr(fitted, "novelty_", detector)
+    after = fitted.predict_tickets([s for s, _ in NEW_TICKETS], [b for _, b in NEW_TICKETS])
+    assert all(p.novel and p.abstained for p in after)
+    assert [(p.label, p.probability) for p in after] == [(p.label, p.probability) for p in before]
+    vectors = fitted.encoder().encode_tickets(NEW_TICKETS)
+    with pytest.raises(ValueError, match="confidence="):
+        fitted.novelty_verdicts(vectors)
+    confidence = np.array([p.probability for p in after])
+    scores = [v.score for v in fitted.novelty_verdicts(vectors, confidence) if v is not None]
+    lower = [v.score for v in fitted.novelty_verdicts(vectors, confidence / 2) if v is not None]
+    assert len(scores) == 3 and all(b < a for a, b in zip(scores, lower, strict=True))

@@ -113,10 +113,68 @@ def test_a_detector_saved_before_the_learnt_score_keeps_the_mean_similarity() ->
     old = NoveltyDetector.__new__(NoveltyDetector)
     old.__dict__.update({"k": 5, "left_out_share": 0.15, "max_familiar": 0.04, "random_state": 0})
     old.__dict__.update({"threshold_": 0.5, "expected_recall_": 0.3, "expected_familiar_": 0.04})
-    assert old.neighbours_needed == 5
+    assert old.neighbours_needed == 5 and not old.reads_confidence
     similarities, codes = _nearest(v[:4], v, y, detector.search)
     verdicts = old.verdicts(similarities, codes)
     assert [verdict.score for verdict in verdicts] == pytest.approx(similarity_score(similarities, 5))
+
+
+def _fitted_with_confidence(routed_share: float = 1.0) -> tuple[NoveltyDetector, np.ndarray, np.ndarray]:
+    """A learnt detector given every training ticket's held-out confidence (familiar tickets confident)."""
+    v, y = _clusters(24, 30, spread=0.7)
+    known = y < 21
+    rng = np.random.default_rng(2)
+    detector = NoveltyDetector(max_familiar=0.05).fit(v[known], y[known], _folds(int(known.sum()), 3))
+    confidence = rng.uniform(0.6, 0.99, size=int(known.sum()))
+    routed = rng.uniform(size=len(confidence)) < routed_share
+    detector.use_confidence(confidence, routed)
+    return detector, v, y
+
+
+def test_the_confidence_joins_the_score_and_the_threshold_counts_routed_familiar_tickets() -> None:
+    detector, v, y = _fitted_with_confidence()
+    assert detector.reads_confidence and detector.threshold_ is not None
+    assert detector.expected_familiar_ is not None and detector.expected_familiar_ <= 0.05
+    known = y < 21
+    similarities, codes = _nearest(v, v[known], y[known], detector.neighbours_needed)
+    sure = detector.verdicts(similarities, codes, np.full(len(v), 0.99))
+    unsure = detector.verdicts(similarities, codes, np.full(len(v), 0.3))
+    # Same neighbours, less confidence: a lower score (more novel), never the other way round.
+    assert all(b.score < a.score for a, b in zip(sure, unsure, strict=True))
+    assert sum(b.novel for b in unsure) > sum(a.novel for a in sure)
+    assert np.mean([a.novel for a in sure][: int(known.sum())]) <= 0.1
+    with pytest.raises(ValueError, match="confidence="):
+        detector.verdicts(similarities, codes)
+    with pytest.raises(ValueError, match="confidences"):
+        detector.verdicts(similarities, codes, np.full(3, 0.9))
+
+
+def test_familiar_tickets_abstained_on_anyway_cost_nothing_and_are_not_counted() -> None:
+    everything, _, _ = _fitted_with_confidence(1.0)
+    half, _, _ = _fitted_with_confidence(0.5)
+    # Counting only the routed half changes which familiar tickets set the threshold, not the share allowed.
+    assert half.expected_familiar_ is not None and half.expected_familiar_ <= 0.05
+    assert half.threshold_ != everything.threshold_
+
+
+def test_without_the_learnt_score_or_routed_tickets_the_confidence_is_not_read() -> None:
+    v, y = _clusters(8, 40, spread=0.6)
+    plain = NoveltyDetector().fit(v, y, _folds(len(y)))
+    plain.use_confidence(np.full(len(y), 0.9), np.ones(len(y), dtype=bool))
+    assert not plain.reads_confidence
+    detector, _, _ = _fitted_with_confidence(0.0)  # nothing routed: nothing to count the cost on
+    assert not detector.reads_confidence
+
+
+def test_the_inner_folds_scores_are_not_saved_with_the_detector() -> None:
+    import pickle
+
+    v, y = _clusters(24, 30, spread=0.7)
+    detector = NoveltyDetector().fit(v, y, _folds(len(y), 3))
+    assert getattr(detector, "_fold_scores", None) is not None
+    restored = pickle.loads(pickle.dumps(detector))
+    assert getattr(restored, "_fold_scores", None) is None
+    assert restored.threshold_ == detector.threshold_
 
 
 def test_left_out_labels_leave_at_least_two_to_train_on() -> None:
