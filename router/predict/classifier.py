@@ -677,6 +677,9 @@ class TicketClassifier:
                 assert verdict is not None
                 # Said before low confidence, which a new topic often has too: it is the reason to act on.
                 reason = f"unlike anything seen before: nearest past ticket at similarity {verdict.nearest:.2f}"
+                if detector is not None and detector.reads_confidence:
+                    # The score weighs the model's confidence too: say both, so a reader sees what made it new.
+                    reason += f", best label at {best:.0%}"
                 abstained = True
             shown = found[: max(neighbours, 0)]
             codes = self.vote_.label_codes_of([ticket for ticket, _ in shown])

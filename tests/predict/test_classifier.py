@@ -153,6 +153,13 @@ def test_a_detector_that_reads_the_confidence_gets_it_and_changes_no_label(
     monkeypatch.setattr(fitted, "novelty_", detector)
     after = fitted.predict_tickets([s for s, _ in NEW_TICKETS], [b for _, b in NEW_TICKETS])
     assert all(p.novel and p.abstained for p in after)
+    # The reason names both readings the score weighed: the nearest similarity and the model's confidence.
+    assert all(
+        p.abstain_reason is not None
+        and p.abstain_reason.startswith("unlike anything seen before: nearest past ticket at similarity ")
+        and p.abstain_reason.endswith(f", best label at {p.probability:.0%}")
+        for p in after
+    )
     assert [(p.label, p.probability) for p in after] == [(p.label, p.probability) for p in before]
     vectors = fitted.encoder().encode_tickets(NEW_TICKETS)
     with pytest.raises(ValueError, match="confidence="):
