@@ -731,8 +731,6 @@ class TicketClassifier:
         detector = self._detector()
         if detector is None:
             return [None] * len(vectors)
-        if detector.reads_confidence and confidence is None:
-            raise ValueError("this model's novelty detector reads the classifier's confidence: pass confidence=")
         hits = self.vote_.search(np.asarray(vectors, dtype=np.float32), detector.neighbours_needed)
         return self._verdicts(hits, confidence)
 
